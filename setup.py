@@ -1,0 +1,50 @@
+"""gs-torchserve: real-time inference for GraphStorm node models on TorchServe and SageMaker."""
+
+from setuptools import find_packages, setup
+
+# Each pin is a fact about the stack, not a taste (see README, "Stack"):
+# DGL 2.1.0 is the newest cp311 DGL on PyPI and loads only with torch 2.0-2.2.1;
+# its graphbolt import needs torchdata's datapipes (removed in 0.10) and, undeclared
+# by DGL itself, pandas and pydantic.
+RUNTIME_REQUIRES = [
+    "torch==2.2.1",
+    "dgl==2.1.0",
+    "torchdata==0.7.1",
+    "numpy<2",
+    "pandas<2.3",
+    "pydantic>=2,<3",
+    "pyyaml>=6",
+    "orjson>=3.9",
+    "torchserve==0.12.0",
+    "torch-model-archiver==0.12.0",
+    "boto3>=1.34",
+]
+
+TEST_REQUIRES = [
+    "pytest>=8",
+    "pytest-timeout>=2.3",
+    "hypothesis>=6.100",
+    "moto[server]==5.2.5",
+    "ruff>=0.6",
+]
+
+setup(
+    name="gs-torchserve",
+    version="0.1.0",
+    description="Real-time inference for GraphStorm GNN node models on TorchServe and Amazon SageMaker",
+    python_requires=">=3.11,<3.12",
+    packages=find_packages(include=["handler", "handler.*", "mar_builder", "mar_builder.*",
+                                    "sagemaker_deploy", "sagemaker_deploy.*"]),
+    package_data={"mar_builder": ["*.properties", "*.xml", "*.yaml"]},
+    install_requires=RUNTIME_REQUIRES,
+    extras_require={"test": TEST_REQUIRES},
+    entry_points={
+        "console_scripts": [
+            "gs-build-mar=mar_builder.cli:main",
+            "gs-launch-endpoint=sagemaker_deploy.launch_endpoint:main",
+            "gs-update-endpoint=sagemaker_deploy.update_endpoint:main",
+            "gs-delete-endpoint=sagemaker_deploy.delete_endpoint:main",
+            "gs-invoke-endpoint=sagemaker_deploy.invoke_endpoint:main",
+        ],
+    },
+)
