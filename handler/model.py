@@ -1,0 +1,250 @@
+"""GraphStorm's built-in node model (``GSgnnNodeModel``) for inference, and its strict loading.
+
+``model.bin`` is ``torch.save({"gnn": ..., "node_embed": ..., "decoder": ..., "edge_embed":
+...})`` of module state dicts; ``GraphStormNodeModel`` has the same four submodules with the
+same parameter names, so each part loads with ``strict=True``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from handler.config import ModelConfig
+from handler.nn.decoder import NodeDecoder, decoder_kind
+from handler.nn.encoder import build_encoder
+from handler.nn.input_layer import EdgeInputLayer, NodeInputLayer
+from handler.nn.relational_graph import CanonicalEtype, RelationalGraph
+
+PARTS = ("node_embed", "edge_embed", "gnn", "decoder")
+
+
+class ModelLoadError(RuntimeError):
+    """``model.bin`` does not fit the model the training config describes."""
+
+
+class GraphStormNodeModel(nn.Module):
+    """Input layers, GNN encoder and decoder of a GraphStorm node model.
+
+    Args:
+        node_embed: node input layer.
+        edge_embed: edge input layer.
+        gnn: GNN encoder (see ``handler.nn.encoder``).
+        decoder: one decoder, or one per target node type.
+    """
+
+    def __init__(
+        self,
+        node_embed: NodeInputLayer,
+        edge_embed: EdgeInputLayer,
+        gnn: nn.Module,
+        decoder: NodeDecoder | nn.ModuleDict,
+    ) -> None:
+        super().__init__()
+        self.node_embed = node_embed
+        self.edge_embed = edge_embed
+        self.gnn = gnn
+        self.decoder = decoder
+
+    @property
+    def device(self) -> torch.device:
+        """Where the parameters live."""
+        return next(self.parameters()).device
+
+    def predict(
+        self,
+        graph: RelationalGraph,
+        node_inputs: Mapping[str, torch.Tensor],
+        edge_inputs: Mapping[CanonicalEtype, torch.Tensor],
+        targets: Mapping[str, torch.Tensor],
+    ) -> dict[str, torch.Tensor]:
+        """Predictions for the target nodes, by full-neighbourhood message passing.
+
+        Args:
+            graph: the payload graph; every relation of the model present, maybe empty.
+            node_inputs: node type -> model input features (concatenated in config order) or,
+                for featureless node types, learnable embeddings. May omit node types with 0
+                nodes.
+            edge_inputs: canonical edge type -> edge features; only edge types the model
+                takes features for are used.
+            targets: node type -> indices of the nodes to predict.
+
+        Returns:
+            node type -> softmax / sigmoid probabilities or regression values, rows in
+            ``targets`` order.
+
+        Shapes:
+            node_inputs[nt]: [num_nodes[nt], in_dim]; edge_inputs[et]: [num_edges[et], e_dim];
+            targets[nt]: [k] -> [k, out_dim].
+
+        Raises:
+            ValueError: inputs missing or of the wrong size.
+        """
+        device = self.device
+        with torch.inference_mode():
+            graph = graph.to(device)
+            h = self.node_embed(self._node_inputs(graph, node_inputs, device))
+            edge_embs = self.edge_embed(self._edge_inputs(graph, edge_inputs, device))
+            h = self.gnn(graph, h, edge_embs)
+            return {
+                ntype: self._decoder_for(ntype)(h[ntype][idx.to(device)])
+                for ntype, idx in targets.items()
+            }
+
+    def _node_inputs(
+        self, graph: RelationalGraph, node_inputs: Mapping[str, torch.Tensor], device: torch.device
+    ) -> dict[str, torch.Tensor]:
+        """Checks the node inputs; node types without nodes get empty inputs."""
+        inputs = {}
+        for ntype, num in graph.num_nodes.items():
+            dim = self.node_embed.in_dim(ntype)
+            x = node_inputs.get(ntype)
+            if x is None:
+                if num > 0:
+                    raise ValueError(f"no model inputs for the {num} nodes of type {ntype!r}")
+                x = torch.zeros((0, dim))
+            if tuple(x.shape) != (num, dim):
+                raise ValueError(
+                    f"model inputs of node type {ntype!r} have shape {tuple(x.shape)}, expected {(num, dim)}"
+                )
+            inputs[ntype] = x.to(device)
+        return inputs
+
+    def _edge_inputs(
+        self,
+        graph: RelationalGraph,
+        edge_inputs: Mapping[CanonicalEtype, torch.Tensor],
+        device: torch.device,
+    ) -> dict[CanonicalEtype, torch.Tensor]:
+        """Checks the edge inputs of the edge types the model takes features for."""
+        inputs = {}
+        for etype, (src, _) in graph.edges.items():
+            dim = self.edge_embed.in_dim(etype)
+            if dim is None:
+                continue
+            x = edge_inputs.get(etype)
+            num = src.numel()
+            if x is None:
+                if num > 0:
+                    raise ValueError(f"no edge features for the {num} edges of type {etype}")
+                x = torch.zeros((0, dim))
+            if tuple(x.shape) != (num, dim):
+                raise ValueError(
+                    f"edge features of {etype} have shape {tuple(x.shape)}, expected {(num, dim)}"
+                )
+            inputs[etype] = x.to(device)
+        return inputs
+
+    def _decoder_for(self, ntype: str) -> NodeDecoder:
+        if isinstance(self.decoder, nn.ModuleDict):
+            if ntype not in self.decoder:
+                raise ValueError(f"the model has no decoder for node type {ntype!r}")
+            return self.decoder[ntype]
+        return self.decoder
+
+
+def build_model(
+    config: ModelConfig,
+    canonical_etypes: Sequence[CanonicalEtype],
+    ntypes: Sequence[str],
+    node_feat_dims: Mapping[str, int],
+    edge_feat_dims: Mapping[CanonicalEtype, int],
+) -> GraphStormNodeModel:
+    """An uninitialised model with GraphStorm's architecture for ``config``.
+
+    Args:
+        config: model config.
+        canonical_etypes: relations of the graph.
+        ntypes: node types of the graph.
+        node_feat_dims: input feature size of every node type with features.
+        edge_feat_dims: input feature size of every edge type with features.
+
+    Returns:
+        The model (parameters uninitialised; load a state dict).
+    """
+    hidden = config.hidden_size
+    learnable = [nt for nt in ntypes if nt not in node_feat_dims]
+    node_embed = NodeInputLayer(node_feat_dims, learnable, hidden, config.input_activation,
+                                config.num_ffn_layers_in_input)
+    edge_embed = EdgeInputLayer(edge_feat_dims, hidden, config.input_activation,
+                                config.num_ffn_layers_in_input)
+    gnn = build_encoder(config, ntypes, canonical_etypes, {et: hidden for et in edge_feat_dims})
+    return GraphStormNodeModel(node_embed, edge_embed, gnn, _build_decoder(config))
+
+
+def _build_decoder(config: ModelConfig) -> NodeDecoder | nn.ModuleDict:
+    """GraphStorm's ``create_builtin_node_decoder`` (focal loss: one sigmoid output)."""
+    def make(ntype: str) -> NodeDecoder:
+        if config.task_type == "node_regression":
+            return NodeDecoder(config.out_emb_size, 1, "identity", config.decoder_bias)
+        classes = 1 if config.focal_loss else config.num_classes[ntype]
+        kind = decoder_kind(config.task_type, classes, config.multilabel[ntype])
+        return NodeDecoder(config.out_emb_size, classes, kind, config.decoder_bias)
+
+    if config.decoder_per_ntype:
+        return nn.ModuleDict({nt: make(nt) for nt in config.target_ntypes})
+    return make(config.target_ntypes[0])
+
+
+def restore_model(
+    config: ModelConfig,
+    canonical_etypes: Sequence[CanonicalEtype],
+    model_bin: str | Path,
+    device: str | torch.device = "cpu",
+    *,
+    ntypes: Sequence[str] | None = None,
+    node_feat_dims: Mapping[str, int] | None = None,
+    edge_feat_dims: Mapping[CanonicalEtype, int] | None = None,
+) -> GraphStormNodeModel:
+    """Builds the model and loads ``model.bin`` strictly; the model is in eval mode.
+
+    Args:
+        config: model config.
+        canonical_etypes: relations of the graph (any order; encoders order them as training).
+        model_bin: path of ``model.bin``.
+        device: where to put the model.
+        ntypes: node types of the graph (default: those of the relations and the config).
+        node_feat_dims: input size per node type with features (default: from ``model.bin``);
+            given, it is checked against ``model.bin``.
+        edge_feat_dims: input size per edge type with features (default: from ``model.bin``).
+
+    Returns:
+        The loaded model.
+
+    Raises:
+        ModelLoadError: missing / unexpected parameters or shape mismatches.
+    """
+    canonical_etypes = [tuple(et) for et in canonical_etypes]
+    if ntypes is None:
+        ntypes = sorted({nt for et in canonical_etypes for nt in (et[0], et[2])}
+                        | set(config.node_feat_names) | set(config.target_ntypes))
+    checkpoint = torch.load(model_bin, map_location="cpu", weights_only=True)
+    if not isinstance(checkpoint, Mapping):
+        raise ModelLoadError(f"{model_bin} does not hold a dict of state dicts")
+    state = {part: checkpoint.get(part) or {} for part in PARTS}
+    for part in ("gnn", "node_embed", "decoder"):
+        if part not in checkpoint:
+            raise ModelLoadError(f"{model_bin} has no {part!r} state dict")
+    if node_feat_dims is None:
+        node_feat_dims = {nt: _dim(state["node_embed"], f"input_projs.{nt}", "node_embed")
+                          for nt in ntypes if nt in config.node_feat_names}
+    if edge_feat_dims is None:
+        edge_feat_dims = {et: _dim(state["edge_embed"], f"input_projs.{et}", "edge_embed")
+                          for et in canonical_etypes if et in config.edge_feat_names}
+    model = build_model(config, canonical_etypes, ntypes, node_feat_dims, edge_feat_dims)
+    for part in PARTS:
+        try:
+            getattr(model, part).load_state_dict(state[part], strict=True)
+        except RuntimeError as err:
+            raise ModelLoadError(f"{model_bin}: {part!r} does not match the training config: {err}") from err
+    return model.to(device).eval()
+
+
+def _dim(state: Mapping[str, torch.Tensor], key: str, part: str) -> int:
+    """Input size of a projection in a state dict."""
+    if key not in state:
+        raise ModelLoadError(f"model.bin has no {part}.{key}, which the training config needs")
+    return int(state[key].shape[0])

@@ -1,0 +1,142 @@
+"""Input layers: project raw node / edge features to the GNN's hidden size.
+
+``NodeInputLayer`` is GraphStorm's ``GSNodeEncoderInputLayer4GraphFromMetadata``: node types
+with features use ``input_projs.<ntype>`` (no bias); featureless node types use their learnable
+embedding, which real-time payloads carry as the ``gs_learnable_embedding`` feature, times
+``proj_matrix.<ntype>``. ``EdgeInputLayer`` is ``GSEdgeEncoderInputLayer``
+(``input_projs.<str(canonical etype)>``). Both then apply the optional input activation and
+``num_ffn_layers_in_input`` feed-forward layers (dropout is a no-op at inference).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+
+from handler.nn.ngnn_mlp import NGNNMLP
+from handler.nn.relational_graph import CanonicalEtype
+
+
+def _activate(h: torch.Tensor, activation: str | None) -> torch.Tensor:
+    return torch.relu(h) if activation == "relu" else h
+
+
+class NodeInputLayer(nn.Module):
+    """Per-node-type projection of features (or learnable embeddings) to ``embed_size``.
+
+    Args:
+        feat_dims: input feature size per node type with features.
+        learnable_ntypes: node types without features (learnable embeddings of size
+            ``embed_size``).
+        embed_size: output size.
+        activation: ``None`` or ``"relu"``.
+        num_ffn_layers: feed-forward layers after the projection.
+    """
+
+    def __init__(
+        self,
+        feat_dims: Mapping[str, int],
+        learnable_ntypes: list[str],
+        embed_size: int,
+        activation: str | None = None,
+        num_ffn_layers: int = 0,
+    ) -> None:
+        super().__init__()
+        self.embed_size = embed_size
+        self.activation = activation
+        self.proj_matrix = nn.ParameterDict(
+            {nt: nn.Parameter(torch.empty(embed_size, embed_size)) for nt in learnable_ntypes}
+        )
+        self.input_projs = nn.ParameterDict(
+            {nt: nn.Parameter(torch.empty(dim, embed_size)) for nt, dim in feat_dims.items()}
+        )
+        self.ngnn_mlp = nn.ModuleDict(
+            {nt: NGNNMLP(embed_size, num_ffn_layers) for nt in [*feat_dims, *learnable_ntypes]}
+        )
+
+    def in_dim(self, ntype: str) -> int:
+        """Size of the input vectors the layer expects for ``ntype``."""
+        if ntype in self.input_projs:
+            return self.input_projs[ntype].shape[0]
+        return self.embed_size
+
+    def forward(self, node_inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Projects every node type's inputs.
+
+        Args:
+            node_inputs: node type -> features (or learnable embeddings) of its nodes.
+
+        Returns:
+            node type -> embeddings.
+
+        Shapes:
+            node_inputs[nt]: [n, in_dim(nt)] -> [n, embed_size].
+        """
+        embs = {}
+        for ntype, x in node_inputs.items():
+            if ntype in self.input_projs:
+                h = x.float() @ self.input_projs[ntype]
+            elif ntype in self.proj_matrix:
+                h = x.float() @ self.proj_matrix[ntype]
+            else:
+                raise KeyError(f"the model has no input projection for node type {ntype!r}")
+            embs[ntype] = self.ngnn_mlp[ntype](_activate(h, self.activation))
+        return embs
+
+
+class EdgeInputLayer(nn.Module):
+    """Per-edge-type projection of edge features to ``embed_size`` (GraphStorm
+    ``GSEdgeEncoderInputLayer``; parameter keys are ``str(canonical_etype)``).
+
+    Args:
+        feat_dims: edge feature size per canonical edge type with features.
+        embed_size: output size.
+        activation: ``None`` or ``"relu"``.
+        num_ffn_layers: feed-forward layers after the projection.
+    """
+
+    def __init__(
+        self,
+        feat_dims: Mapping[CanonicalEtype, int],
+        embed_size: int,
+        activation: str | None = None,
+        num_ffn_layers: int = 0,
+    ) -> None:
+        super().__init__()
+        self.activation = activation
+        self.input_projs = nn.ParameterDict(
+            {str(et): nn.Parameter(torch.empty(dim, embed_size)) for et, dim in feat_dims.items()}
+        )
+        self.ngnn_mlp = nn.ModuleDict(
+            {str(et): NGNNMLP(embed_size, num_ffn_layers) for et in feat_dims}
+        )
+
+    def in_dim(self, etype: CanonicalEtype) -> int | None:
+        """Size of the edge feature vectors for ``etype``, or ``None`` if it takes none."""
+        key = str(tuple(etype))
+        return self.input_projs[key].shape[0] if key in self.input_projs else None
+
+    def forward(
+        self, edge_inputs: Mapping[CanonicalEtype, torch.Tensor]
+    ) -> dict[CanonicalEtype, torch.Tensor]:
+        """Projects the features of every edge type that has them.
+
+        Args:
+            edge_inputs: canonical edge type -> features of its edges.
+
+        Returns:
+            canonical edge type -> edge embeddings.
+
+        Shapes:
+            edge_inputs[et]: [num_edges, in_dim(et)] -> [num_edges, embed_size].
+        """
+        embs = {}
+        for etype, x in edge_inputs.items():
+            key = str(tuple(etype))
+            if key not in self.input_projs:
+                raise KeyError(f"the model has no edge feature projection for edge type {etype}")
+            h = _activate(x.float() @ self.input_projs[key], self.activation)
+            embs[tuple(etype)] = self.ngnn_mlp[key](h)
+        return embs
