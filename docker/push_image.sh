@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Pushes the gs-torchserve SageMaker endpoint image to Amazon ECR (GraphStorm's push-script flags).
+# Creates the ECR repository when it does not exist. Needs the AWS CLI and docker.
+set -euo pipefail
+
+usage() {
+  cat <<'USAGE'
+Usage: push_image.sh --environment sagemaker-endpoint [options]
+  -e, --environment   image execution environment; only 'sagemaker-endpoint'
+  -d, --device        cpu or gpu (default: gpu, as GraphStorm)
+  -r, --region        AWS region (default: the AWS CLI's configured region, else us-east-1)
+  -a, --account       AWS account ID (default: the caller's, from aws sts get-caller-identity)
+  -i, --image, --image-name
+                      image and ECR repository name (default: gs-torchserve)
+  -s, --suffix, -t, --tag
+                      image tag (default: <environment>-<device>)
+  -x, --verbose       print each command (set -x)
+  -h, --help          this help
+USAGE
+}
+
+die() { echo "push_image.sh: $*" >&2; echo "Run with --help for usage." >&2; exit 2; }
+
+environment="" device="gpu" image="gs-torchserve" tag="" region="" account=""
+while [ "$#" -gt 0 ]; do
+  case "$1" in
+    -e|--environment) [ "$#" -ge 2 ] || die "$1 needs a value"; environment="$2"; shift 2 ;;
+    -d|--device) [ "$#" -ge 2 ] || die "$1 needs a value"; device="$2"; shift 2 ;;
+    -r|--region) [ "$#" -ge 2 ] || die "$1 needs a value"; region="$2"; shift 2 ;;
+    -a|--account) [ "$#" -ge 2 ] || die "$1 needs a value"; account="$2"; shift 2 ;;
+    -i|--image|--image-name) [ "$#" -ge 2 ] || die "$1 needs a value"; image="$2"; shift 2 ;;
+    -s|--suffix|-t|--tag) [ "$#" -ge 2 ] || die "$1 needs a value"; tag="$2"; shift 2 ;;
+    -x|--verbose) set -x; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) die "unknown argument: $1" ;;
+  esac
+done
+
+[ -n "$environment" ] || die "--environment is required (sagemaker-endpoint)"
+[ "$environment" = "sagemaker-endpoint" ] || die "--environment must be sagemaker-endpoint, got '$environment'"
+case "$device" in cpu|gpu) ;; *) die "--device must be cpu or gpu, got '$device'" ;; esac
+if [ -n "$account" ] && ! [[ "$account" =~ ^[0-9]{12}$ ]]; then
+  die "--account must be a 12-digit AWS account ID, got '$account'"
+fi
+tag="${tag:-$environment-$device}"
+region="${region:-$(aws configure get region || true)}"
+region="${region:-us-east-1}"
+account="${account:-$(aws sts get-caller-identity --query Account --output text)}"
+
+registry="$account.dkr.ecr.$region.amazonaws.com"
+remote="$registry/$image:$tag"
+echo "Pushing $image:$tag to $remote"
+aws ecr get-login-password --region "$region" | docker login --username AWS --password-stdin "$registry"
+if ! aws ecr describe-repositories --region "$region" --repository-names "$image" >/dev/null 2>&1; then
+  echo "Creating ECR repository $image in $region"
+  aws ecr create-repository --region "$region" --repository-name "$image" >/dev/null
+fi
+docker tag "$image:$tag" "$remote"
+docker push "$remote"
+echo "Pushed $remote"

@@ -1,0 +1,159 @@
+"""TorchServe settings of the SageMaker container, from the environment SageMaker's PyTorch
+containers use, applied to a `.mar` and to config.properties.
+
+Environment (all optional):
+
+* ``SAGEMAKER_TS_BATCH_SIZE``, ``SAGEMAKER_TS_MAX_BATCH_DELAY`` (ms), ``SAGEMAKER_TS_MIN_WORKERS``,
+  ``SAGEMAKER_TS_MAX_WORKERS``, ``SAGEMAKER_TS_RESPONSE_TIMEOUT`` (s): the model's batching and
+  workers; they override the `.mar`'s model-config.yaml (TorchServe itself lets the archive's
+  values win over config.properties, so the archive is rewritten).
+* ``SAGEMAKER_MODEL_SERVER_WORKERS``: workers when the MIN/MAX variables are not set.
+* ``SAGEMAKER_BIND_TO_PORT`` (default 8080) and ``GS_BIND_HOST`` (default 0.0.0.0): the inference
+  listener (``/ping``, ``/invocations``).
+* ``GS_MANAGEMENT_PORT`` (8081), ``GS_METRICS_PORT`` (8082), ``GS_GRPC_INFERENCE_PORT`` (7070),
+  ``GS_GRPC_MANAGEMENT_PORT`` (7071): the loopback-only listeners.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+# environment variable -> model-config.yaml key
+MODEL_ENV_KEYS = {
+    "SAGEMAKER_TS_BATCH_SIZE": "batchSize",
+    "SAGEMAKER_TS_MAX_BATCH_DELAY": "maxBatchDelay",
+    "SAGEMAKER_TS_MIN_WORKERS": "minWorkers",
+    "SAGEMAKER_TS_MAX_WORKERS": "maxWorkers",
+    "SAGEMAKER_TS_RESPONSE_TIMEOUT": "responseTimeout",
+}
+_MANIFEST = "MAR-INF/MANIFEST.json"
+_DEFAULT_CONFIG_NAME = "model-config.yaml"
+
+
+@dataclass(frozen=True)
+class ContainerSettings:
+    """What the environment asks of the server.
+
+    Attributes:
+        model_overrides: model-config.yaml keys to set (only those the environment names).
+        host: inference bind address.
+        port: inference port.
+        management_port / metrics_port / grpc_inference_port / grpc_management_port: loopback ports.
+    """
+
+    model_overrides: dict[str, int]
+    host: str
+    port: int
+    management_port: int
+    metrics_port: int
+    grpc_inference_port: int
+    grpc_management_port: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ContainerSettings:
+        """Reads the settings; raises ValueError naming a variable that is not a positive integer
+        (0 allowed for the batch delay)."""
+        overrides = {key: _int_env(env, name, minimum=0 if key == "maxBatchDelay" else 1)
+                     for name, key in MODEL_ENV_KEYS.items() if env.get(name)}
+        if env.get("SAGEMAKER_MODEL_SERVER_WORKERS"):
+            workers = _int_env(env, "SAGEMAKER_MODEL_SERVER_WORKERS", minimum=1)
+            overrides.setdefault("minWorkers", workers)
+            overrides.setdefault("maxWorkers", max(workers, overrides["minWorkers"]))
+        if "minWorkers" in overrides:
+            overrides.setdefault("maxWorkers", overrides["minWorkers"])
+            if overrides["maxWorkers"] < overrides["minWorkers"]:
+                raise ValueError("SAGEMAKER_TS_MAX_WORKERS must be >= SAGEMAKER_TS_MIN_WORKERS")
+        return cls(
+            model_overrides=overrides,
+            host=env.get("GS_BIND_HOST", "0.0.0.0"),
+            port=_int_env(env, "SAGEMAKER_BIND_TO_PORT", 1, default=8080),
+            management_port=_int_env(env, "GS_MANAGEMENT_PORT", 1, default=8081),
+            metrics_port=_int_env(env, "GS_METRICS_PORT", 1, default=8082),
+            grpc_inference_port=_int_env(env, "GS_GRPC_INFERENCE_PORT", 1, default=7070),
+            grpc_management_port=_int_env(env, "GS_GRPC_MANAGEMENT_PORT", 1, default=7071),
+        )
+
+
+def _int_env(env: Mapping[str, str], name: str, minimum: int, default: int | None = None) -> int:
+    raw = env.get(name)
+    if not raw:
+        assert default is not None
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def copy_mar_with_overrides(src: Path, dst: Path, overrides: Mapping[str, int]) -> Path:
+    """Copies a `.mar`, setting ``overrides`` in its model-config.yaml (created if absent).
+
+    Args:
+        src: the archive (a zip file).
+        dst: where to write the copy.
+        overrides: model-config.yaml keys and values.
+
+    Returns:
+        ``dst``.
+    """
+    if not overrides:
+        shutil.copyfile(src, dst)
+        return dst
+    with zipfile.ZipFile(src) as zin:
+        manifest = json.loads(zin.read(_MANIFEST))
+        config_name = manifest.setdefault("model", {}).get("configFile") or _DEFAULT_CONFIG_NAME
+        manifest["model"]["configFile"] = config_name
+        names = zin.namelist()
+        config = yaml.safe_load(zin.read(config_name)) if config_name in names else {}
+        config = {**(config or {}), **overrides}
+        with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+            for info in zin.infolist():
+                if info.filename in (_MANIFEST, config_name):
+                    continue
+                zout.writestr(info, zin.read(info.filename))
+            zout.writestr(_MANIFEST, json.dumps(manifest, indent=2))
+            zout.writestr(config_name, yaml.safe_dump(config, sort_keys=False))
+    return dst
+
+
+def read_properties(path: Path) -> dict[str, str]:
+    """A Java properties file's ``key=value`` lines (comments and blanks skipped)."""
+    props = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith(("#", "!")) and "=" in line:
+            key, _, value = line.partition("=")
+            props[key.strip()] = value.strip()
+    return props
+
+
+def write_properties(base: Mapping[str, str], settings: ContainerSettings, model_store: Path,
+                     path: Path) -> Path:
+    """Writes config.properties: ``base`` (the SageMaker config) with the listeners, model store
+    and default worker count of this container."""
+    props = dict(base)
+    props.update({
+        "inference_address": f"http://{settings.host}:{settings.port}",
+        "management_address": f"http://127.0.0.1:{settings.management_port}",
+        "metrics_address": f"http://127.0.0.1:{settings.metrics_port}",
+        "grpc_inference_address": "127.0.0.1",
+        "grpc_management_address": "127.0.0.1",
+        "grpc_inference_port": str(settings.grpc_inference_port),
+        "grpc_management_port": str(settings.grpc_management_port),
+        "model_store": str(model_store),
+    })
+    if "minWorkers" in settings.model_overrides:
+        # At startup TorchServe may size a model by default_workers_per_model: keep them equal.
+        props["default_workers_per_model"] = str(settings.model_overrides["minWorkers"])
+    path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+    return path

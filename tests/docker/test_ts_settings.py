@@ -1,0 +1,78 @@
+"""docker/ts_settings.py: SageMaker environment -> TorchServe model and server settings."""
+
+from __future__ import annotations
+
+import json
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "docker"))
+from ts_settings import ContainerSettings, copy_mar_with_overrides, write_properties  # noqa: E402
+
+
+def test_defaults_are_sagemakers() -> None:
+    s = ContainerSettings.from_env({})
+    assert (s.host, s.port, s.model_overrides) == ("0.0.0.0", 8080, {})
+
+
+def test_sagemaker_variables_map_to_model_config_keys() -> None:
+    s = ContainerSettings.from_env({"SAGEMAKER_TS_BATCH_SIZE": "8", "SAGEMAKER_TS_MAX_BATCH_DELAY": "0",
+                                    "SAGEMAKER_TS_MIN_WORKERS": "2", "SAGEMAKER_TS_RESPONSE_TIMEOUT": "30"})
+    assert s.model_overrides == {"batchSize": 8, "maxBatchDelay": 0, "minWorkers": 2, "maxWorkers": 2,
+                                 "responseTimeout": 30}
+
+
+def test_model_server_workers_when_min_max_unset() -> None:
+    s = ContainerSettings.from_env({"SAGEMAKER_MODEL_SERVER_WORKERS": "3"})
+    assert s.model_overrides == {"minWorkers": 3, "maxWorkers": 3}
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"SAGEMAKER_TS_BATCH_SIZE": "eight"}, "SAGEMAKER_TS_BATCH_SIZE must be an integer"),
+    ({"SAGEMAKER_TS_MIN_WORKERS": "0"}, "SAGEMAKER_TS_MIN_WORKERS must be >= 1"),
+    ({"SAGEMAKER_TS_MIN_WORKERS": "3", "SAGEMAKER_TS_MAX_WORKERS": "2"}, "must be >= SAGEMAKER_TS_MIN_WORKERS"),
+    ({"SAGEMAKER_BIND_TO_PORT": "http"}, "SAGEMAKER_BIND_TO_PORT must be an integer"),
+])
+def test_bad_values_are_named(env: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ContainerSettings.from_env(env)
+
+
+def _mar(path: Path, config: dict | None) -> Path:
+    manifest = {"model": {"modelName": "m", "handler": "h.py"}}
+    with zipfile.ZipFile(path, "w") as z:
+        if config is not None:
+            manifest["model"]["configFile"] = "model-config.yaml"
+            z.writestr("model-config.yaml", yaml.safe_dump(config))
+        z.writestr("MAR-INF/MANIFEST.json", json.dumps(manifest))
+        z.writestr("h.py", "# handler\n")
+    return path
+
+
+@pytest.mark.parametrize("config", [{"batchSize": 8, "maxRetryTimeoutInSec": 10}, None])
+def test_overrides_rewrite_the_archive_config(tmp_path: Path, config: dict | None) -> None:
+    """Set keys replace the archive's, others stay; an archive without a config gets one."""
+    out = copy_mar_with_overrides(_mar(tmp_path / "in.mar", config), tmp_path / "out.mar", {"batchSize": 2})
+    with zipfile.ZipFile(out) as z:
+        manifest = json.loads(z.read("MAR-INF/MANIFEST.json"))
+        got = yaml.safe_load(z.read(manifest["model"]["configFile"]))
+        assert z.read("h.py") == b"# handler\n"
+    assert got == {**(config or {}), "batchSize": 2}
+
+
+def test_properties_bind_inference_only_to_the_sagemaker_address(tmp_path: Path) -> None:
+    s = ContainerSettings.from_env({"GS_BIND_HOST": "127.0.0.1", "SAGEMAKER_BIND_TO_PORT": "9090",
+                                    "SAGEMAKER_TS_MIN_WORKERS": "2"})
+    path = write_properties({"disable_token_authorization": "true", "model_store": "/opt/ml/model"}, s,
+                            tmp_path / "store", tmp_path / "config.properties")
+    props = dict(line.split("=", 1) for line in path.read_text().splitlines())
+    assert props["inference_address"] == "http://127.0.0.1:9090"
+    assert props["management_address"].startswith("http://127.0.0.1:")
+    assert props["metrics_address"].startswith("http://127.0.0.1:")
+    assert props["model_store"] == str(tmp_path / "store")
+    assert props["default_workers_per_model"] == "2"
+    assert props["disable_token_authorization"] == "true"

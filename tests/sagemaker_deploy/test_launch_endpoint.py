@@ -1,0 +1,209 @@
+"""gs-launch-endpoint and gs-delete-endpoint against a real moto server; flag checks before AWS."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import boto3
+import pytest
+
+from sagemaker_deploy import delete_endpoint, invoke_endpoint, launch_endpoint
+from tests.compare import load_cases
+from tests.sagemaker_deploy.moto_env import (
+    FIXTURES,
+    IMAGE_URI,
+    REGION,
+    ROLE_ARN,
+    NoAwsClients,
+    model_version_argv,
+    queue_invoke_result,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _only_endpoint(sm, prefix: str) -> dict:
+    names = [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"] if e["EndpointName"].startswith(prefix)]
+    assert len(names) == 1, names
+    return sm.describe_endpoint(EndpointName=names[0])
+
+
+def test_launch_invoke_delete_node_regression(bucket: str, moto_url: str, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture) -> None:
+    """Launch (with auto-scaling) creates the S3 tarball, Model, EndpointConfig and Endpoint with the
+    right fields; invoke prints the envelope; delete removes all of them and the scaling registration."""
+    argv = model_version_argv("rgcn_nr", "node_regression", "gs-rgcn-nr", f"s3://{bucket}/realtime")
+    argv += ["--instance-count", "2", "--poll-interval", "0.05", "--container-env",
+             "SAGEMAKER_TS_BATCH_SIZE=4", "--min-instances", "1", "--max-instances", "3",
+             "--target-invocations-per-instance", "200",
+             "--custom-production-variant", '{"InitialVariantWeight": 2}']
+    assert launch_endpoint.main(argv) == 0
+    out = capsys.readouterr().out
+    sm, s3 = boto3.client("sagemaker"), boto3.client("s3")
+
+    endpoint = _only_endpoint(sm, "gs-rgcn-nr-Endpoint-")
+    name = endpoint["EndpointName"]
+    stamp = name.removeprefix("gs-rgcn-nr-Endpoint-")
+    assert f"Endpoint named '{name}' has been successfully created" in out
+    assert "InService" in out
+    assert endpoint["EndpointStatus"] == "InService"
+    assert endpoint["EndpointConfigName"] == f"gs-rgcn-nr-EndpointConfig-{stamp}"
+
+    config = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    [variant] = config["ProductionVariants"]
+    assert variant["ModelName"] == f"gs-rgcn-nr-{stamp}"
+    assert variant["VariantName"] == "AllTraffic"
+    assert variant["InstanceType"] == "ml.c5.xlarge"
+    assert variant["InitialInstanceCount"] == 2
+    assert variant["InitialVariantWeight"] == 2  # the custom variant's keys win
+
+    model = sm.describe_model(ModelName=variant["ModelName"])
+    container = model.get("PrimaryContainer") or model["Containers"][0]
+    assert model["ExecutionRoleArn"] == ROLE_ARN
+    assert container["Image"] == IMAGE_URI
+    assert container["Environment"] == {"SAGEMAKER_TS_BATCH_SIZE": "4"}
+    key = f"realtime/gs-rgcn-nr-{stamp}.tar.gz"
+    assert container["ModelDataUrl"] == f"s3://{bucket}/{key}"
+
+    # model.tar.gz holds the .mar at its root, with the three artifacts inside.
+    data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        assert tar.getnames() == ["gs-rgcn-nr.mar"]
+        mar = zipfile.ZipFile(io.BytesIO(tar.extractfile("gs-rgcn-nr.mar").read()))
+    manifest = json.loads(mar.read("MAR-INF/MANIFEST.json"))
+    assert manifest["model"]["modelName"] == "gs-rgcn-nr"
+    artifacts = FIXTURES / "rgcn_nr" / "artifacts"
+    names = {Path(n).name: n for n in mar.namelist()}
+    assert mar.read(names["model.bin"]) == (artifacts / "model.bin").read_bytes()
+
+    aas = boto3.client("application-autoscaling")
+    resource = f"endpoint/{name}/variant/AllTraffic"
+    [target] = aas.describe_scalable_targets(ServiceNamespace="sagemaker", ResourceIds=[resource])["ScalableTargets"]
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 3)
+    [policy] = aas.describe_scaling_policies(ServiceNamespace="sagemaker", ResourceId=resource)["ScalingPolicies"]
+    assert policy["TargetTrackingScalingPolicyConfiguration"]["TargetValue"] == 200
+
+    # The live endpoint answers gs-invoke-endpoint (moto returns the queued envelope).
+    case = next(c for c in load_cases("rgcn_nr") if c.name == "v01_tiny")
+    queue_invoke_result(moto_url, json.dumps(case.target))
+    payload = Path(tmp_path) / "payload.json"
+    payload.write_bytes(case.body)
+    capsys.readouterr()
+    assert invoke_endpoint.main(["--endpoint-name", name, "--payload", str(payload)]) == 0
+    assert json.loads(capsys.readouterr().out) == case.target
+
+    assert delete_endpoint.main(["--endpoint-name", name, "--delete-model-artifacts"]) == 0
+    assert not [e for e in sm.list_endpoints()["Endpoints"] if e["EndpointName"] == name]
+    assert not [c for c in sm.list_endpoint_configs()["EndpointConfigs"]
+                if c["EndpointConfigName"] == endpoint["EndpointConfigName"]]
+    assert not [m for m in sm.list_models()["Models"] if m["ModelName"] == variant["ModelName"]]
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix=key)
+    assert not aas.describe_scalable_targets(ServiceNamespace="sagemaker", ResourceIds=[resource])["ScalableTargets"]
+
+
+def test_launch_async_returns_at_once(bucket: str, capsys: pytest.CaptureFixture) -> None:
+    """--async-execution true creates the endpoint and reports its status without waiting."""
+    argv = model_version_argv("rgcn_nc", "node_classification", "gs-rgcn-nc-async", f"s3://{bucket}")
+    assert launch_endpoint.main(argv + ["--async-execution", "True"]) == 0
+    out = capsys.readouterr().out
+    endpoint = _only_endpoint(boto3.client("sagemaker"), "gs-rgcn-nc-async-Endpoint-")
+    assert f"Creating endpoint name: '{endpoint['EndpointName']}' in {REGION} region, current status:" in out
+    assert "Waiting for endpoint" not in out
+    assert delete_endpoint.main(["--endpoint-name", endpoint["EndpointName"]]) == 0
+
+
+def test_delete_unknown_endpoint_fails(aws_env: dict, capsys: pytest.CaptureFixture) -> None:
+    """Deleting an endpoint that does not exist exits 1 with SageMaker's message."""
+    assert delete_endpoint.main(["--endpoint-name", "no-such-endpoint"]) == 1
+    assert "no-such-endpoint" in capsys.readouterr().err
+
+
+def _bad(**changes: str | None) -> list[str]:
+    """Valid launch flags with some changed (None: flag removed)."""
+    argv = model_version_argv("rgcn_nc", "node_classification", "gs-bad", "s3://gs-bad/prefix")
+    for flag, value in changes.items():
+        flag = "--" + flag.replace("_", "-")
+        i = argv.index(flag) if flag in argv else None
+        if i is not None:
+            del argv[i:i + 2]
+        if value is not None:
+            argv += [flag] + value.split("\x00")
+    return argv
+
+
+def _write(tmp: Path, name: str, text: str) -> str:
+    path = tmp / name
+    path.write_text(text)
+    return str(path)
+
+
+BAD_FLAGS = {
+    "ecr_region": ({"image_uri": "123456789012.dkr.ecr.us-west-2.amazonaws.com/gs:cpu"},
+                   "is in the region us-west-2, but is different from the --region argument: us-east-1"),
+    "not_ecr": ({"image_uri": "docker.io/library/gs:cpu"}, "is in the region None"),
+    "vpc_half": ({"vpc_subnet_ids": "subnet-1"}, "Both --vpc-subnet-ids and --vpc-security-group-ids"),
+    "model_name": ({"model_name": "bad_name"}, "failed to satisfy regular expression pattern"),
+    "task": ({"infer_task_type": "link_prediction"}, "invalid choice: 'link_prediction'"),
+    "variant_key": ({"custom_production_variant": '{"InstanceTyp": "ml.m5.large"}'},
+                    "ProductionVariant does not have: ['InstanceTyp']"),
+    "variant_json": ({"custom_production_variant": "[1]"}, "must be a JSON object"),
+    "s3": ({"upload_tarfile_s3": "gs-bad/prefix"}, "not an S3 URL"),
+    "role": ({"role": "GsRole"}, "--role must be an IAM role ARN"),
+    "count": ({"instance_count": "0"}, "--instance-count must be >= 1"),
+    "instance_type": ({"instance_type": "c5.xlarge"}, "must be a SageMaker instance type"),
+    "missing_model": ({"restore_model_path": "/nonexistent/model"}, "is not a directory"),
+    "missing_region_flag_value": ({"region": ""}, "no AWS region"),
+    "scaling_half": ({"max_instances": "3"}, "auto-scaling needs --max-instances and --target-invocations"),
+    "scaling_bounds": ({"min_instances": "4", "max_instances": "3", "target_invocations_per_instance": "10"},
+                       "1 <= --min-instances (4) <= --max-instances (3)"),
+    "scaling_async": ({"max_instances": "3", "target_invocations_per_instance": "10", "async_execution": "true"},
+                      "cannot be combined with --async-execution true"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FLAGS))
+def test_bad_flags_fail_before_any_aws_call(case: str, capsys: pytest.CaptureFixture,
+                                            monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Each bad flag exits 2 with a clear message; the AWS clients are never called."""
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    changes, message = BAD_FLAGS[case]
+    with pytest.raises(SystemExit) as exit_info:
+        launch_endpoint.main(_bad(**changes), clients=NoAwsClients())
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_graph_json_with_tokenizer_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A transform JSON using tokenize_hf (not supported in real time) fails fast."""
+    spec = {"nodes": [{"node_type": "paper", "features": [
+        {"feature_col": "title", "transform": {"name": "tokenize_hf", "bert_model": "bert-base-uncased"}}]}]}
+    argv = _bad(graph_json_config_file=_write(tmp_path, "g.json", json.dumps(spec)))
+    with pytest.raises(SystemExit):
+        launch_endpoint.main(argv, clients=NoAwsClients())
+    assert "tokenize_hf" in capsys.readouterr().err
+
+
+def test_artifacts_that_do_not_fit_fail_before_any_aws_call(capsys: pytest.CaptureFixture) -> None:
+    """A task type the YAML does not train is caught by gs-build-mar, before any AWS call."""
+    argv = model_version_argv("rgcn_nc", "node_regression", "gs-mismatch", "s3://gs-bad/prefix")
+    assert launch_endpoint.main(argv, clients=NoAwsClients()) == 1
+    assert "gs-build-mar failed" in capsys.readouterr().err
+
+
+def test_console_script_bad_flag_exits_2(tmp_path: Path) -> None:
+    """The command-line entry point exits 2 with the reason on stderr (no AWS endpoint reachable)."""
+    argv = _bad(image_uri="123456789012.dkr.ecr.eu-west-1.amazonaws.com/gs:cpu")
+    env = {"PATH": "/usr/bin:/bin", "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "x",
+           "AWS_SECRET_ACCESS_KEY": "x", "AWS_CONFIG_FILE": str(tmp_path / "none")}
+    proc = subprocess.run([sys.executable, "-m", "sagemaker_deploy.launch_endpoint", *argv], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "is in the region eu-west-1" in proc.stderr
