@@ -1,0 +1,132 @@
+"""The graph schema of ``data_transform_new.json`` (GConstruct's output config).
+
+Node types, edge types and per-type feature specs, as GraphStorm's payload processing reads
+them (``gconstruct/construct_payload_graph.py``): several blocks of one node or edge type are
+merged (``get_gconstruct_conf``); a feature's payload key is its ``feature_name`` (the
+real-time spec), defaulting to ``feature_col``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CanonicalEtype = tuple[str, str, str]
+
+LEARNABLE_EMBEDDING_KEY = "gs_learnable_embedding"
+# GConstruct's suffix for the reverse relation it adds with --add-reverse-edges.
+REVERSE_SUFFIX = "-rev"
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One GConstruct feature of a node or edge type.
+
+    Attributes:
+        name: ``feature_name``, the key under which payloads carry the raw value.
+        transform: the ``transform`` block (``{"name": ..., ...}``); ``None`` means no-op.
+        out_dtype: ``out_dtype`` of the feature block, if any.
+        truncate_dim: the block-level ``truncate_dim`` of a transform-less feature, if any.
+        separator: the block-level ``separator`` of a transform-less feature, if any.
+        dim: ``feature_dim`` as written by GConstruct (output shape without the node axis).
+    """
+
+    name: str
+    transform: dict[str, Any] | None
+    out_dtype: str | None = None
+    truncate_dim: int | None = None
+    separator: str | None = None
+    dim: tuple[int, ...] | None = None
+
+    @property
+    def transform_name(self) -> str:
+        """The transform's name; ``no-op`` when the block has none."""
+        return self.transform["name"] if self.transform else "no-op"
+
+
+@dataclass(frozen=True)
+class GraphSchema:
+    """Node and edge types of the graph the model was trained on, with their feature specs.
+
+    Attributes:
+        ntypes: every node type: GConstruct's node blocks, then relation endpoints without one.
+        canonical_etypes: every relation of the model: GConstruct's edge blocks in file order,
+            plus ``(dst, rel-rev, src)`` for each when ``add_reverse_edges`` was set on a
+            heterogeneous graph.
+        node_features: node type -> its GConstruct features (merged over blocks).
+        edge_features: relation -> its GConstruct features; reverse relations have none.
+        is_homogeneous: GConstruct renamed the graph to ``_N`` / ``(_N, _E, _N)``.
+        add_reverse_edges: GConstruct added reverse relations.
+    """
+
+    ntypes: tuple[str, ...]
+    canonical_etypes: tuple[CanonicalEtype, ...]
+    node_features: dict[str, tuple[FeatureSpec, ...]]
+    edge_features: dict[CanonicalEtype, tuple[FeatureSpec, ...]]
+    is_homogeneous: bool = False
+    add_reverse_edges: bool = False
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> GraphSchema:
+        """Reads ``data_transform_new.json`` (or any GConstruct config with the same layout)."""
+        with open(path, encoding="utf-8") as f:
+            return cls.from_dict(json.load(f))
+
+    @classmethod
+    def from_dict(cls, conf: dict[str, Any]) -> GraphSchema:
+        """Builds the schema from a loaded GConstruct config.
+
+        Raises:
+            ValueError: the config has no ``nodes``/``edges`` lists or a malformed relation.
+        """
+        if not isinstance(conf.get("nodes"), list) or not isinstance(conf.get("edges"), list):
+            raise ValueError("graph construction config needs 'nodes' and 'edges' lists")
+        node_features: dict[str, list[FeatureSpec]] = {}
+        for block in conf["nodes"]:
+            feats = node_features.setdefault(block["node_type"], [])
+            feats.extend(_feature_spec(f) for f in block.get("features", []))
+        edge_features: dict[CanonicalEtype, list[FeatureSpec]] = {}
+        for block in conf["edges"]:
+            relation = block["relation"]
+            if not isinstance(relation, list) or len(relation) != 3:
+                raise ValueError(f"relation {relation!r} is not [src, rel, dst]")
+            feats = edge_features.setdefault(tuple(relation), [])
+            feats.extend(_feature_spec(f) for f in block.get("features", []))
+        is_homogeneous = bool(conf.get("is_homogeneous", False))
+        add_reverse = bool(conf.get("add_reverse_edges", False))
+        etypes = list(edge_features)
+        if add_reverse and not is_homogeneous:
+            # GConstruct gives reverse edges no features.
+            etypes += [(d, r + REVERSE_SUFFIX, s) for s, r, d in edge_features if
+                       (d, r + REVERSE_SUFFIX, s) not in edge_features]
+        ntypes = list(node_features)
+        for src, _, dst in etypes:
+            for nt in (src, dst):
+                if nt not in ntypes:
+                    ntypes.append(nt)
+        return cls(
+            ntypes=tuple(ntypes),
+            canonical_etypes=tuple(etypes),
+            node_features={nt: tuple(node_features.get(nt, ())) for nt in ntypes},
+            edge_features={et: tuple(edge_features.get(et, ())) for et in etypes},
+            is_homogeneous=is_homogeneous,
+            add_reverse_edges=add_reverse,
+        )
+
+
+def _feature_spec(block: dict[str, Any]) -> FeatureSpec:
+    cols = block.get("feature_col")
+    name = block.get("feature_name", cols if isinstance(cols, str) else None)
+    if not isinstance(name, str):
+        raise ValueError(f"feature block {block!r} has no feature_name")
+    dim = block.get("feature_dim")
+    return FeatureSpec(
+        name=name,
+        transform=block.get("transform"),
+        out_dtype=block.get("out_dtype"),
+        truncate_dim=block.get("truncate_dim"),
+        separator=block.get("separator"),
+        dim=tuple(dim) if isinstance(dim, list) else None,
+    )

@@ -1,0 +1,83 @@
+"""GConstruct feature transforms, one per module, and ``build_transform`` to pick one.
+
+Every transform has ``apply(raw_values) -> float32 [n, dim]`` over the values of one feature
+of all nodes (or edges) of one type in one request, with GConstruct 0.5.1's numerics.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from handler.errors import UnsupportedConfigError
+from handler.schema import FeatureSpec
+from handler.transforms.base import FeatureTransform, FeatureValueError, out_dtype
+from handler.transforms.bucket_numerical import BucketNumericalTransform
+from handler.transforms.max_min_norm import MaxMinNormTransform
+from handler.transforms.noop import NoopTransform
+from handler.transforms.rank_gauss import RankGaussTransform
+from handler.transforms.standard import StandardTransform
+from handler.transforms.to_categorical import ToCategoricalTransform
+
+__all__ = ["FeatureTransform", "FeatureValueError", "build_transform", "learnable_embedding_transform"]
+
+
+def build_transform(spec: FeatureSpec) -> FeatureTransform:
+    """The transform a GConstruct feature spec describes.
+
+    Args:
+        spec: the feature's spec from ``data_transform_new.json``.
+
+    Returns:
+        The transform.
+
+    Raises:
+        UnsupportedConfigError: a transform this server does not implement (text encoders,
+            tabular models, hard negatives), or one without the saved state inference needs.
+    """
+    conf = spec.transform or {}
+    name = spec.transform_name
+    dtype = out_dtype(spec.out_dtype)
+    scalar = spec.dim == (1,)
+    if name == "no-op":
+        return NoopTransform(
+            spec.name,
+            dtype=dtype,
+            truncate_dim=conf.get("truncate_dim", spec.truncate_dim),
+            separator=conf.get("separator", spec.separator),
+            scalar_input=scalar,
+        )
+    if name == "max_min_norm":
+        return MaxMinNormTransform(
+            spec.name,
+            max_val=conf.get("max_val"),
+            min_val=conf.get("min_val"),
+            max_bound=conf.get("max_bound", sys.float_info.max),
+            min_bound=conf.get("min_bound", -sys.float_info.max),
+            dtype=dtype,
+            scalar_input=scalar,
+        )
+    if name == "rank_gauss":
+        return RankGaussTransform(
+            spec.name, epsilon=conf.get("epsilon"), uniquify=conf.get("uniquify", False),
+            dtype=dtype, scalar_input=scalar,
+        )
+    if name == "bucket_numerical":
+        if "bucket_cnt" not in conf or "range" not in conf:
+            raise UnsupportedConfigError(f"feature {spec.name}: bucket_numerical needs bucket_cnt and range")
+        return BucketNumericalTransform(
+            spec.name, conf["bucket_cnt"], conf["range"], conf.get("slide_window_size", 0), dtype=dtype
+        )
+    if name == "to_categorical":
+        if not conf.get("mapping"):
+            raise UnsupportedConfigError(f"feature {spec.name}: to_categorical has no saved mapping")
+        return ToCategoricalTransform(spec.name, conf["mapping"], conf.get("separator"))
+    if name == "standard":
+        if "sum" not in conf:
+            raise UnsupportedConfigError(f"feature {spec.name}: standard transform has no saved sum")
+        return StandardTransform(spec.name, conf["sum"], dtype=dtype, scalar_input=scalar)
+    raise UnsupportedConfigError(f"feature {spec.name}: transform {name!r} is not supported")
+
+
+def learnable_embedding_transform(name: str) -> FeatureTransform:
+    """The no-op GraphStorm applies to ``gs_learnable_embedding`` payload vectors."""
+    return NoopTransform(name)

@@ -1,0 +1,145 @@
+"""What every feature transform shares: the interface and GraphStorm's array conventions.
+
+GraphStorm's payload path turns each feature's per-node raw values into ``np.array(values)``
+and runs the GConstruct transform on it; numeric transforms first cast non-numeric arrays to
+float32 (``FeatTransform.feat2numerical``) and reject NaN/inf (``validate_numerical_feats``).
+The helpers here do the same, but say which row (node or edge) is at fault.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+_OUT_DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
+
+
+class FeatureValueError(ValueError):
+    """A raw feature value the transform cannot use.
+
+    Attributes:
+        row: index of the offending value in the transform's input (None: not one value).
+        reason: what is wrong, without the feature name (the caller adds where).
+    """
+
+    def __init__(self, row: int | None, reason: str) -> None:
+        super().__init__(reason)
+        self.row = row
+        self.reason = reason
+
+
+class FeatureTransform(ABC):
+    """A GConstruct feature transformation applied to one request's values of one feature.
+
+    Attributes:
+        name: the feature name.
+        scalar_input: each node carries one scalar; a one-element list around it means the
+            scalar (rule T6).
+    """
+
+    def __init__(self, name: str, scalar_input: bool = False) -> None:
+        self.name = name
+        self.scalar_input = scalar_input
+
+    def apply(self, raw_values: Sequence[Any]) -> np.ndarray:
+        """Transforms the raw values of every node (or edge) of one type in one request.
+
+        Args:
+            raw_values: one raw value per row, as decoded from JSON.
+
+        Returns:
+            float32 array.
+
+        Shapes:
+            returns [len(raw_values), dim].
+
+        Raises:
+            FeatureValueError: a value is of the wrong kind, non-finite, or of the wrong length.
+        """
+        if self.scalar_input:
+            raw_values = [v[0] if isinstance(v, list) and len(v) == 1 else v for v in raw_values]
+        out = self._transform(raw_values)
+        if out.ndim == 1:
+            out = out.reshape(-1, 1)
+        return out.astype(np.float32, copy=False)
+
+    @abstractmethod
+    def _transform(self, raw_values: Sequence[Any]) -> np.ndarray:
+        """The transform proper; may return [n] or [n, dim], any numeric dtype."""
+
+
+def out_dtype(name: str | None, default: type = np.float32) -> type:
+    """GConstruct's ``out_dtype`` option as a numpy dtype (``None``: the default)."""
+    if name is None:
+        return default
+    if name not in _OUT_DTYPES:
+        raise ValueError(f"unsupported out_dtype {name!r}")
+    return _OUT_DTYPES[name]
+
+
+def to_array(values: Sequence[Any]) -> np.ndarray:
+    """``np.array(values)``, naming the first row whose length differs from the first row's."""
+    try:
+        return np.array(values)
+    except ValueError:
+        first = _shape(values[0])
+        for row, value in enumerate(values):
+            if _shape(value) != first:
+                raise FeatureValueError(
+                    row, f"has {_describe(value)}, but the first one has {_describe(values[0])}"
+                ) from None
+        raise FeatureValueError(None, "values do not form a regular array") from None
+
+
+def to_numeric(arr: np.ndarray, values: Sequence[Any]) -> np.ndarray:
+    """Integer and float arrays as they are, anything else cast to float32 (GConstruct's rule)."""
+    if np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating):
+        return arr
+    try:
+        return arr.astype(np.float32)
+    except (TypeError, ValueError):
+        raise FeatureValueError(_first_non_number(values), "is not a number") from None
+
+
+def require_numbers(arr: np.ndarray, values: Sequence[Any]) -> None:
+    """Rejects arrays that are not integer or float (booleans and strings included)."""
+    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise FeatureValueError(_first_non_number(values), "is not a number")
+
+
+def require_finite(arr: np.ndarray) -> None:
+    """Rejects NaN and +-inf, naming the first row holding one."""
+    if np.issubdtype(arr.dtype, np.integer):
+        return
+    finite = np.isfinite(arr)
+    if not finite.all():
+        bad = ~finite.reshape(len(arr), -1).all(axis=1)
+        raise FeatureValueError(int(np.argmax(bad)), "is NaN or infinite")
+
+
+def _first_non_number(values: Sequence[Any]) -> int | None:
+    for row, value in enumerate(values):
+        items = value if isinstance(value, list) else [value]
+        if any(isinstance(v, bool) or not isinstance(v, int | float) for v in _flatten(items)):
+            return row
+    return None
+
+
+def _flatten(items: list[Any]) -> list[Any]:
+    flat = []
+    for item in items:
+        flat.extend(_flatten(item) if isinstance(item, list) else [item])
+    return flat
+
+
+def _shape(value: Any) -> tuple[int, ...]:
+    if isinstance(value, list):
+        return (len(value), *(_shape(value[0]) if value else ()))
+    return ()
+
+
+def _describe(value: Any) -> str:
+    return f"{len(value)} values" if isinstance(value, list) else "a single value"

@@ -1,0 +1,62 @@
+"""GConstruct's ``rank_gauss``: ranks mapped through the inverse error function.
+
+The ranks are taken over the values of ONE request (GraphStorm's payload path runs the
+transform on the payload's nodes of one type), so a node's feature depends on the other
+nodes of its type in the same request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy.special import erfinv
+
+from handler.transforms.base import FeatureTransform, require_finite, to_array, to_numeric
+
+
+class RankGaussTransform(FeatureTransform):
+    """Rank-Gauss normalisation (GConstruct ``RankGaussTransform``).
+
+    Args:
+        name: feature name.
+        epsilon: clip ranks to ``[-1 + epsilon, 1 - epsilon]`` before ``erfinv``.
+        uniquify: rank the distinct rows instead of every row.
+        dtype: output dtype.
+        scalar_input: one number per row.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        epsilon: float | None = None,
+        uniquify: bool = False,
+        dtype: type = np.float32,
+        scalar_input: bool = False,
+    ) -> None:
+        super().__init__(name, scalar_input)
+        self.epsilon = 1e-6 if epsilon is None else epsilon
+        self.uniquify = uniquify
+        self.dtype = dtype
+
+    def _transform(self, raw_values: Sequence[Any]) -> np.ndarray:
+        feats = to_numeric(to_array(raw_values), raw_values)
+        require_finite(feats)
+        if feats.ndim == 1:
+            feats = feats.reshape(-1, 1)
+        if self.uniquify:
+            uniq, inverse = np.unique(feats, axis=0, return_inverse=True)
+            if len(uniq) == 1:
+                return np.zeros(feats.shape, dtype=self.dtype)
+            return self._gauss(uniq)[inverse.reshape(-1)].astype(self.dtype)
+        if len(feats) == 1:
+            # Rule T5: GConstruct divides by n - 1 = 0 here (NaN); one value ranks in the middle.
+            return np.zeros(feats.shape, dtype=self.dtype)
+        return self._gauss(feats).astype(self.dtype)
+
+    def _gauss(self, feats: np.ndarray) -> np.ndarray:
+        # numpy's default (non-stable) argsort, as GConstruct: ties rank as it ranks them.
+        ranks = feats.argsort(axis=0).argsort(axis=0)
+        scaled = (ranks / (len(ranks) - 1) - 0.5) * 2
+        return erfinv(np.clip(scaled, -1 + self.epsilon, 1 - self.epsilon))
