@@ -1,0 +1,96 @@
+"""The project's own TorchServe metrics, emitted by the handler through `context.metrics`.
+
+TorchServe forwards them from the worker to its Prometheus endpoint when `metrics_mode=prometheus`
+and `model_metrics_auto_detect=true` (serving_config/config.properties). Every metric carries
+TorchServe's `ModelName` and `Level` labels (plus `Hostname`); names below are what Prometheus
+shows.
+
+| metric | type | unit | per | extra label |
+| --- | --- | --- | --- | --- |
+| GsGraphNodes / GsGraphEdges | histogram | count | valid request | |
+| GsPreprocessTime | histogram | ms | request (parse + graph build) | |
+| GsInferenceTime | histogram | ms | valid request (its batch's one forward) | |
+| GsPostprocessTime | histogram | ms | request (envelope serialisation) | |
+| GsRequestErrors | counter | count | request answered with status != 200 | StatusCode |
+| GsBatches | counter | count | handler call | BatchSize |
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from ts.metrics.dimension import Dimension
+from ts.metrics.metric_type_enum import MetricTypes
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RequestTimings:
+    """What the handler measured for one request of a batch.
+
+    Attributes:
+        status_code: the envelope's status_code.
+        preprocess_ms: parse + validation + graph building.
+        postprocess_ms: envelope serialisation.
+        inference_ms: the batch's forward time (None when the request never reached the model).
+        num_nodes: nodes of the request's payload graph (None when not built).
+        num_edges: edges of the request's payload graph (None when not built).
+    """
+
+    status_code: int = 200
+    preprocess_ms: float = 0.0
+    postprocess_ms: float = 0.0
+    inference_ms: float | None = None
+    num_nodes: int | None = None
+    num_edges: int | None = None
+
+
+def emit_batch(metrics, batch_size: int) -> None:
+    """Counts one handler call under its batch size (proves batching from outside).
+
+    Args:
+        metrics: TorchServe's `context.metrics` (a MetricsCache).
+        batch_size: requests in this call.
+    """
+    _safely(
+        metrics.add_metric, "GsBatches", 1, "count",
+        dimensions=[Dimension("BatchSize", str(batch_size))], metric_type=MetricTypes.COUNTER,
+    )
+
+
+def emit_request(metrics, idx: int, timings: RequestTimings) -> None:
+    """Emits the per-request metrics of request ``idx`` of the current batch.
+
+    Args:
+        metrics: TorchServe's `context.metrics`.
+        idx: the request's index in the batch (ties the metric log line to its request id).
+        timings: what was measured for it.
+    """
+    for name, value in (
+        ("GsPreprocessTime", timings.preprocess_ms),
+        ("GsInferenceTime", timings.inference_ms),
+        ("GsPostprocessTime", timings.postprocess_ms),
+    ):
+        if value is not None:
+            _safely(metrics.add_metric, name, round(value, 3), "ms", idx=idx, dimensions=[],
+                    metric_type=MetricTypes.HISTOGRAM)
+    for name, value in (("GsGraphNodes", timings.num_nodes), ("GsGraphEdges", timings.num_edges)):
+        if value is not None:
+            _safely(metrics.add_metric, name, value, "count", idx=idx, dimensions=[],
+                    metric_type=MetricTypes.HISTOGRAM)
+    if timings.status_code != 200:
+        _safely(
+            metrics.add_metric, "GsRequestErrors", 1, "count", idx=idx,
+            dimensions=[Dimension("StatusCode", str(timings.status_code))],
+            metric_type=MetricTypes.COUNTER,
+        )
+
+
+def _safely(fn, *args, **kwargs) -> None:
+    """Calls a metrics API; a metrics failure must never fail the requests of a batch."""
+    try:
+        fn(*args, **kwargs)
+    except Exception:
+        logger.warning("metric %s not emitted", args[0] if args else "?", exc_info=True)

@@ -1,0 +1,184 @@
+"""TorchServe adapter: one GraphStorm response envelope per request of a batch.
+
+TorchServe imports this file as the top-level module `torchserve_handler` from the extracted
+archive (gs-build-mar copies it to the archive root next to the `handler` package), so it uses
+absolute `handler.*` imports and defines exactly one class (TorchServe's entry-point rule).
+
+Never raises out of `handle`: one exception there fails every request of the batch (503).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+import torch
+from ts.torch_handler.base_handler import BaseHandler
+
+from handler import envelope, serving_metrics
+from handler.errors import InternalError
+from handler.predictor import PreparedRequest, RealtimePredictor
+
+logger = logging.getLogger(__name__)
+
+# Archive folder with model.bin, the YAML and the JSON (mar_builder.staging.ARTIFACTS_DIR).
+ARTIFACTS_DIR = "artifacts"
+JSON_TYPE = "application/json"
+DECODED_BODY = ("TorchServe decoded the request body before the handler saw it, so its exact bytes "
+                "are lost; set decode_input_request=false")
+
+
+class GraphStormHandler(BaseHandler):
+    """Wires TorchServe batches to `RealtimePredictor.prepare` / `run`."""
+
+    def initialize(self, context) -> None:
+        """Restores the model from the extracted archive.
+
+        Args:
+            context: TorchServe's Context (system_properties: model_dir, gpu_id;
+                model_yaml_config: the archive's model-config.yaml).
+        """
+        # request_uid is the sha256 of the exact body, so the worker must not JSON-decode bodies;
+        # the worker reads this variable for every request it receives after this point.
+        os.environ["TS_DECODE_INPUT_REQUEST"] = "false"
+        props = context.system_properties
+        model_dir = Path(props["model_dir"])
+        artifacts = model_dir / ARTIFACTS_DIR
+        gpu_id = props.get("gpu_id")
+        device = f"cuda:{gpu_id}" if torch.cuda.is_available() and gpu_id is not None else "cpu"
+        self.predictor = RealtimePredictor.from_artifacts(
+            artifacts if artifacts.is_dir() else model_dir, device=device
+        )
+        options = (context.model_yaml_config or {}).get("handler") or {}
+        self.http_status = bool(options.get("http_status", False))
+        self.initialized = True
+        logger.info("GraphStorm model loaded from %s on %s", model_dir, device)
+
+    def handle(self, data: list[dict[str, Any]], context) -> list[bytes]:
+        """Answers a batch: one JSON envelope (bytes) per request, in order.
+
+        Args:
+            data: TorchServe's batch, one dict per request (`body` or `data` holds the body).
+            context: TorchServe's Context of this batch.
+
+        Returns:
+            One serialized envelope per request.
+        """
+        try:
+            envelopes, timings = self._predict(data, context)
+        except Exception:  # a bug must cost 500s, not a 503 for the whole batch
+            logger.exception("batch failed")
+            envelopes = [_internal_error(_raw_body(r)) for r in data]
+            timings = [serving_metrics.RequestTimings() for _ in data]
+        responses = []
+        for idx, (env, timing) in enumerate(zip(envelopes, timings, strict=True)):
+            start = time.perf_counter()
+            try:
+                body = envelope.dumps(env)
+            except Exception:
+                logger.exception("envelope not serializable")
+                env = _internal_error(_raw_body(data[idx]))
+                body = envelope.dumps(env)
+            timing.postprocess_ms = (time.perf_counter() - start) * 1000
+            timing.status_code = env["status_code"]
+            self._set_response_headers(context, idx, env["status_code"])
+            serving_metrics.emit_request(context.metrics, idx, timing)
+            responses.append(body)
+        serving_metrics.emit_batch(context.metrics, len(data))
+        return responses
+
+    def _predict(self, data, context) -> tuple[list[dict], list[serving_metrics.RequestTimings]]:
+        """Prepares each request, runs one forward over the valid ones; envelopes in order."""
+        envelopes: list[dict | None] = [None] * len(data)
+        timings = [serving_metrics.RequestTimings() for _ in data]
+        valid: list[tuple[int, PreparedRequest]] = []
+        for idx, request in enumerate(data):
+            start = time.perf_counter()
+            body = _raw_body(request)
+            if body is None:
+                logger.error("request %d: body already decoded by TorchServe", idx)
+                prepared = _internal_error(None, DECODED_BODY)
+            else:
+                try:
+                    prepared = self.predictor.prepare(body, _content_type(context, idx))
+                except Exception:
+                    logger.exception("request %d: prepare failed", idx)
+                    prepared = _internal_error(body)
+            if isinstance(prepared, dict):
+                envelopes[idx] = prepared
+            else:
+                valid.append((idx, prepared))
+                timings[idx].num_nodes = prepared.num_nodes
+                timings[idx].num_edges = prepared.num_edges
+            timings[idx].preprocess_ms = (time.perf_counter() - start) * 1000
+        if valid:
+            start = time.perf_counter()
+            try:
+                results = self.predictor.run([prepared for _, prepared in valid])
+            except Exception:
+                logger.exception("forward failed")
+                results = [_internal_error(prepared.uid) for _, prepared in valid]
+            inference_ms = (time.perf_counter() - start) * 1000
+            for (idx, _), result in zip(valid, results, strict=True):
+                envelopes[idx] = result
+                timings[idx].inference_ms = inference_ms
+        return envelopes, timings
+
+    def _set_response_headers(self, context, idx: int, status_code: int) -> None:
+        """JSON content type always; the envelope's status as HTTP status when configured."""
+        context.set_response_content_type(idx, JSON_TYPE)
+        if self.http_status:
+            try:
+                phrase = HTTPStatus(status_code).phrase
+            except ValueError:
+                phrase = ""
+            context.set_response_status(status_code, phrase, idx)
+
+
+def _raw_body(request: dict[str, Any]) -> bytes | None:
+    """The request body exactly as sent; None when the server decoded it beyond recovery.
+
+    With decoding off (set by `initialize`) TorchServe passes bytes/bytearray. Were it on, it
+    would pass `text/*` bodies as str (re-encoding restores the exact bytes) and
+    `application/json` ones as Python objects, whose exact bytes (hence request_uid) are lost.
+    A request without a body gives b"".
+    """
+    value = request.get("body")
+    if value is None:
+        value = request.get("data")
+    if value is None:
+        return b""
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    return None
+
+
+def _content_type(context, idx: int) -> str:
+    """The request's Content-Type (without case assumptions); JSON when absent."""
+    for key, value in context.get_all_request_header(idx).items():
+        if key.lower() == "content-type" and isinstance(value, str) and value:
+            return value
+    body_headers = context.get_request_header(idx, "body")
+    if isinstance(body_headers, dict) and body_headers.get("content-type"):
+        return body_headers["content-type"]
+    return JSON_TYPE
+
+
+def _internal_error(body_or_uid: bytes | str | None, detail: str = "") -> dict[str, Any]:
+    """A 500 envelope (details go to the log, not to the client, unless given).
+
+    Args:
+        body_or_uid: the request body, its request_uid, or None when unknown (uid "").
+        detail: text for the envelope's error field after GraphStorm's 500 prefix.
+    """
+    if isinstance(body_or_uid, bytes):
+        uid = envelope.request_uid(body_or_uid)
+    else:
+        uid = body_or_uid or ""
+    return envelope.from_error(uid, InternalError(detail))

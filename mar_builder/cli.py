@@ -1,0 +1,104 @@
+"""`gs-build-mar`: GraphStorm artifacts -> a self-contained TorchServe model archive.
+
+Flag names follow GraphStorm's `launch_realtime_endpoint.py` where they overlap
+(`--restore-model-path`, `--model-yaml-config-file`, `--graph-json-config-file`,
+`--infer-task-type`, `--model-name`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from mar_builder import model_config, staging
+from mar_builder.archiver import ArchiverError, run_archiver
+from mar_builder.validate import ArtifactMismatchError, check_artifacts
+
+TASK_TYPES = ("node_classification", "node_regression")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface of gs-build-mar."""
+    p = argparse.ArgumentParser(
+        prog="gs-build-mar",
+        description="Package a GraphStorm node model as a self-contained TorchServe .mar.",
+    )
+    p.add_argument("--restore-model-path", type=Path, required=True,
+                   help="folder with GraphStorm's model.bin (or the model.bin file itself)")
+    p.add_argument("--model-yaml-config-file", type=Path, required=True,
+                   help="training-config YAML written by GraphStorm training")
+    p.add_argument("--graph-json-config-file", type=Path, required=True,
+                   help="data_transform_new.json written by GConstruct/GSProcessing")
+    p.add_argument("--infer-task-type", choices=TASK_TYPES, required=True)
+    p.add_argument("--model-name", required=True, help="TorchServe model name (and .mar name)")
+    p.add_argument("--model-version", default="1.0")
+    p.add_argument("--export-path", type=Path, required=True, help="folder for NAME.mar")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--max-batch-delay", type=int, default=10, help="milliseconds")
+    p.add_argument("--min-workers", type=int, default=1)
+    p.add_argument("--max-workers", type=int, default=None, help="default: --min-workers")
+    p.add_argument("--response-timeout", type=int, default=60, help="seconds per batch")
+    p.add_argument("--http-status", action="store_true",
+                   help="answer with the envelope's status_code as HTTP status "
+                        "(default: HTTP 200, status in the body, as GraphStorm)")
+    return p
+
+
+def _model_file(restore_model_path: Path) -> Path:
+    """model.bin inside ``restore_model_path`` (GraphStorm's layout), or the path itself."""
+    candidate = restore_model_path / staging.MODEL_FILE if restore_model_path.is_dir() else restore_model_path
+    if not candidate.is_file():
+        raise FileNotFoundError(f"no {staging.MODEL_FILE} at {candidate}")
+    return candidate
+
+
+def build_mar(args: argparse.Namespace) -> Path:
+    """Validates, stages and archives; returns the .mar path. Raises on any problem."""
+    settings = model_config.ServingSettings(
+        batch_size=args.batch_size,
+        max_batch_delay_ms=args.max_batch_delay,
+        min_workers=args.min_workers,
+        max_workers=args.max_workers if args.max_workers is not None else args.min_workers,
+        response_timeout_s=args.response_timeout,
+        http_status=args.http_status,
+    )
+    settings.validate()
+    model_file = _model_file(args.restore_model_path)
+    for flag, path in (("--model-yaml-config-file", args.model_yaml_config_file),
+                       ("--graph-json-config-file", args.graph_json_config_file)):
+        if not path.is_file():
+            raise FileNotFoundError(f"{flag}: no file at {path}")
+    with tempfile.TemporaryDirectory(prefix="gs-mar-stage-") as tmp:
+        staged = staging.stage(Path(tmp) / "root", model_file, args.model_yaml_config_file,
+                               args.graph_json_config_file)
+        check_artifacts(staged.artifacts_dir, args.infer_task_type)
+        config_file = model_config.write(settings, Path(tmp) / "model-config.yaml")
+        return run_archiver(
+            model_name=args.model_name,
+            version=args.model_version,
+            handler_file=staged.handler_file,
+            extra_files_dir=staged.extra_files_dir,
+            config_file=config_file,
+            export_path=args.export_path,
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point; returns the process exit status (0 ok, 2 bad input, 1 archiver)."""
+    args = build_parser().parse_args(argv)
+    try:
+        mar = build_mar(args)
+    except (ValueError, FileNotFoundError, ArtifactMismatchError) as err:
+        print(f"gs-build-mar: error: {err}", file=sys.stderr)
+        return 2
+    except ArchiverError as err:
+        print(f"gs-build-mar: error: {err}", file=sys.stderr)
+        return 1
+    print(mar)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

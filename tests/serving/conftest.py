@@ -1,0 +1,47 @@
+"""Fixtures for the TorchServe integration tests: .mar files built by gs-build-mar."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mar_builder.cli import main as gs_build_mar
+from tests.compare import artifacts_dir
+
+
+def build_fixture_mar(variant: str, export_path: Path, *, name: str | None = None,
+                      version: str = "1.0", flags: tuple[str, ...] = ()) -> Path:
+    """Builds ``export_path/<name or variant>.mar`` from a test fixture with gs-build-mar.
+
+    Args:
+        variant: fixture name (tests/fixtures/<variant>).
+        export_path: folder for the .mar (the model store).
+        name: model name (default: the variant).
+        version: model version.
+        flags: further gs-build-mar flags (batching, workers, --http-status).
+
+    Returns:
+        The .mar path.
+    """
+    art = artifacts_dir(variant)
+    name = name or variant
+    argv = [
+        "--restore-model-path", str(art),
+        "--model-yaml-config-file", str(art / "GRAPHSTORM_RUNTIME_UPDATED_TRAINING_CONFIG.yaml"),
+        "--graph-json-config-file", str(art / "data_transform_new.json"),
+        "--infer-task-type", "node_regression" if variant.endswith("_nr") else "node_classification",
+        "--model-name", name,
+        "--model-version", version,
+        "--export-path", str(export_path),
+        *flags,
+    ]
+    assert gs_build_mar(argv) == 0, argv
+    return export_path / f"{name}.mar"
+
+
+@pytest.fixture(scope="session")
+def mar_builder() -> Callable[..., Path]:
+    """`build_fixture_mar` as a fixture."""
+    return build_fixture_mar
