@@ -9,6 +9,7 @@ would otherwise write ``null``).
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -56,4 +57,9 @@ def from_error(uid: str, err: RealtimeError) -> dict[str, Any]:
 
 def dumps(envelope: dict[str, Any]) -> bytes:
     """Serializes an envelope (or any JSON-able dict) to UTF-8 JSON bytes, never NaN/Infinity."""
-    return orjson.dumps(envelope, option=orjson.OPT_SERIALIZE_NUMPY)
+    try:
+        return orjson.dumps(envelope, option=orjson.OPT_SERIALIZE_NUMPY)
+    except orjson.JSONEncodeError:
+        # A string holding a lone surrogate (sent as a "\ud800" escape, which JSON allows) is
+        # not UTF-8: echo it escaped, as GraphStorm's json.dumps does.
+        return json.dumps(envelope, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()

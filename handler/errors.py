@@ -2,8 +2,9 @@
 
 ``RealtimeError`` subclasses are request errors: each carries the status code GraphStorm
 0.5.1's real-time endpoint answers for that kind of failure (``realtime_http_response.py``)
-and the text placed in the envelope's ``error`` field. This module is the only place status
-codes are decided. ``UnsupportedConfigError`` is a load-time error: the model artifacts ask
+and the text placed in the envelope's ``error`` field; two conditions GraphStorm has no code
+for get HTTP's (413 limits exceeded, 422 float32 overflow; ``docs/reliability.md``). This
+module is the only place status codes are decided. ``UnsupportedConfigError`` is a load-time error: the model artifacts ask
 for something this server does not implement.
 """
 
@@ -107,6 +108,22 @@ class GraphConstructionError(RealtimeError):
 
     status_code = 411
     prefix = "Graph Construction Failure: Failed to construct a DGL graph from the http payload. Details: "
+
+
+class RequestTooLargeError(RealtimeError):
+    """413 (not a GraphStorm code): the body, or its nodes, edges or targets, exceed the
+    endpoint's configured limits (``handler.limits``); HTTP's "Content Too Large"."""
+
+    status_code = 413
+    prefix = "Request Too Large: "
+
+
+class UnprocessablePayloadError(RealtimeError):
+    """422 (not a GraphStorm code): a valid payload whose feature values are so large that the
+    model's float32 arithmetic overflows (finite inputs, finite weights, non-finite output)."""
+
+    status_code = 422
+    prefix = "Unprocessable Payload: "
 
 
 class TaskMismatchError(RealtimeError):

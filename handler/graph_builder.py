@@ -112,10 +112,20 @@ class _TypeGroup:
         self.features: list[dict[str, Any]] = []
         self.missing_features: Any = None
 
+    def takes(self, feats: Any) -> bool:
+        """Whether ``add`` would just append a member with this ``features`` value (no checks
+        left: the same keys as the type's first member, or missing like an earlier member's)."""
+        if feats is _NO_FEATURES:
+            return self.missing_features is not None
+        return type(feats) is dict and feats.keys() == self.keys
+
     def add(self, item: dict[str, Any], member_id: Any) -> None:
         """Adds a member, checking its features object as GraphStorm does (same keys for all)."""
         self.ids.append(member_id)
         feats = item.get("features", _NO_FEATURES)
+        if type(feats) is dict and feats.keys() == self.keys:  # fast path: same keys as the first
+            self.features.append(feats)
+            return
         if feats is _NO_FEATURES:
             if self.missing_features is None:
                 self.missing_features = member_id
@@ -220,6 +230,15 @@ class GraphBuilder:
     def _group_nodes(self, nodes: list[Any]) -> dict[str, _TypeGroup]:
         groups: dict[str, _TypeGroup] = {}
         for pos, node in enumerate(nodes):
+            try:  # fastest path: like the type's first node, with a non-empty string id
+                group = groups[node["node_type"]]
+                node_id, feats = node["node_id"], node.get("features", _NO_FEATURES)
+                if type(node_id) is str and node_id and group.takes(feats):
+                    group.ids.append(node_id)
+                    group.features.append({} if feats is _NO_FEATURES else feats)
+                    continue
+            except (TypeError, KeyError):
+                pass
             try:  # fast path: a well-formed node of a type already seen
                 group = groups[node["node_type"]]
                 node_id = node["node_id"]
@@ -257,8 +276,17 @@ class GraphBuilder:
     def _group_edges(self, edges: list[Any]) -> dict[CanonicalEtype, _TypeGroup]:
         groups: dict[CanonicalEtype, _TypeGroup] = {}
         for pos, edge in enumerate(edges):
+            try:  # fastest path: like the type's first edge, with non-empty string ids
+                group = groups[_etype_key(edge["edge_type"])]
+                src, dst, feats = edge["src_node_id"], edge["dest_node_id"], edge.get("features", _NO_FEATURES)
+                if type(src) is str and src and type(dst) is str and dst and group.takes(feats):
+                    group.ids.append((src, dst))
+                    group.features.append({} if feats is _NO_FEATURES else feats)
+                    continue
+            except (TypeError, KeyError):
+                pass
             try:  # fast path: a well-formed edge of a type already seen
-                group = groups[tuple(edge["edge_type"])]
+                group = groups[_etype_key(edge["edge_type"])]
                 src, dst = edge["src_node_id"], edge["dest_node_id"]
             except (TypeError, KeyError):
                 group, src, dst = self._new_edge_type(pos, edge, groups)
@@ -302,11 +330,13 @@ class GraphBuilder:
     def _index_nodes(groups: dict[str, _TypeGroup]) -> tuple[dict[str, list[Any]], dict[str, dict[Any, int]]]:
         ids, index = {}, {}
         for ntype, group in groups.items():
-            local: dict[Any, int] = {}
-            for node_id in group.ids:
-                if node_id in local:
-                    raise GraphConstructionError(f"node type {ntype}: node id {node_id} is listed twice")
-                local[node_id] = len(local)
+            local = {node_id: pos for pos, node_id in enumerate(group.ids)}
+            if len(local) != len(group.ids):
+                seen: set[Any] = set()
+                for node_id in group.ids:
+                    if node_id in seen:
+                        raise GraphConstructionError(f"node type {ntype}: node id {node_id} is listed twice")
+                    seen.add(node_id)
             ids[ntype], index[ntype] = group.ids, local
         return ids, index
 
@@ -361,7 +391,12 @@ class GraphBuilder:
                    node_index: dict[str, dict[Any, int]]) -> tuple[torch.Tensor, torch.Tensor]:
         src_type, _, dst_type = etype
         src_map, dst_map = node_index.get(src_type, {}), node_index.get(dst_type, {})
-        src, dst = [], []
+        try:  # fast path: every endpoint is a payload node
+            src = [src_map[s] for s, _ in group.ids]
+            dst = [dst_map[d] for _, d in group.ids]
+            return torch.tensor(src, dtype=torch.int64), torch.tensor(dst, dtype=torch.int64)
+        except KeyError:
+            pass
         for s, d in group.ids:
             if s not in src_map or d not in dst_map:
                 side, ntype, node_id = ("source", src_type, s) if s not in src_map else ("destination", dst_type, d)
@@ -369,9 +404,7 @@ class GraphBuilder:
                     f"edge type {list(etype)}, edge {s} -> {d}: the {side} node {node_id} is not a "
                     f"{ntype} node of the payload"
                 )
-            src.append(src_map[s])
-            dst.append(dst_map[d])
-        return torch.tensor(src, dtype=torch.int64), torch.tensor(dst, dtype=torch.int64)
+        raise InternalError(f"edge type {list(etype)}: an endpoint lookup failed")
 
     # -- model-aware checks (transform_fn) ---------------------------------------------
 
@@ -451,6 +484,11 @@ class GraphBuilder:
 def build_graph(request: RealtimeRequest, schema: GraphSchema, config: ModelConfig) -> PayloadGraph:
     """One-off ``GraphBuilder(schema, config).build(request)`` (servers keep a builder)."""
     return GraphBuilder(schema, config).build(request)
+
+
+def _etype_key(raw: Any) -> Any:
+    """The group key of a payload ``edge_type`` (only a list can name a relation)."""
+    return tuple(raw) if type(raw) is list else None
 
 
 def _check_id(value: Any, key: str, where: str) -> Any:

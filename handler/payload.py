@@ -113,16 +113,29 @@ def _decode_json(body: bytes) -> Any:
 
     orjson refuses what ``json.loads`` accepts: the tokens NaN/Infinity and numbers beyond the
     double range (``1e999`` -> inf). Those bodies are re-read with ``json`` so that such a
-    value reaches the feature check and gets the 411 naming its node and feature.
+    value reaches the feature check and gets the 411 naming its node and feature. Invalid
+    UTF-8 and nesting deeper than the parsers allow are 400s.
     """
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
         pass
     try:
-        return json.loads(body)
+        # Strict decoding: json.loads(bytes) would let UTF-8-encoded surrogates through.
+        text = body.decode(json.detect_encoding(body))
+    except UnicodeDecodeError as exc:
+        raise _with_uid(PayloadFormatError(f"the body is not valid Unicode text ({exc})"), "") from None
+    try:
+        return json.loads(text, parse_int=_parse_int)
     except (ValueError, RecursionError) as exc:
         raise _with_uid(PayloadFormatError(str(exc)), "") from None
+
+
+def _parse_int(text: str) -> int | float:
+    """A JSON integer as orjson reads it: beyond the 64-bit range, a float (so both parsers
+    give the same value, and every integer in an envelope is serializable)."""
+    value = int(text)
+    return value if -(2**63) <= value < 2**64 else float(value)
 
 
 def _check_task(gml_task: Any, model_task: str | None) -> str:
@@ -162,7 +175,7 @@ def _parse_targets(raw: Any) -> tuple[Target, ...]:
             raise PayloadFormatError(f"targets[{index}].node_type must be a string, but got {node_type!r}")
         if node_id is None or node_id == "":
             raise MissingFieldDataError("node_id", f"targets[{index}], node type {node_type}")
-        if not isinstance(node_id, str | int | float):
+        if isinstance(node_id, bool) or not isinstance(node_id, str | int | float):
             raise PayloadFormatError(
                 f"targets[{index}].node_id must be a string or a number, but got {node_id!r}"
             )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from http import HTTPStatus
 from pathlib import Path
@@ -21,6 +22,7 @@ from ts.torch_handler.base_handler import BaseHandler
 
 from handler import envelope, serving_metrics
 from handler.errors import InternalError
+from handler.limits import RequestLimits
 from handler.predictor import PreparedRequest, RealtimePredictor
 
 logger = logging.getLogger(__name__)
@@ -28,6 +30,8 @@ logger = logging.getLogger(__name__)
 # Archive folder with model.bin, the YAML and the JSON (mar_builder.staging.ARTIFACTS_DIR).
 ARTIFACTS_DIR = "artifacts"
 JSON_TYPE = "application/json"
+# torch intra-op threads per worker unless model-config.yaml sets handler.torch_threads.
+TORCH_THREADS = 1
 DECODED_BODY = ("TorchServe decoded the request body before the handler saw it, so its exact bytes "
                 "are lost; set decode_input_request=false")
 
@@ -45,18 +49,24 @@ class GraphStormHandler(BaseHandler):
         # request_uid is the sha256 of the exact body, so the worker must not JSON-decode bodies;
         # the worker reads this variable for every request it receives after this point.
         os.environ["TS_DECODE_INPUT_REQUEST"] = "false"
+        _route_warnings_to_stderr()
         props = context.system_properties
         model_dir = Path(props["model_dir"])
         artifacts = model_dir / ARTIFACTS_DIR
         gpu_id = props.get("gpu_id")
         device = f"cuda:{gpu_id}" if torch.cuda.is_available() and gpu_id is not None else "cpu"
-        self.predictor = RealtimePredictor.from_artifacts(
-            artifacts if artifacts.is_dir() else model_dir, device=device
-        )
         options = (context.model_yaml_config or {}).get("handler") or {}
+        # One intra-op thread per worker by default: payload graphs are small, so the ops gain
+        # nothing from a second thread, and on a busy machine each parallel op waits for a
+        # thread the other workers or the frontend hold (docs/performance.md).
+        torch.set_num_threads(int(options.get("torch_threads", TORCH_THREADS)))
+        limits = RequestLimits.from_options(options)
+        self.predictor = RealtimePredictor.from_artifacts(
+            artifacts if artifacts.is_dir() else model_dir, device=device, limits=limits
+        )
         self.http_status = bool(options.get("http_status", False))
         self.initialized = True
-        logger.info("GraphStorm model loaded from %s on %s", model_dir, device)
+        logger.info("GraphStorm model loaded from %s on %s; %s", model_dir, device, limits)
 
     def handle(self, data: list[dict[str, Any]], context) -> list[bytes]:
         """Answers a batch: one JSON envelope (bytes) per request, in order.
@@ -137,6 +147,29 @@ class GraphStormHandler(BaseHandler):
             except ValueError:
                 phrase = ""
             context.set_response_status(status_code, phrase, idx)
+
+
+def _route_warnings_to_stderr() -> None:
+    """Sends this project's warnings and errors (request_uid, stack trace) to the worker's stderr.
+
+    TorchServe logs a worker's stdout, where its Python logging writes, at INFO and its stderr
+    at WARN; the shipped quiet log4j2.xml keeps WARN and above in model_log.log, so errors
+    written to stdout would be lost. INFO and below stay on stdout.
+    """
+    for name in ("handler", __name__):
+        log = logging.getLogger(name)
+        if getattr(log, "_gs_routed", False):
+            continue
+        out = logging.StreamHandler(sys.stdout)
+        out.addFilter(lambda record: record.levelno < logging.WARNING)
+        err = logging.StreamHandler(sys.stderr)
+        err.setLevel(logging.WARNING)
+        for h in (out, err):
+            h.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+            log.addHandler(h)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+        log._gs_routed = True
 
 
 def _raw_body(request: dict[str, Any]) -> bytes | None:

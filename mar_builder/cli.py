@@ -12,6 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from handler.limits import RequestLimits
 from mar_builder import model_config, staging
 from mar_builder.archiver import ArchiverError, run_archiver
 from mar_builder.validate import ArtifactMismatchError, check_artifacts
@@ -43,6 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--http-status", action="store_true",
                    help="answer with the envelope's status_code as HTTP status "
                         "(default: HTTP 200, status in the body, as GraphStorm)")
+    limits = RequestLimits()
+    p.add_argument("--max-request-bytes", type=int, default=limits.max_request_bytes,
+                   help="larger bodies get a 413 envelope (keep <= TorchServe's max_request_size)")
+    p.add_argument("--max-nodes", type=int, default=limits.max_nodes,
+                   help="payloads with more graph nodes get a 413 envelope")
+    p.add_argument("--max-edges", type=int, default=limits.max_edges,
+                   help="payloads with more graph edges get a 413 envelope")
+    p.add_argument("--max-targets", type=int, default=limits.max_targets,
+                   help="payloads with more targets get a 413 envelope")
     return p
 
 
@@ -63,6 +73,8 @@ def build_mar(args: argparse.Namespace) -> Path:
         max_workers=args.max_workers if args.max_workers is not None else args.min_workers,
         response_timeout_s=args.response_timeout,
         http_status=args.http_status,
+        limits=RequestLimits(max_request_bytes=args.max_request_bytes, max_nodes=args.max_nodes,
+                             max_edges=args.max_edges, max_targets=args.max_targets),
     )
     settings.validate()
     model_file = _model_file(args.restore_model_path)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import yaml
 
+from handler.limits import RequestLimits
+
 # A model whose workers keep failing to load stays "Healthy" on /ping for this long while
 # TorchServe retries (default 300 s); fail fast instead.
 MAX_RETRY_TIMEOUT_S = 10
@@ -24,6 +26,7 @@ class ServingSettings:
         response_timeout_s: seconds a worker may take for one batch before it is restarted.
         http_status: set each response's HTTP status to the envelope's status_code (default:
             HTTP 200 with the status in the body, as GraphStorm's SageMaker endpoint).
+        limits: the largest request the handler answers (413 envelope beyond).
     """
 
     batch_size: int = 8
@@ -32,6 +35,7 @@ class ServingSettings:
     max_workers: int = 1
     response_timeout_s: int = 60
     http_status: bool = False
+    limits: RequestLimits = RequestLimits()
 
     def validate(self) -> None:
         """Raises ValueError when a setting is out of range."""
@@ -55,7 +59,7 @@ def to_yaml_dict(settings: ServingSettings) -> dict:
         "maxBatchDelay": settings.max_batch_delay_ms,
         "responseTimeout": settings.response_timeout_s,
         "maxRetryTimeoutInSec": MAX_RETRY_TIMEOUT_S,
-        "handler": {"http_status": settings.http_status},
+        "handler": {"http_status": settings.http_status, **settings.limits.as_options()},
     }
 
 

@@ -57,14 +57,21 @@ class FeatureTransform(ABC):
             returns [len(raw_values), dim].
 
         Raises:
-            FeatureValueError: a value is of the wrong kind, non-finite, or of the wrong length.
+            FeatureValueError: a value is of the wrong kind, non-finite, beyond float32's range,
+                or of the wrong length.
         """
         if self.scalar_input:
             raw_values = [v[0] if isinstance(v, list) and len(v) == 1 else v for v in raw_values]
-        out = self._transform(raw_values)
-        if out.ndim == 1:
-            out = out.reshape(-1, 1)
-        return out.astype(np.float32, copy=False)
+        with np.errstate(over="ignore"):  # overflow is checked below, with the row named
+            out = self._transform(raw_values)
+            if out.ndim == 1:
+                out = out.reshape(-1, 1)
+            out = out.astype(np.float32, copy=False)
+        if not np.isfinite(out).all():
+            # Finite inputs whose (transformed) value is beyond float32's range become inf.
+            bad = ~np.isfinite(out).reshape(len(out), -1).all(axis=1)
+            raise FeatureValueError(int(np.argmax(bad)), "is beyond the float32 range (about ±3.4e38)")
+        return out
 
     @abstractmethod
     def _transform(self, raw_values: Sequence[Any]) -> np.ndarray:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from handler.limits import RequestLimits
 from mar_builder.cli import main
 from mar_builder.staging import handler_package_dir
 from tests.compare import artifacts_dir, assert_matches_target, load_cases
@@ -40,7 +41,7 @@ def built(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("built")
     argv = _argv(tmp, extra=("--model-version", "3.1", "--batch-size", "16", "--max-batch-delay", "25",
                              "--min-workers", "2", "--max-workers", "4", "--response-timeout", "90",
-                             "--http-status"))
+                             "--http-status", "--max-nodes", "5000", "--max-targets", "64"))
     assert main(argv) == 0
     return tmp / "store" / "gsmodel.mar"
 
@@ -67,14 +68,21 @@ def test_model_config_carries_settings(built):
     assert config["maxWorkers"] == 4
     assert config["responseTimeout"] == 90
     assert config["maxRetryTimeoutInSec"] <= 30
-    assert config["handler"] == {"http_status": True}
+    assert config["handler"] == {"http_status": True, **RequestLimits(max_nodes=5000, max_targets=64).as_options()}
 
 
 def test_max_workers_defaults_to_min_workers(tmp_path):
     assert main(_argv(tmp_path, extra=("--min-workers", "3"))) == 0
     config = yaml.safe_load(zipfile.ZipFile(tmp_path / "store" / "gsmodel.mar").read("model-config.yaml"))
     assert (config["minWorkers"], config["maxWorkers"], config["batchSize"]) == (3, 3, 8)
-    assert config["handler"] == {"http_status": False}
+    assert config["handler"] == {"http_status": False, **RequestLimits().as_options()}
+
+
+@pytest.mark.parametrize("flag", ["--max-request-bytes", "--max-nodes", "--max-edges", "--max-targets"])
+def test_limits_must_be_positive(tmp_path, flag, capsys):
+    assert main(_argv(tmp_path, extra=(flag, "0"))) == 2
+    assert "must be a positive integer" in capsys.readouterr().err
+    assert not (tmp_path / "store" / "gsmodel.mar").exists()
 
 
 # Runs the archived handler outside TorchServe, as a worker would: the extracted archive first on
