@@ -98,8 +98,12 @@ class HGTLayer(nn.Module):
         h_src: torch.Tensor,
         src: torch.Tensor,
         edge_h: torch.Tensor | None,
+        projected: dict[str, tuple[torch.Tensor, torch.Tensor]],
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-edge keys and values of relation ``cet`` after the relation matrices.
+
+        ``projected`` memoizes the node-wise key/value projections of each source type within
+        one forward (relations sharing a source type reuse them).
 
         Shapes:
             h_src ``[N_s, in]``, src ``[E]``, edge_h ``[E, in]`` -> two ``[E, heads, d_k]``.
@@ -109,8 +113,10 @@ class HGTLayer(nn.Module):
         rkey = _relation_key(cet)
         if edge_h is None:
             # Project per node, then gather: the same rows GraphStorm projects per edge.
-            k = k_lin(h_src).view(-1, self.heads, self.d_k)
-            v = v_lin(h_src).view(-1, self.heads, self.d_k)
+            if s not in projected:
+                projected[s] = (k_lin(h_src).view(-1, self.heads, self.d_k),
+                                v_lin(h_src).view(-1, self.heads, self.d_k))
+            k, v = projected[s]
             k = torch.einsum("bij,ijk->bik", k, self.relation_att[rkey])[src]
             v = torch.einsum("bij,ijk->bik", v, self.relation_msg[rkey])[src]
             return k, v
@@ -164,6 +170,8 @@ class HGTLayer(nn.Module):
             h[nt] ``[N_nt, in_dim]`` -> ``[N_nt, out_dim]``; edge_inputs[r] ``[E_r, in_dim]``.
         """
         messages: dict[str, list[torch.Tensor]] = {}
+        projected: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        queries: dict[str, torch.Tensor] = {}
         for cet in self.canonical_etypes:
             s, _, d = cet
             if d not in h:
@@ -175,8 +183,10 @@ class HGTLayer(nn.Module):
                 messages.setdefault(d, []).append(h[d].new_zeros(num_dst, self.heads, self.d_k))
                 continue
             edge_h = self._edge_input(cet, src.numel(), edge_inputs)
-            k, v = self._key_value(cet, h[s], src, edge_h)
-            q = self.q_linears[d](h[d]).view(-1, self.heads, self.d_k)
+            k, v = self._key_value(cet, h[s], src, edge_h, projected)
+            if d not in queries:
+                queries[d] = self.q_linears[d](h[d]).view(-1, self.heads, self.d_k)
+            q = queries[d]
             score = (q[dst] * k).sum(-1) * self.relation_pri[_relation_key(cet)] / self.sqrt_dk
             attn = segment_softmax(score, dst, num_dst)
             messages.setdefault(d, []).append(scatter_sum(v * attn.unsqueeze(-1), dst, num_dst))

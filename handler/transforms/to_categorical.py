@@ -30,6 +30,14 @@ class ToCategoricalTransform(FeatureTransform):
         self.separator = separator
 
     def _transform(self, raw_values: Sequence[Any]) -> np.ndarray:
+        if self.separator is None and all(type(v) is str for v in raw_values):
+            # Fast path: strings that are all known categories; anything else (an unknown
+            # category, or one numpy would alter, e.g. trailing NULs) takes the general path.
+            cols = [self.mapping.get(v) for v in raw_values]
+            if None not in cols:
+                encoding = np.zeros((len(cols), self.width), dtype=np.int8)
+                encoding[np.arange(len(cols)), cols] = 1
+                return encoding
         feats = to_array(raw_values)
         # For 1-d arrays tolist() gives the Python scalars whose str() equals numpy's.
         items = feats.tolist() if feats.ndim == 1 else list(feats)

@@ -1,0 +1,140 @@
+"""In-process latency of ``RealtimePredictor.predict`` per fixture payload, by stage, with its floor.
+
+Three measurements per payload, each ``runs`` times after ``warmup`` calls:
+
+* ``total``: ``envelope.dumps(predictor.predict(body))``, the whole request path (GraphStorm's
+  recorded figure, ``transform_fn``, also returns the serialized response);
+* ``stages``: the same work split into the stages of ``StagedRequest`` (one timed pass per run);
+* ``floor``: ``orjson.loads(body)`` plus one ``model.predict`` on the already-built graph,
+  i.e. what no implementation of this request path can avoid.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench.stages import STAGES, StagedRequest
+from handler import RealtimePredictor, envelope
+
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
+VALID_CASES = ("v01_tiny", "v02_small", "v03_medium_sampled", "v04_medium_full",
+               "v05_multi8_sampled", "v06_large_full")
+SPEEDUP_TARGET = 10.0
+FLOOR_TARGET = 1.5
+
+
+def summarize(samples_ms: list[float]) -> dict[str, float]:
+    """min / median / p99 / mean of a list of milliseconds."""
+    ordered = sorted(samples_ms)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return {"min": ordered[0], "median": statistics.median(ordered), "p99": p99,
+            "mean": statistics.fmean(ordered), "runs": len(ordered)}
+
+
+def time_calls(func: Callable[[], Any], runs: int, warmup: int) -> list[float]:
+    """Wall milliseconds of ``runs`` calls of ``func`` after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        func()
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        func()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+@dataclass
+class CaseResult:
+    """Figures of one payload.
+
+    Attributes:
+        variant / case: fixture and payload.
+        num_nodes / num_edges / body_bytes: payload size.
+        total: summary of the whole request path (ms).
+        stages: stage -> summary (ms).
+        floor: ``{"json_parse", "forward", "sum"}`` medians (ms).
+        graphstorm_median_ms: GraphStorm 0.5.1's recorded median for the payload.
+    """
+
+    variant: str
+    case: str
+    num_nodes: int
+    num_edges: int
+    body_bytes: int
+    total: dict[str, float]
+    stages: dict[str, dict[str, float]]
+    floor: dict[str, float]
+    graphstorm_median_ms: float | None
+    checks: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        median = self.total["median"]
+        if self.graphstorm_median_ms:
+            speedup = self.graphstorm_median_ms / median
+            self.checks["speedup_vs_graphstorm"] = speedup
+            self.checks["speedup_target_met"] = speedup >= SPEEDUP_TARGET
+        vs_floor = median / self.floor["sum"]
+        self.checks["ratio_to_floor"] = vs_floor
+        self.checks["floor_target_met"] = vs_floor <= FLOOR_TARGET
+
+
+def graphstorm_medians(variant: str) -> dict[str, float]:
+    """case -> GraphStorm's recorded median ms (``timings.json`` of the fixture)."""
+    path = FIXTURES / variant / "timings.json"
+    if not path.is_file():
+        return {}
+    return {c["case"]: c["median_ms"] for c in json.loads(path.read_text())["cases"]}
+
+
+def bench_case(predictor: RealtimePredictor, variant: str, case: str, runs: int, warmup: int,
+               gs_medians: dict[str, float]) -> CaseResult:
+    """Measures one payload (see the module docstring)."""
+    body = (FIXTURES / variant / "payloads" / f"{case}.json").read_bytes()
+    expected = envelope.dumps(predictor.predict(body))
+    staged = StagedRequest(predictor, body)
+    if staged.run() != expected:
+        raise AssertionError(f"{variant}/{case}: the staged pipeline answers differently from predict")
+
+    total = time_calls(lambda: envelope.dumps(predictor.predict(body)), runs, warmup)
+    stage_samples: dict[str, list[float]] = {s: [] for s in STAGES}
+    for _ in range(warmup):
+        staged.run()
+    for _ in range(runs):
+        staged.run()
+        for stage, ms in staged.timings_ms.items():
+            stage_samples[stage].append(ms)
+
+    union = staged.union
+    parse = time_calls(lambda: orjson.loads(body), runs, warmup)
+    forward = time_calls(lambda: predictor.model.predict(union.graph, union.node_inputs,
+                                                         union.edge_inputs, union.targets), runs, warmup)
+    floor = {"json_parse": statistics.median(parse), "forward": statistics.median(forward)}
+    floor["sum"] = floor["json_parse"] + floor["forward"]
+    return CaseResult(
+        variant=variant, case=case, num_nodes=staged.graph.num_nodes, num_edges=staged.graph.num_edges,
+        body_bytes=len(body), total=summarize(total),
+        stages={s: summarize(v) for s, v in stage_samples.items()},
+        floor=floor, graphstorm_median_ms=gs_medians.get(case),
+    )
+
+
+def run_inprocess(variants: list[str], cases: list[str], runs: int, warmup: int,
+                  log: Callable[[str], None] = print) -> list[CaseResult]:
+    """Every (variant, case) pair, one predictor per variant."""
+    results = []
+    for variant in variants:
+        predictor = RealtimePredictor.from_artifacts(FIXTURES / variant / "artifacts")
+        gs = graphstorm_medians(variant)
+        for case in cases:
+            result = bench_case(predictor, variant, case, runs, warmup, gs)
+            log(f"  {variant}/{case}: median {result.total['median']:.3f} ms")
+            results.append(result)
+    return results

@@ -1,0 +1,79 @@
+"""Plain-text tables of the benchmark results (also pasted into docs/performance.md)."""
+
+from __future__ import annotations
+
+from bench.inprocess import FLOOR_TARGET, SPEEDUP_TARGET, CaseResult
+from bench.stages import STAGES
+
+_SHORT = {"json_parse": "json", "validation": "valid", "graph_build": "graph", "transforms": "xform",
+          "forward": "fwd", "envelope": "env"}
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    line = lambda r: "| " + " | ".join(str(c).rjust(w) for c, w in zip(r, widths, strict=True)) + " |"  # noqa: E731
+    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(header), sep, *(line(r) for r in rows)])
+
+
+def _verdict(met: bool, value: float, target: float, higher_is_better: bool) -> str:
+    if met:
+        return "yes"
+    short = target / value if higher_is_better else value / target
+    return f"no ({short:.1f}x short)"
+
+
+def inprocess_table(results: list[CaseResult]) -> str:
+    """One row per payload: latency, stage medians, floor, GraphStorm and the two targets."""
+    header = ["model/payload", "nodes", "min", "median", "p99",
+              *[_SHORT[s] for s in STAGES], "floor", "GS median", "speedup",
+              f">={SPEEDUP_TARGET:g}x", "/floor", f"<={FLOOR_TARGET:g}x"]
+    rows = []
+    for r in results:
+        c = r.checks
+        speed = c.get("speedup_vs_graphstorm")
+        rows.append([
+            f"{r.variant}/{r.case}", r.num_nodes, f"{r.total['min']:.2f}", f"{r.total['median']:.2f}",
+            f"{r.total['p99']:.2f}", *[f"{r.stages[s]['median']:.2f}" for s in STAGES],
+            f"{r.floor['sum']:.2f}",
+            f"{r.graphstorm_median_ms:.2f}" if r.graphstorm_median_ms else "-",
+            f"{speed:.1f}x" if speed else "-",
+            _verdict(c["speedup_target_met"], speed, SPEEDUP_TARGET, True) if speed else "-",
+            f"{c['ratio_to_floor']:.2f}x",
+            _verdict(c["floor_target_met"], c["ratio_to_floor"], FLOOR_TARGET, False),
+        ])
+    return _table(header, rows)
+
+
+def serving_table(serving: dict) -> str:
+    """One row per (setting, concurrency): GraphStorm handler vs no-op handler."""
+    by_key = {}
+    for p in serving["points"]:
+        by_key.setdefault((p["batch_size"], p["workers"], p["concurrency"]), {})[p["handler"]] = p
+    header = ["batch", "workers", "conc", "req/s", "p50 ms", "p99 ms", "no-op req/s", "no-op p50",
+              "no-op p99", "errors"]
+    rows = []
+    for (batch, workers, conc), pair in sorted(by_key.items()):
+        gs, noop = pair.get("gs"), pair.get("noop")
+        rows.append([
+            batch, workers, conc,
+            *(f"{gs[k]:.0f}" if k == "rps" else f"{gs[k]:.2f}" for k in ("rps", "p50_ms", "p99_ms")),
+            *(f"{noop[k]:.0f}" if k == "rps" else f"{noop[k]:.2f}" for k in ("rps", "p50_ms", "p99_ms")),
+            gs["errors"] + noop["errors"],
+        ])
+    return _table(header, rows)
+
+
+def batching_summary(serving: dict, concurrency: int = 16, target: float = 4.0) -> list[str]:
+    """Throughput of batch 8 over batch 1 at ``concurrency``, per worker count."""
+    lines = []
+    gs = {(p["batch_size"], p["workers"]): p for p in serving["points"]
+          if p["handler"] == "gs" and p["concurrency"] == concurrency}
+    for workers in sorted({w for _, w in gs}):
+        b1, b8 = gs.get((1, workers)), gs.get((8, workers))
+        if b1 and b8:
+            gain = b8["rps"] / b1["rps"]
+            verdict = "met" if gain >= target else f"NOT met ({target / gain:.1f}x short)"
+            lines.append(f"batching gain at concurrency {concurrency}, {workers} worker(s): "
+                         f"{gain:.2f}x (target >= {target:g}x: {verdict})")
+    return lines

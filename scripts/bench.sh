@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The performance benchmark (docs/performance.md): in-process latency per fixture payload vs
+# GraphStorm 0.5.1, then TorchServe end to end. Prints tables, writes bench/results/*.json.
+#   bash scripts/bench.sh            # full run, ~6-8 min on 2 cores
+#   bash scripts/bench.sh --quick    # smoke run, ~2 min
+# Other options: .venv/bin/python -m bench.run --help
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+bash scripts/bootstrap.sh
+# wrk drives the HTTP load (the Python fallback client costs more CPU on a small machine).
+if ! command -v wrk >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk) >&2 \
+    || echo "bench: wrk not installed; using the Python load generator" >&2
+fi
+export DGLBACKEND=pytorch
+exec .venv/bin/python -m bench.run "$@"
