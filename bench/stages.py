@@ -17,6 +17,7 @@ import torch
 from handler import RealtimePredictor, envelope
 from handler.graph_builder import PayloadGraph
 from handler.payload import RealtimeRequest, _check_task, _decode_json, _parse_targets
+from handler.payload_groups import graph_lists, group_edges, group_nodes, index_nodes
 from handler.predictor import PreparedRequest, _disjoint_union, _gc_paused
 
 STAGES = ("json_parse", "validation", "graph_build", "transforms", "forward", "envelope")
@@ -59,13 +60,15 @@ class StagedRequest:
         payload = self._timed("json_parse", lambda: _decode_json(self.body))
         request, nodes, edges, groups = self._timed("validation", lambda: self._validate(payload))
         node_groups, edge_groups = groups
-        node_ids, node_index = self._timed("validation", lambda: b._index_nodes(node_groups))
+        node_ids, node_index = self._timed("validation", lambda: index_nodes(node_groups))
         node_features, edge_features = self._timed("transforms", lambda: (
             {nt: b._transform_nodes(nt, g) for nt, g in node_groups.items()},
             {et: b._transform_edges(et, g) for et, g in edge_groups.items()},
         ))
         edge_lists = self._timed("graph_build", lambda: {
             et: b._map_edges(et, g, node_index) for et, g in edge_groups.items()})
+        if b.schema.add_reverse_edges:
+            self._timed("graph_build", lambda: b._add_reverse_edges(edge_lists, edge_features))
         target_index = self._timed("validation", lambda: (
             b._check_model_features(node_features, edge_features),
             b._target_index(request.targets, node_index))[1])
@@ -86,9 +89,8 @@ class StagedRequest:
         gml_task = _check_task(payload.get("gml_task"), self.p.config.task_type)
         request = RealtimeRequest(uid=uid, gml_task=gml_task, targets=_parse_targets(payload.get("targets")),
                                   payload=payload)
-        b = self.p.builder
-        nodes, edges = b._graph_lists(payload)
-        return request, nodes, edges, (b._group_nodes(nodes), b._group_edges(edges))
+        nodes, edges = graph_lists(payload)
+        return request, nodes, edges, (group_nodes(nodes, self.p.schema), group_edges(edges, self.p.schema))
 
     def _assemble(self, request, node_ids, edge_lists, node_inputs, edge_inputs, target_index,
                   node_features, edge_features) -> PreparedRequest:

@@ -19,27 +19,17 @@ USAGE
 
 die() { echo "build_image.sh: $*" >&2; echo "Run with --help for usage." >&2; exit 2; }
 
-environment="" device="gpu" image="gs-torchserve" tag=""
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=docker/image_flags.sh
+source "$(dirname "${BASH_SOURCE[0]}")/image_flags.sh"
 while [ "$#" -gt 0 ]; do
   case "$1" in
-    -e|--environment) [ "$#" -ge 2 ] || die "$1 needs a value"; environment="$2"; shift 2 ;;
-    -d|--device) [ "$#" -ge 2 ] || die "$1 needs a value"; device="$2"; shift 2 ;;
     -p|--path) [ "$#" -ge 2 ] || die "$1 needs a value"; root="$2"; shift 2 ;;
-    -i|--image|--image-name) [ "$#" -ge 2 ] || die "$1 needs a value"; image="$2"; shift 2 ;;
-    -s|--suffix|-t|--tag) [ "$#" -ge 2 ] || die "$1 needs a value"; tag="$2"; shift 2 ;;
-    -x|--verbose) set -x; shift ;;
-    -h|--help) usage; exit 0 ;;
-    *) die "unknown argument: $1" ;;
+    *) image_flag "$@"; shift "$consumed" ;;
   esac
 done
-
-[ -n "$environment" ] || die "--environment is required (sagemaker-endpoint)"
-[ "$environment" = "sagemaker-endpoint" ] || \
-  die "--environment must be sagemaker-endpoint (GraphStorm's local/sagemaker images are training images), got '$environment'"
-case "$device" in cpu|gpu) ;; *) die "--device must be cpu or gpu, got '$device'" ;; esac
+check_image_flags
 [ -f "$root/docker/Dockerfile" ] || die "no docker/Dockerfile under --path $root"
-tag="${tag:-$environment-$device}"
 
 echo "Building $image:$tag (device $device) from $root"
 docker build -f "$root/docker/Dockerfile" --build-arg "DEVICE=$device" -t "$image:$tag" "$root"

@@ -21,28 +21,20 @@ USAGE
 
 die() { echo "push_image.sh: $*" >&2; echo "Run with --help for usage." >&2; exit 2; }
 
-environment="" device="gpu" image="gs-torchserve" tag="" region="" account=""
+# shellcheck source=docker/image_flags.sh
+source "$(dirname "${BASH_SOURCE[0]}")/image_flags.sh"
+region="" account=""
 while [ "$#" -gt 0 ]; do
   case "$1" in
-    -e|--environment) [ "$#" -ge 2 ] || die "$1 needs a value"; environment="$2"; shift 2 ;;
-    -d|--device) [ "$#" -ge 2 ] || die "$1 needs a value"; device="$2"; shift 2 ;;
     -r|--region) [ "$#" -ge 2 ] || die "$1 needs a value"; region="$2"; shift 2 ;;
     -a|--account) [ "$#" -ge 2 ] || die "$1 needs a value"; account="$2"; shift 2 ;;
-    -i|--image|--image-name) [ "$#" -ge 2 ] || die "$1 needs a value"; image="$2"; shift 2 ;;
-    -s|--suffix|-t|--tag) [ "$#" -ge 2 ] || die "$1 needs a value"; tag="$2"; shift 2 ;;
-    -x|--verbose) set -x; shift ;;
-    -h|--help) usage; exit 0 ;;
-    *) die "unknown argument: $1" ;;
+    *) image_flag "$@"; shift "$consumed" ;;
   esac
 done
-
-[ -n "$environment" ] || die "--environment is required (sagemaker-endpoint)"
-[ "$environment" = "sagemaker-endpoint" ] || die "--environment must be sagemaker-endpoint, got '$environment'"
-case "$device" in cpu|gpu) ;; *) die "--device must be cpu or gpu, got '$device'" ;; esac
+check_image_flags
 if [ -n "$account" ] && ! [[ "$account" =~ ^[0-9]{12}$ ]]; then
   die "--account must be a 12-digit AWS account ID, got '$account'"
 fi
-tag="${tag:-$environment-$device}"
 region="${region:-$(aws configure get region || true)}"
 region="${region:-us-east-1}"
 account="${account:-$(aws sts get-caller-identity --query Account --output text)}"

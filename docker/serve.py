@@ -27,7 +27,13 @@ import time
 from pathlib import Path
 
 import yaml
-from ts_settings import ContainerSettings, copy_mar_with_overrides, read_properties, write_properties
+from ts_settings import (
+    ContainerSettings,
+    copy_mar_with_overrides,
+    handler_max_request_bytes,
+    read_properties,
+    write_properties,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = ("node_classification", "node_regression")
@@ -191,7 +197,9 @@ def main() -> int:
             d.mkdir(parents=True, exist_ok=True)
         name = prepare_model(Path(env.get("SM_MODEL_DIR", "/opt/ml/model")), store, settings, tmp)
         base = Path(env.get("GS_TS_CONFIG", ROOT / "serving_config" / "sagemaker.properties"))
-        config = write_properties(read_properties(base), settings, store, work / "config.properties")
+        max_request_bytes = handler_max_request_bytes(store / f"{name}.mar")
+        config = write_properties(read_properties(base), settings, store, work / "config.properties",
+                                  max_request_bytes)
         log_config = Path(env.get("GS_TS_LOG_CONFIG", Path(__file__).resolve().parent / "log4j2.xml"))
         cmd = [_console_script("torchserve"), "--start", "--foreground", "--ncs",
                "--model-store", str(store), "--models", f"{name}={name}.mar",
@@ -199,7 +207,7 @@ def main() -> int:
         ts_env = {**env, "TMPDIR": str(tmp), "TEMP": str(tmp), "LOG_LOCATION": str(logs),
                   "METRICS_LOCATION": str(logs)}
         say(f"starting TorchServe: model {name}, http://{settings.host}:{settings.port} "
-            "(/ping, /invocations)")
+            f"(/ping, /invocations), requests up to {max_request_bytes} bytes")
         return supervise(cmd, ts_env, work, float(env.get("GS_STOP_TIMEOUT", "25")))
     except (ServeError, ValueError, FileNotFoundError) as err:
         say(f"error: {err}")

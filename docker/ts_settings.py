@@ -12,6 +12,10 @@ Environment (all optional):
   listener (``/ping``, ``/invocations``).
 * ``GS_MANAGEMENT_PORT`` (8081), ``GS_METRICS_PORT`` (8082), ``GS_GRPC_INFERENCE_PORT`` (7070),
   ``GS_GRPC_MANAGEMENT_PORT`` (7071): the loopback-only listeners.
+
+TorchServe's ``max_request_size`` is raised to the `.mar`'s ``handler.max_request_bytes`` when
+that is larger, so that TorchServe never refuses (HTTP 413, empty body) a body the handler
+would answer.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from handler.limits import RequestLimits
 
 # environment variable -> model-config.yaml key
 MODEL_ENV_KEYS = {
@@ -126,6 +132,20 @@ def copy_mar_with_overrides(src: Path, dst: Path, overrides: Mapping[str, int]) 
     return dst
 
 
+def handler_max_request_bytes(mar: Path) -> int:
+    """The ``handler.max_request_bytes`` of a `.mar`'s model-config.yaml (default if unset).
+
+    Raises:
+        ValueError: the archive's limit is not a positive integer.
+    """
+    with zipfile.ZipFile(mar) as z:
+        manifest = json.loads(z.read(_MANIFEST))
+        config_name = manifest.get("model", {}).get("configFile") or _DEFAULT_CONFIG_NAME
+        config = yaml.safe_load(z.read(config_name)) if config_name in z.namelist() else None
+    options = (config or {}).get("handler") if isinstance(config, dict) else None
+    return RequestLimits.from_options(options if isinstance(options, dict) else None).max_request_bytes
+
+
 def read_properties(path: Path) -> dict[str, str]:
     """A Java properties file's ``key=value`` lines (comments and blanks skipped)."""
     props = {}
@@ -138,10 +158,24 @@ def read_properties(path: Path) -> dict[str, str]:
 
 
 def write_properties(base: Mapping[str, str], settings: ContainerSettings, model_store: Path,
-                     path: Path) -> Path:
+                     path: Path, max_request_bytes: int | None = None) -> Path:
     """Writes config.properties: ``base`` (the SageMaker config) with the listeners, model store
-    and default worker count of this container."""
+    and default worker count of this container.
+
+    Args:
+        base: the base properties.
+        settings: the container settings.
+        model_store: TorchServe's model store.
+        path: where to write.
+        max_request_bytes: the served model's handler limit; ``max_request_size`` is raised
+            to it if lower.
+
+    Returns:
+        ``path``.
+    """
     props = dict(base)
+    if max_request_bytes is not None and int(props.get("max_request_size", "0")) < max_request_bytes:
+        props["max_request_size"] = str(max_request_bytes)
     props.update({
         "inference_address": f"http://{settings.host}:{settings.port}",
         "management_address": f"http://127.0.0.1:{settings.management_port}",

@@ -34,6 +34,13 @@ class RealtimeError(Exception):
     prefix: str = ""
     request_uid: str = ""
 
+    def __init_subclass__(cls, status_code: int = 0, prefix: str = "", **kwargs: object) -> None:
+        # A subclass names its code and prefix in its header: ``class X(RealtimeError,
+        # status_code=411, prefix="...")``; a sub-subclass without them keeps its parent's.
+        super().__init_subclass__(**kwargs)
+        if status_code:
+            cls.status_code, cls.prefix = status_code, prefix
+
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
@@ -44,11 +51,11 @@ class RealtimeError(Exception):
         return f"{self.prefix}{self.detail}"
 
 
-class PayloadFormatError(RealtimeError):
+class PayloadFormatError(
+    RealtimeError, status_code=400,
+    prefix="General JSON format error: The input payload has some JSON format error. Details: ",
+):
     """400: the body is not JSON, has an unsupported content type, or a malformed target."""
-
-    status_code = 400
-    prefix = "General JSON format error: The input payload has some JSON format error. Details: "
 
     @property
     def error_text(self) -> str:
@@ -56,10 +63,8 @@ class PayloadFormatError(RealtimeError):
         return f"{self.prefix}{self.detail}."
 
 
-class MissingFieldError(RealtimeError):
+class MissingFieldError(RealtimeError, status_code=401):
     """401: a required top-level field (``targets``) is missing or empty."""
-
-    status_code = 401
 
     def __init__(self, field: str) -> None:
         super().__init__(
@@ -69,10 +74,8 @@ class MissingFieldError(RealtimeError):
         self.field = field
 
 
-class MissingFieldDataError(RealtimeError):
+class MissingFieldDataError(RealtimeError, status_code=402):
     """402: a field is present but carries no value (e.g. a null or empty node id)."""
-
-    status_code = 402
 
     def __init__(self, field: str, where: str) -> None:
         super().__init__(
@@ -82,62 +85,47 @@ class MissingFieldDataError(RealtimeError):
         self.field = field
 
 
-class TargetNodeTypeError(RealtimeError):
+class TargetNodeTypeError(RealtimeError, status_code=403, prefix="Mismatched target node type: "):
     """403: a target's node type is absent from the payload or not predicted by the model."""
 
-    status_code = 403
-    prefix = "Mismatched target node type: "
 
-
-class TargetNodeIdError(RealtimeError):
+class TargetNodeIdError(RealtimeError, status_code=404, prefix="Mismatched target node IDs: "):
     """404: a target's node id is not among the payload's nodes of that type."""
 
-    status_code = 404
-    prefix = "Mismatched target node IDs: "
 
-
-class MissingModelFeatureError(RealtimeError):
+class MissingModelFeatureError(RealtimeError, status_code=404, prefix="Missing Model Feature: "):
     """404: the payload lacks a node or edge feature the model reads."""
 
-    status_code = 404
-    prefix = "Missing Model Feature: "
 
-
-class GraphConstructionError(RealtimeError):
+class GraphConstructionError(
+    RealtimeError, status_code=411,
+    prefix="Graph Construction Failure: Failed to construct a DGL graph from the http payload. Details: ",
+):
     """411: the payload cannot be turned into a graph (unknown type, bad value, dangling edge)."""
 
-    status_code = 411
-    prefix = "Graph Construction Failure: Failed to construct a DGL graph from the http payload. Details: "
 
-
-class RequestTooLargeError(RealtimeError):
+class RequestTooLargeError(RealtimeError, status_code=413, prefix="Request Too Large: "):
     """413 (not a GraphStorm code): the body, or its nodes, edges or targets, exceed the
     endpoint's configured limits (``handler.limits``); HTTP's "Content Too Large"."""
 
-    status_code = 413
-    prefix = "Request Too Large: "
 
-
-class UnprocessablePayloadError(RealtimeError):
+class UnprocessablePayloadError(RealtimeError, status_code=422, prefix="Unprocessable Payload: "):
     """422 (not a GraphStorm code): a valid payload whose feature values are so large that the
     model's float32 arithmetic overflows (finite inputs, finite weights, non-finite output)."""
 
-    status_code = 422
-    prefix = "Unprocessable Payload: "
 
-
-class TaskMismatchError(RealtimeError):
+class TaskMismatchError(
+    RealtimeError, status_code=421,
+    prefix="Task Mismatch: Input payload's task mismatches with the endpoint model. Details: ",
+):
     """421: ``gml_task`` is missing, not a node task, or not the deployed model's task."""
 
-    status_code = 421
-    prefix = "Task Mismatch: Input payload's task mismatches with the endpoint model. Details: "
 
-
-class InternalError(RealtimeError):
+class InternalError(
+    RealtimeError, status_code=500,
+    prefix="Internal Server Error: Please contact with your endpoint administrators for this error. ",
+):
     """500: the request is well-formed but the server failed to answer it."""
-
-    status_code = 500
-    prefix = "Internal Server Error: Please contact with your endpoint administrators for this error. "
 
     @property
     def error_text(self) -> str:

@@ -98,20 +98,9 @@ class GraphStormNodeModel(nn.Module):
         self, graph: RelationalGraph, node_inputs: Mapping[str, torch.Tensor], device: torch.device
     ) -> dict[str, torch.Tensor]:
         """Checks the node inputs; node types without nodes get empty inputs."""
-        inputs = {}
-        for ntype, num in graph.num_nodes.items():
-            dim = self.node_embed.in_dim(ntype)
-            x = node_inputs.get(ntype)
-            if x is None:
-                if num > 0:
-                    raise ValueError(f"no model inputs for the {num} nodes of type {ntype!r}")
-                x = torch.zeros((0, dim))
-            if tuple(x.shape) != (num, dim):
-                raise ValueError(
-                    f"model inputs of node type {ntype!r} have shape {tuple(x.shape)}, expected {(num, dim)}"
-                )
-            inputs[ntype] = x.to(device)
-        return inputs
+        return {ntype: _checked_input(node_inputs.get(ntype), num, self.node_embed.in_dim(ntype),
+                                      f"model inputs of the nodes of type {ntype!r}", device)
+                for ntype, num in graph.num_nodes.items()}
 
     def _edge_inputs(
         self,
@@ -120,23 +109,10 @@ class GraphStormNodeModel(nn.Module):
         device: torch.device,
     ) -> dict[CanonicalEtype, torch.Tensor]:
         """Checks the edge inputs of the edge types the model takes features for."""
-        inputs = {}
-        for etype, (src, _) in graph.edges.items():
-            dim = self.edge_embed.in_dim(etype)
-            if dim is None:
-                continue
-            x = edge_inputs.get(etype)
-            num = src.numel()
-            if x is None:
-                if num > 0:
-                    raise ValueError(f"no edge features for the {num} edges of type {etype}")
-                x = torch.zeros((0, dim))
-            if tuple(x.shape) != (num, dim):
-                raise ValueError(
-                    f"edge features of {etype} have shape {tuple(x.shape)}, expected {(num, dim)}"
-                )
-            inputs[etype] = x.to(device)
-        return inputs
+        dims = {etype: self.edge_embed.in_dim(etype) for etype in graph.edges}
+        return {etype: _checked_input(edge_inputs.get(etype), src.numel(), dims[etype],
+                                      f"edge features of the edges of type {etype}", device)
+                for etype, (src, _) in graph.edges.items() if dims[etype] is not None}
 
     def _decoder_for(self, ntype: str) -> NodeDecoder:
         if isinstance(self.decoder, nn.ModuleDict):
@@ -144,6 +120,22 @@ class GraphStormNodeModel(nn.Module):
                 raise ValueError(f"the model has no decoder for node type {ntype!r}")
             return self.decoder[ntype]
         return self.decoder
+
+
+def _checked_input(x: torch.Tensor | None, num: int, dim: int, what: str,
+                   device: torch.device) -> torch.Tensor:
+    """An input of ``num`` rows of width ``dim`` on ``device``; absent, it must have no rows.
+
+    Raises:
+        ValueError: ``x`` is absent for ``num > 0`` rows, or not of shape [num, dim].
+    """
+    if x is None:
+        if num > 0:
+            raise ValueError(f"no {what} ({num} rows expected)")
+        x = torch.zeros((0, dim))
+    if tuple(x.shape) != (num, dim):
+        raise ValueError(f"{what} have shape {tuple(x.shape)}, expected {(num, dim)}")
+    return x.to(device)
 
 
 def build_model(

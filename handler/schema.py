@@ -9,7 +9,7 @@ real-time spec), defaulting to ``feature_col``.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,12 +53,15 @@ class GraphSchema:
     Attributes:
         ntypes: every node type: GConstruct's node blocks, then relation endpoints without one.
         canonical_etypes: every relation of the model: GConstruct's edge blocks in file order,
-            plus ``(dst, rel-rev, src)`` for each when ``add_reverse_edges`` was set on a
-            heterogeneous graph.
+            each followed by its reverse ``(dst, rel-rev, src)`` when ``add_reverse_edges`` was
+            set on a heterogeneous graph.
         node_features: node type -> its GConstruct features (merged over blocks).
         edge_features: relation -> its GConstruct features; reverse relations have none.
         is_homogeneous: GConstruct renamed the graph to ``_N`` / ``(_N, _E, _N)``.
-        add_reverse_edges: GConstruct added reverse relations.
+        add_reverse_edges: GConstruct added reverse edges: reverse relations on a heterogeneous
+            graph, the swapped edges within ``_E`` on a homogeneous one.
+        reverse_of: reverse relation -> the configured relation whose edges it holds swapped;
+            the graph builder derives these, payloads do not carry them.
     """
 
     ntypes: tuple[str, ...]
@@ -67,6 +70,7 @@ class GraphSchema:
     edge_features: dict[CanonicalEtype, tuple[FeatureSpec, ...]]
     is_homogeneous: bool = False
     add_reverse_edges: bool = False
+    reverse_of: dict[CanonicalEtype, CanonicalEtype] = field(default_factory=dict)
 
     @classmethod
     def from_file(cls, path: str | Path) -> GraphSchema:
@@ -79,7 +83,8 @@ class GraphSchema:
         """Builds the schema from a loaded GConstruct config.
 
         Raises:
-            ValueError: the config has no ``nodes``/``edges`` lists or a malformed relation.
+            ValueError: the config has no ``nodes``/``edges`` lists, a malformed relation, or a
+                relation GConstruct's reverse edges would have replaced.
         """
         if not isinstance(conf.get("nodes"), list) or not isinstance(conf.get("edges"), list):
             raise ValueError("graph construction config needs 'nodes' and 'edges' lists")
@@ -96,11 +101,9 @@ class GraphSchema:
             feats.extend(_feature_spec(f) for f in block.get("features", []))
         is_homogeneous = bool(conf.get("is_homogeneous", False))
         add_reverse = bool(conf.get("add_reverse_edges", False))
-        etypes = list(edge_features)
+        etypes, reverse_of = list(edge_features), {}
         if add_reverse and not is_homogeneous:
-            # GConstruct gives reverse edges no features.
-            etypes += [(d, r + REVERSE_SUFFIX, s) for s, r, d in edge_features if
-                       (d, r + REVERSE_SUFFIX, s) not in edge_features]
+            etypes, reverse_of = _with_reverse_relations(etypes)
         ntypes = list(node_features)
         for src, _, dst in etypes:
             for nt in (src, dst):
@@ -113,7 +116,39 @@ class GraphSchema:
             edge_features={et: tuple(edge_features.get(et, ())) for et in etypes},
             is_homogeneous=is_homogeneous,
             add_reverse_edges=add_reverse,
+            reverse_of=reverse_of,
         )
+
+
+def _with_reverse_relations(
+    configured: list[CanonicalEtype],
+) -> tuple[list[CanonicalEtype], dict[CanonicalEtype, CanonicalEtype]]:
+    """GConstruct's relations after ``--add-reverse-edges`` on a heterogeneous graph.
+
+    ``construct_graph.py`` fills a dict relation by relation: the relation, then
+    ``(dst, rel-rev, src)`` with the swapped edges (and no features). A configured relation
+    named like an earlier one's reverse replaces that reverse; this mirrors the dict.
+
+    Args:
+        configured: the config's relations, in file order.
+
+    Returns:
+        Every relation in GConstruct's order, and reverse relation -> configured relation.
+
+    Raises:
+        ValueError: a reverse relation replaced a configured relation listed before it.
+    """
+    source: dict[CanonicalEtype, CanonicalEtype | None] = {}  # None: configured
+    for src, rel, dst in configured:
+        source[(src, rel, dst)] = None
+        source[(dst, rel + REVERSE_SUFFIX, src)] = (src, rel, dst)
+    for etype in configured:
+        if source[etype] is not None:
+            raise ValueError(
+                f"relation {list(etype)} is also GConstruct's reverse of {list(source[etype])}, "
+                "which replaced its edges (add_reverse_edges); rename the relation"
+            )
+    return list(source), {et: fwd for et, fwd in source.items() if fwd is not None}
 
 
 def _feature_spec(block: dict[str, Any]) -> FeatureSpec:

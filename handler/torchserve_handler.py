@@ -5,6 +5,8 @@ archive (gs-build-mar copies it to the archive root next to the `handler` packag
 absolute `handler.*` imports and defines exactly one class (TorchServe's entry-point rule).
 
 Never raises out of `handle`: one exception there fails every request of the batch (503).
+An unexpected failure answers GraphStorm's generic 500 text; the exception and its stack trace
+go to the log with the request_uid, never into a response.
 """
 
 from __future__ import annotations
@@ -81,8 +83,8 @@ class GraphStormHandler(BaseHandler):
         try:
             envelopes, timings = self._predict(data, context)
         except Exception:  # a bug must cost 500s, not a 503 for the whole batch
-            logger.exception("batch failed")
             envelopes = [_internal_error(_raw_body(r)) for r in data]
+            logger.exception("batch failed; 500 for requests %s", [e["request_uid"] for e in envelopes])
             timings = [serving_metrics.RequestTimings() for _ in data]
         responses = []
         for idx, (env, timing) in enumerate(zip(envelopes, timings, strict=True)):
@@ -90,8 +92,8 @@ class GraphStormHandler(BaseHandler):
             try:
                 body = envelope.dumps(env)
             except Exception:
-                logger.exception("envelope not serializable")
                 env = _internal_error(_raw_body(data[idx]))
+                logger.exception("request %s: envelope not serializable", env["request_uid"])
                 body = envelope.dumps(env)
             timing.postprocess_ms = (time.perf_counter() - start) * 1000
             timing.status_code = env["status_code"]
@@ -116,8 +118,8 @@ class GraphStormHandler(BaseHandler):
                 try:
                     prepared = self.predictor.prepare(body, _content_type(context, idx))
                 except Exception:
-                    logger.exception("request %d: prepare failed", idx)
                     prepared = _internal_error(body)
+                    logger.exception("request %s: prepare failed", prepared["request_uid"])
             if isinstance(prepared, dict):
                 envelopes[idx] = prepared
             else:
@@ -130,7 +132,7 @@ class GraphStormHandler(BaseHandler):
             try:
                 results = self.predictor.run([prepared for _, prepared in valid])
             except Exception:
-                logger.exception("forward failed")
+                logger.exception("forward failed; 500 for requests %s", [p.uid for _, p in valid])
                 results = [_internal_error(prepared.uid) for _, prepared in valid]
             inference_ms = (time.perf_counter() - start) * 1000
             for (idx, _), result in zip(valid, results, strict=True):

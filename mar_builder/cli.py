@@ -15,9 +15,8 @@ from pathlib import Path
 from handler.limits import RequestLimits
 from mar_builder import model_config, staging
 from mar_builder.archiver import ArchiverError, run_archiver
+from mar_builder.artifact_args import add_artifact_args
 from mar_builder.validate import ArtifactMismatchError, check_artifacts
-
-TASK_TYPES = ("node_classification", "node_regression")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,13 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="gs-build-mar",
         description="Package a GraphStorm node model as a self-contained TorchServe .mar.",
     )
-    p.add_argument("--restore-model-path", type=Path, required=True,
-                   help="folder with GraphStorm's model.bin (or the model.bin file itself)")
-    p.add_argument("--model-yaml-config-file", type=Path, required=True,
-                   help="training-config YAML written by GraphStorm training")
-    p.add_argument("--graph-json-config-file", type=Path, required=True,
-                   help="data_transform_new.json written by GConstruct/GSProcessing")
-    p.add_argument("--infer-task-type", choices=TASK_TYPES, required=True)
+    add_artifact_args(p)
     p.add_argument("--model-name", required=True, help="TorchServe model name (and .mar name)")
     p.add_argument("--model-version", default="1.0")
     p.add_argument("--export-path", type=Path, required=True, help="folder for NAME.mar")
@@ -44,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--http-status", action="store_true",
                    help="answer with the envelope's status_code as HTTP status "
                         "(default: HTTP 200, status in the body, as GraphStorm)")
+    p.add_argument("--torch-threads", type=int, default=None,
+                   help="torch intra-op threads per worker (default: the handler's, 1; "
+                        "see docs/performance.md)")
     limits = RequestLimits()
     p.add_argument("--max-request-bytes", type=int, default=limits.max_request_bytes,
                    help="larger bodies get a 413 envelope (keep <= TorchServe's max_request_size)")
@@ -75,6 +71,7 @@ def build_mar(args: argparse.Namespace) -> Path:
         http_status=args.http_status,
         limits=RequestLimits(max_request_bytes=args.max_request_bytes, max_nodes=args.max_nodes,
                              max_edges=args.max_edges, max_targets=args.max_targets),
+        torch_threads=args.torch_threads,
     )
     settings.validate()
     model_file = _model_file(args.restore_model_path)

@@ -27,6 +27,7 @@ class ServingSettings:
         http_status: set each response's HTTP status to the envelope's status_code (default:
             HTTP 200 with the status in the body, as GraphStorm's SageMaker endpoint).
         limits: the largest request the handler answers (413 envelope beyond).
+        torch_threads: torch intra-op threads per worker (None: the handler's default, 1).
     """
 
     batch_size: int = 8
@@ -36,12 +37,15 @@ class ServingSettings:
     response_timeout_s: int = 60
     http_status: bool = False
     limits: RequestLimits = RequestLimits()
+    torch_threads: int | None = None
 
     def validate(self) -> None:
         """Raises ValueError when a setting is out of range."""
         for name in ("batch_size", "min_workers", "max_workers", "response_timeout_s"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.torch_threads is not None and self.torch_threads < 1:
+            raise ValueError(f"torch-threads must be >= 1, got {self.torch_threads}")
         if self.max_batch_delay_ms < 0:
             raise ValueError(f"max-batch-delay must be >= 0, got {self.max_batch_delay_ms}")
         if self.max_workers < self.min_workers:
@@ -52,6 +56,9 @@ class ServingSettings:
 
 def to_yaml_dict(settings: ServingSettings) -> dict:
     """The model-config.yaml content TorchServe 0.12 reads (frontend keys + `handler` section)."""
+    handler = {"http_status": settings.http_status, **settings.limits.as_options()}
+    if settings.torch_threads is not None:
+        handler["torch_threads"] = settings.torch_threads
     return {
         "minWorkers": settings.min_workers,
         "maxWorkers": settings.max_workers,
@@ -59,7 +66,7 @@ def to_yaml_dict(settings: ServingSettings) -> dict:
         "maxBatchDelay": settings.max_batch_delay_ms,
         "responseTimeout": settings.response_timeout_s,
         "maxRetryTimeoutInSec": MAX_RETRY_TIMEOUT_S,
-        "handler": {"http_status": settings.http_status, **settings.limits.as_options()},
+        "handler": handler,
     }
 
 

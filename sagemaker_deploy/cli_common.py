@@ -10,11 +10,11 @@ from pathlib import Path
 
 import botocore.session
 
+from mar_builder.artifact_args import add_artifact_args
 from sagemaker_deploy.aws import ConfigError
 from sagemaker_deploy.naming import check_name_format, extract_ecr_region, parse_s3_url
 from sagemaker_deploy.packaging import ModelSource
 
-SUPPORTED_TASKS = ("node_classification", "node_regression")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/\S+$")
 # GConstruct and GSProcessing spellings of the text tokenizer transform, which real-time
@@ -63,16 +63,9 @@ def add_model_version_args(parser: argparse.ArgumentParser, required: bool) -> N
                         help="number of endpoint instances (default 1)")
     parser.add_argument("--custom-production-variant", type=json_object, default=None,
                         help="JSON object merged over the default ProductionVariant (its keys win)")
-    parser.add_argument("--restore-model-path", type=Path, required=required,
-                        help="folder holding the trained model.bin")
-    parser.add_argument("--model-yaml-config-file", type=Path, required=required,
-                        help="GRAPHSTORM_RUNTIME_UPDATED_TRAINING_CONFIG.yaml saved by training")
-    parser.add_argument("--graph-json-config-file", type=Path, required=required,
-                        help="data_transform_new.json written by GConstruct/GSProcessing")
+    add_artifact_args(parser, required)
     parser.add_argument("--upload-tarfile-s3", type=str, required=required,
                         help="S3 prefix (s3://bucket/prefix) for the model tarball")
-    parser.add_argument("--infer-task-type", type=str, required=required, choices=SUPPORTED_TASKS,
-                        help=f"real-time inference task, one of {SUPPORTED_TASKS}")
     parser.add_argument("--model-name", type=check_name_format, default="GSF-Model4Realtime",
                         help="base name of the SageMaker Model, EndpointConfig and Endpoint; must match "
                              r"^[a-zA-Z0-9]([\-a-zA-Z0-9]*[a-zA-Z0-9])$ (default GSF-Model4Realtime)")

@@ -11,7 +11,17 @@ import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "docker"))
-from ts_settings import ContainerSettings, copy_mar_with_overrides, write_properties  # noqa: E402
+from ts_settings import (  # noqa: E402
+    ContainerSettings,
+    copy_mar_with_overrides,
+    handler_max_request_bytes,
+    read_properties,
+    write_properties,
+)
+
+from handler.limits import RequestLimits  # noqa: E402
+
+SAGEMAKER_PROPERTIES = Path(__file__).resolve().parents[2] / "serving_config" / "sagemaker.properties"
 
 
 def test_defaults_are_sagemakers() -> None:
@@ -76,3 +86,24 @@ def test_properties_bind_inference_only_to_the_sagemaker_address(tmp_path: Path)
     assert props["model_store"] == str(tmp_path / "store")
     assert props["default_workers_per_model"] == "2"
     assert props["disable_token_authorization"] == "true"
+
+
+@pytest.mark.parametrize(("config", "expected"), [
+    ({"handler": {"http_status": False, "max_request_bytes": 5_000_000}}, 5_000_000),
+    ({"batchSize": 8}, RequestLimits().max_request_bytes),
+    (None, RequestLimits().max_request_bytes),
+])
+def test_handler_max_request_bytes_of_an_archive(tmp_path: Path, config: dict | None, expected: int) -> None:
+    assert handler_max_request_bytes(_mar(tmp_path / "m.mar", config)) == expected
+
+
+@pytest.mark.parametrize("handler_limit", [RequestLimits().max_request_bytes, 1_000_000])
+def test_torchserve_never_refuses_what_the_handler_answers(tmp_path: Path, handler_limit: int) -> None:
+    """max_request_size is raised to the handler's limit (the default 100 MiB is above the
+    SageMaker properties' 25 MiB), never lowered (smaller bodies still get the 413 envelope)."""
+    base = read_properties(SAGEMAKER_PROPERTIES)
+    path = write_properties(base, ContainerSettings.from_env({}), tmp_path / "store",
+                            tmp_path / "config.properties", handler_limit)
+    props = dict(line.split("=", 1) for line in path.read_text().splitlines())
+    assert int(props["max_request_size"]) == max(handler_limit, int(base["max_request_size"]))
+    assert int(props["max_request_size"]) >= handler_limit

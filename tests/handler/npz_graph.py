@@ -16,6 +16,7 @@ import torch
 
 from handler.config import ModelConfig
 from handler.nn.relational_graph import CanonicalEtype, RelationalGraph
+from handler.schema import GraphSchema
 from tests.compare import FIXTURES_DIR
 
 LEARNABLE_FEATURE = "gs_learnable_embedding"
@@ -41,12 +42,8 @@ class NpzCase:
 
 
 def model_etypes(variant: str) -> list[CanonicalEtype]:
-    """The model's relations, from the fixture's ``data_transform_new.json`` (file order)."""
-    spec = json.loads((FIXTURES_DIR / variant / "artifacts" / "data_transform_new.json").read_text())
-    etypes = [tuple(e["relation"]) for e in spec["edges"]]
-    if spec.get("add_reverse_edges"):
-        etypes += [(d, f"{r}-rev", s) for s, r, d in etypes]
-    return etypes
+    """The model's relations, from the fixture's ``data_transform_new.json`` (GConstruct order)."""
+    return list(GraphSchema.from_file(FIXTURES_DIR / variant / "artifacts" / "data_transform_new.json").canonical_etypes)
 
 
 def model_ntypes(variant: str) -> list[str]:

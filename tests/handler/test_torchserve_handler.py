@@ -8,6 +8,7 @@ and the `http_status` option.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 
@@ -16,6 +17,8 @@ import ts
 from ts.context import Context, RequestProcessor
 from ts.metrics.metric_cache_yaml_impl import MetricsCacheYamlImpl
 
+from handler import envelope
+from handler.errors import InternalError
 from handler.torchserve_handler import ARTIFACTS_DIR, GraphStormHandler
 from tests.compare import artifacts_dir, assert_matches_target, load_cases
 
@@ -38,10 +41,15 @@ def model_dir(tmp_path_factory):
     return root
 
 
-def _handle(model_dir, data: list[dict], headers: list[dict], http_status: bool | None = None):
+def _handle(model_dir, data: list[dict], headers: list[dict], http_status: bool | None = None,
+            break_stage: str | None = None):
     ctx = _context(model_dir, http_status)
     handler = GraphStormHandler()
     handler.initialize(ctx)
+    if break_stage:  # fault injection: the predictor stage raises with internal details
+        def broken(*args, **kwargs):
+            raise RuntimeError("secret internal detail")
+        setattr(handler.predictor, break_stage, broken)
     ctx.request_processor = [RequestProcessor(h) for h in headers]
     ctx.request_ids = {i: f"req{i}" for i in range(len(data))}
     ctx.metrics.set_request_ids(ctx.request_ids)
@@ -86,3 +94,19 @@ def test_http_status_option(model_dir):
     for idx, (case, body) in enumerate(zip(cases, out, strict=True)):
         assert_matches_target(case, json.loads(body), raw_body=body)
         assert ctx.get_response_status(idx)[0] == case.target["status_code"]
+
+
+@pytest.mark.parametrize("stage", ["prepare", "run"])
+def test_unexpected_failures_are_a_generic_500_logged_with_the_request_uid(model_dir, stage, caplog):
+    tiny = CASES["v01_tiny"]
+    log = logging.getLogger("handler.torchserve_handler")  # routed to stderr, not propagated
+    log.addHandler(caplog.handler)
+    try:
+        out, _ = _handle(model_dir, [{"body": bytearray(tiny.body)}], [{}], break_stage=stage)
+    finally:
+        log.removeHandler(caplog.handler)
+    answer = json.loads(out[0])
+    uid = envelope.request_uid(tiny.body)
+    assert answer == envelope.from_error(uid, InternalError(""))
+    assert "secret" not in out[0].decode() and "RuntimeError" not in out[0].decode()
+    assert uid in caplog.text and "secret internal detail" in caplog.text and "Traceback" in caplog.text

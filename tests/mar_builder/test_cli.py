@@ -78,6 +78,14 @@ def test_max_workers_defaults_to_min_workers(tmp_path):
     assert config["handler"] == {"http_status": False, **RequestLimits().as_options()}
 
 
+def test_torch_threads_goes_to_the_handler_section(tmp_path, capsys):
+    assert main(_argv(tmp_path, extra=("--torch-threads", "2"))) == 0
+    config = yaml.safe_load(zipfile.ZipFile(tmp_path / "store" / "gsmodel.mar").read("model-config.yaml"))
+    assert config["handler"] == {"http_status": False, **RequestLimits().as_options(), "torch_threads": 2}
+    assert main(_argv(tmp_path / "bad", extra=("--torch-threads", "0"))) == 2
+    assert "torch-threads must be >= 1" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("flag", ["--max-request-bytes", "--max-nodes", "--max-edges", "--max-targets"])
 def test_limits_must_be_positive(tmp_path, flag, capsys):
     assert main(_argv(tmp_path, extra=(flag, "0"))) == 2

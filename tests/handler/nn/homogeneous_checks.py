@@ -14,6 +14,13 @@ from tests.handler.nn.dgl_reference import homogeneous_config, randomize, refere
 
 NTYPE = "_N"
 RELATION = ("_N", "_E", "_N")
+# The GAT / GATv2 options checked against DGL (heads, feed-forward layers, out size, depth).
+ATTENTION_CASES = pytest.mark.parametrize(
+    "gnn",
+    [{"num_heads": 2}, {"num_heads": 4, "num_ffn_layers_in_gnn": 1, "out_emb_size": 12},
+     {"num_heads": 1, "num_layers": 3}, {"num_heads": 2, "num_layers": 1}],
+    ids=["2heads", "4heads_ffn_out", "1head_3layers", "1layer"],
+)
 
 
 def random_graph(num_nodes: int, num_edges: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

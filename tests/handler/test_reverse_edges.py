@@ -1,0 +1,151 @@
+"""Reverse edges derived by the graph builder for graphs built with ``add_reverse_edges``.
+
+No fixture was built with GConstruct's ``--add-reverse-edges``, but the heterogeneous ones
+list relations named exactly as GConstruct's reverse ones (``writing`` / ``writing-rev``...).
+So a copy of a fixture's ``data_transform_new.json`` keeping only the forward relations, with
+``add_reverse_edges: true``, describes the same model graph; served with the same model.bin,
+a payload of forward edges only must get the original model's answer on the payload that
+lists the reverse edges explicitly.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from handler import RealtimePredictor
+from handler.schema import REVERSE_SUFFIX, GraphSchema
+from tests.compare import artifacts_dir
+
+# Heterogeneous fixtures whose models read no features of the -rev relations (GConstruct's
+# reverse edges have none).
+HETERO = ("rgcn_nc", "rgat_nc", "hgt_nc", "rgcn_nr", "rgcn_nc_learnable")
+ATOL = 1e-5
+
+
+def _variant_with_reverse_edges(variant: str, out: Path) -> Path:
+    """The fixture's artifacts, configured with forward relations and ``add_reverse_edges``."""
+    art = artifacts_dir(variant)
+    out.mkdir()
+    for name in ("model.bin", "GRAPHSTORM_RUNTIME_UPDATED_TRAINING_CONFIG.yaml"):
+        shutil.copyfile(art / name, out / name)
+    conf = json.loads((art / "data_transform_new.json").read_text())
+    conf["edges"] = [e for e in conf["edges"] if not e["relation"][1].endswith(REVERSE_SUFFIX)]
+    conf["add_reverse_edges"] = True
+    (out / "data_transform_new.json").write_text(json.dumps(conf))
+    return out
+
+
+def _payload(variant: str, case: str = "v02_small") -> dict:
+    return json.loads((artifacts_dir(variant).parent / "payloads" / f"{case}.json").read_bytes())
+
+
+def _is_reverse(edge: dict) -> bool:
+    return edge["edge_type"][1].endswith(REVERSE_SUFFIX)
+
+
+def _swapped(edge: dict) -> dict:
+    """The edge in the other direction, of the other relation of its forward/reverse pair."""
+    src, rel, dst = edge["edge_type"]
+    rel = rel.removesuffix(REVERSE_SUFFIX) if rel.endswith(REVERSE_SUFFIX) else rel + REVERSE_SUFFIX
+    return {**edge, "edge_type": [dst, rel, src], "src_node_id": edge["dest_node_id"],
+            "dest_node_id": edge["src_node_id"]}
+
+
+def _with_edges(payload: dict, edges: list[dict]) -> bytes:
+    return json.dumps({**payload, "graph": {**payload["graph"], "edges": edges}}).encode()
+
+
+def _predictions(answer: dict) -> list[tuple[str, str, list[float]]]:
+    assert answer["status_code"] == 200, answer
+    return [(r["node_type"], r["node_id"], r["prediction"]) for r in answer["data"]["results"]]
+
+
+def _assert_same(got: dict, expected: dict) -> None:
+    for (gt, gid, gp), (et, eid, ep) in zip(_predictions(got), _predictions(expected), strict=True):
+        assert (gt, gid) == (et, eid)
+        assert max(abs(a - b) for a, b in zip(gp, ep, strict=True)) <= ATOL, (gid, gp, ep)
+
+
+def _max_diff(a: dict, b: dict) -> float:
+    return max(abs(x - y) for (_, _, pa), (_, _, pb) in zip(_predictions(a), _predictions(b), strict=True)
+               for x, y in zip(pa, pb, strict=True))
+
+
+@pytest.mark.parametrize("variant", HETERO)
+def test_heterogeneous_reverse_relations_are_derived(variant, tmp_path):
+    derived = RealtimePredictor.from_artifacts(_variant_with_reverse_edges(variant, tmp_path / variant))
+    original = RealtimePredictor.from_artifacts(artifacts_dir(variant))
+    assert derived.schema.canonical_etypes == original.schema.canonical_etypes  # GConstruct's order
+    payload = _payload(variant)
+    forward = [e for e in payload["graph"]["edges"] if not _is_reverse(e)]
+    reverse = [e for e in payload["graph"]["edges"] if _is_reverse(e)]
+    assert forward and reverse
+    sent = forward + [_swapped(e) for e in reverse]  # every edge once, as a forward edge
+    got = derived.predict(_with_edges(payload, sent))
+    explicit = original.predict(_with_edges(payload, sent + [_swapped(e) for e in sent]))
+    _assert_same(got, explicit)
+    # The derived edges matter: without them the original model answers differently.
+    assert _max_diff(original.predict(_with_edges(payload, sent)), explicit) > 1e-3
+
+
+@pytest.mark.parametrize("variant", HETERO[:1])
+def test_explicit_reverse_edges_are_411(variant, tmp_path):
+    derived = RealtimePredictor.from_artifacts(_variant_with_reverse_edges(variant, tmp_path / variant))
+    answer = derived.predict(json.dumps(_payload(variant)).encode())
+    assert answer["status_code"] == 411
+    assert "-rev" in answer["error"] and "derive" in answer["error"]
+
+
+def test_derived_reverse_relation_has_no_features_and_swapped_edges(tmp_path):
+    derived = RealtimePredictor.from_artifacts(_variant_with_reverse_edges("rgcn_nc", tmp_path / "v"))
+    payload = _payload("rgcn_nc")
+    payload["graph"]["edges"] = [e for e in payload["graph"]["edges"] if not _is_reverse(e)]
+    prepared = derived.prepare(json.dumps(payload).encode())
+    graph = prepared.graph
+    for reverse, forward in derived.schema.reverse_of.items():
+        src, dst = graph.edges[forward]
+        rsrc, rdst = graph.edges[reverse]
+        assert rsrc.tolist() == dst.tolist() and rdst.tolist() == src.tolist()
+        assert reverse not in graph.edge_features and reverse not in graph.edge_inputs
+    assert graph.num_edges == 2 * len(payload["graph"]["edges"])
+
+
+def test_homogeneous_reverse_edges_are_appended_to_the_relation(tmp_path):
+    variant = "sage_homo_nc"
+    derived = RealtimePredictor.from_artifacts(_variant_with_reverse_edges(variant, tmp_path / variant))
+    original = RealtimePredictor.from_artifacts(artifacts_dir(variant))
+    assert derived.schema.canonical_etypes == (("_N", "_E", "_N"),) and not derived.schema.reverse_of
+    payload = _payload(variant)
+    edges = payload["graph"]["edges"]
+    swapped = [{**e, "src_node_id": e["dest_node_id"], "dest_node_id": e["src_node_id"]} for e in edges]
+    got = derived.predict(_with_edges(payload, edges))
+    explicit = original.predict(_with_edges(payload, edges + swapped))
+    _assert_same(got, explicit)
+    assert _max_diff(original.predict(_with_edges(payload, edges)), explicit) > 1e-3
+    graph = derived.prepare(_with_edges(payload, edges)).graph
+    src, dst = graph.edges[("_N", "_E", "_N")]
+    n = len(edges)
+    assert src[n:].tolist() == dst[:n].tolist() and dst[n:].tolist() == src[:n].tolist()
+
+
+def test_schema_reverse_relations_follow_gconstruct():
+    conf = {"nodes": [{"node_type": "a"}, {"node_type": "b"}], "add_reverse_edges": True,
+            "edges": [{"relation": ["a", "r", "b"], "features": [{"feature_col": "w"}]},
+                      {"relation": ["b", "s", "b"]}]}
+    schema = GraphSchema.from_dict(conf)
+    assert schema.canonical_etypes == (("a", "r", "b"), ("b", "r-rev", "a"), ("b", "s", "b"), ("b", "s-rev", "b"))
+    assert schema.reverse_of == {("b", "r-rev", "a"): ("a", "r", "b"), ("b", "s-rev", "b"): ("b", "s", "b")}
+    assert schema.edge_features[("b", "r-rev", "a")] == ()
+    # A configured relation after the one it reverses keeps its own edges (GConstruct's dict).
+    conf["edges"].append({"relation": ["b", "r-rev", "a"]})
+    schema = GraphSchema.from_dict(conf)
+    assert ("b", "r-rev", "a") not in schema.reverse_of
+    assert schema.reverse_of[("a", "r-rev-rev", "b")] == ("b", "r-rev", "a")
+    # Before it, GConstruct replaced its edges with the reverse ones: refused.
+    conf["edges"] = [conf["edges"][2], conf["edges"][0]]
+    with pytest.raises(ValueError, match="reverse"):
+        GraphSchema.from_dict(conf)
