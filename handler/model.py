@@ -90,7 +90,7 @@ class GraphStormNodeModel(nn.Module):
             edge_embs = self.edge_embed(self._edge_inputs(graph, edge_inputs, device))
             h = self.gnn(graph, h, edge_embs)
             return {
-                ntype: self._decoder_for(ntype)(h[ntype][idx.to(device)])
+                ntype: self._decoder_for(ntype)(h[ntype].index_select(0, idx.to(device)))
                 for ntype, idx in targets.items()
             }
 

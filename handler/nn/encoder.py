@@ -88,3 +88,31 @@ def make_norms(norm: str | None, ntypes: Iterable[str], dim: int) -> nn.ModuleDi
         return None
     make = {"batch": nn.BatchNorm1d, "layer": nn.LayerNorm}[norm]
     return nn.ModuleDict({nt: make(dim) for nt in sorted(ntypes)})
+
+
+def finish_layer(
+    rst: torch.Tensor,
+    sizes: Mapping[str, int],
+    norm: nn.ModuleDict | None,
+    activation: bool,
+    ffn: nn.Module | None,
+) -> dict[str, torch.Tensor]:
+    """Per-type norm, ReLU and feed-forward layers of the rows of every node type, split by type.
+
+    Shapes:
+        rst: [sum(sizes), dim] -> {nt: [sizes[nt], dim]}.
+    """
+    if norm is None:
+        if activation:
+            rst = torch.relu_(rst)
+        if ffn is not None:
+            rst = ffn(rst)
+        return dict(zip(sizes, rst.split(list(sizes.values())), strict=True))
+    out = {}
+    for ntype, part in zip(sizes, rst.split(list(sizes.values())), strict=True):
+        if part.shape[0] > 0:
+            part = norm[ntype](part)
+        if activation:
+            part = torch.relu(part)
+        out[ntype] = part if ffn is None else ffn(part)
+    return out

@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
 from handler.config import ModelConfig
 from handler.errors import UnsupportedConfigError
 from handler.nn.encoder import GNNLayerStack, make_norms
+from handler.nn.inference_cache import InferenceCache
 from handler.nn.ngnn_mlp import NGNNMLP
-from handler.nn.ops import scatter_sum, segment_softmax
+from handler.nn.ops import segment_softmax
+from handler.nn.relation_plan import RelationPlan
 from handler.nn.relational_graph import CanonicalEtype, RelationalGraph
 
 EDGE_FEAT_MP_OPS = ("concat", "add", "sub", "mul", "div")
@@ -31,7 +34,7 @@ def _relation_key(cet: CanonicalEtype) -> str:
     return "_".join(cet)
 
 
-class HGTLayer(nn.Module):
+class HGTLayer(InferenceCache):
     """One HGT layer; with ``edge_feat_etypes`` it is GraphStorm's ``HGTLayerwithEdgeFeat``.
 
     Args:
@@ -89,21 +92,47 @@ class HGTLayer(nn.Module):
                 {_relation_key(cet): nn.Linear(in_dim, out_dim)
                  for cet in canonical_etypes if cet in edge_feat_etypes}
             )
-        # Destination types of the model's relations: the others take the pseudo self-loop.
-        self._dst_types = {cet[2] for cet in canonical_etypes}
+        # Relations into each node type; types with none take the pseudo self-loop.
+        self._num_in = {nt: sum(cet[2] == nt for cet in canonical_etypes) for nt in ntypes}
+        self._plain = [cet for cet in canonical_etypes if not edge_feat_etypes or cet not in edge_feat_etypes]
+        self._slot_keys = {
+            nt: [*(("k", c) for c in self._plain if c[0] == nt), *(("v", c) for c in self._plain if c[0] == nt),
+                 "q", "a"]
+            for nt in ntypes
+        }
+        # Identifies the slot layout in the per-graph plan cache (layers alike share one plan).
+        self._layout = repr(("hgt", self._slot_keys, self._num_in))
 
-    def _key_value(
-        self,
-        cet: CanonicalEtype,
-        h_src: torch.Tensor,
-        src: torch.Tensor,
-        edge_h: torch.Tensor | None,
-        projected: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    def _fused_weight(self, ntype: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """``ntype``'s slot weights side by side, ``[in, S * out]`` and bias ``[S * out]``.
+
+        Keys and values of a plain relation fold in its per-head relation matrix (keys also
+        ``relation_pri / sqrt(d_k)``): ``(h W + b) M = h (W M) + b M``.
+        """
+        def compute() -> tuple[torch.Tensor, torch.Tensor]:
+            cols, biases = [], []
+            for key in self._slot_keys[ntype]:
+                if key in ("q", "a"):
+                    lin = (self.q_linears if key == "q" else self.a_linears)[ntype]
+                    cols.append(lin.weight.t())
+                    biases.append(lin.bias)
+                    continue
+                kind, cet = key
+                rkey = _relation_key(cet)
+                lin = (self.k_linears if kind == "k" else self.v_linears)[ntype]
+                mat = self.relation_att[rkey] if kind == "k" else self.relation_msg[rkey]
+                if kind == "k":
+                    mat = mat * (self.relation_pri[rkey] / self.sqrt_dk).view(-1, 1, 1)
+                weight = lin.weight.t().reshape(-1, self.heads, self.d_k)
+                cols.append(torch.einsum("ihj,hjk->ihk", weight, mat).reshape(weight.shape[0], -1))
+                biases.append(torch.einsum("hj,hjk->hk", lin.bias.view(self.heads, self.d_k), mat).reshape(-1))
+            return torch.cat(cols, dim=1).contiguous(), torch.cat(biases)
+        return self.derived(("w", ntype), compute)
+
+    def _edge_key_value(
+        self, cet: CanonicalEtype, h_src: torch.Tensor, src: torch.Tensor, edge_h: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-edge keys and values of relation ``cet`` after the relation matrices.
-
-        ``projected`` memoizes the node-wise key/value projections of each source type within
-        one forward (relations sharing a source type reuse them).
+        """Per-edge keys and values of a relation with edge features, after the relation matrices.
 
         Shapes:
             h_src ``[N_s, in]``, src ``[E]``, edge_h ``[E, in]`` -> two ``[E, heads, d_k]``.
@@ -111,15 +140,6 @@ class HGTLayer(nn.Module):
         s = cet[0]
         k_lin, v_lin = self.k_linears[s], self.v_linears[s]
         rkey = _relation_key(cet)
-        if edge_h is None:
-            # Project per node, then gather: the same rows GraphStorm projects per edge.
-            if s not in projected:
-                projected[s] = (k_lin(h_src).view(-1, self.heads, self.d_k),
-                                v_lin(h_src).view(-1, self.heads, self.d_k))
-            k, v = projected[s]
-            k = torch.einsum("bij,ijk->bik", k, self.relation_att[rkey])[src]
-            v = torch.einsum("bij,ijk->bik", v, self.relation_msg[rkey])[src]
-            return k, v
         op = self.edge_feat_mp_op
         if op == "concat":
             edge_val = self.ef_linears[rkey](edge_h)
@@ -156,7 +176,11 @@ class HGTLayer(nn.Module):
         h: dict[str, torch.Tensor],
         edge_inputs: dict[CanonicalEtype, torch.Tensor],
     ) -> dict[str, torch.Tensor]:
-        """Runs the layer on every node of ``h``.
+        """Runs the layer on every node of ``h``, all relations at once.
+
+        One matmul per node type gives every relation's keys and values plus queries and the
+        skip projection; one softmax runs over all edges grouped by (relation, destination);
+        one ``index_add_`` sums the messages of all relations (``handler.nn.relation_plan``).
 
         Args:
             graph: the edge lists; relations of the model missing from it count as empty.
@@ -169,49 +193,67 @@ class HGTLayer(nn.Module):
         Shapes:
             h[nt] ``[N_nt, in_dim]`` -> ``[N_nt, out_dim]``; edge_inputs[r] ``[E_r, in_dim]``.
         """
-        messages: dict[str, list[torch.Tensor]] = {}
-        projected: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-        queries: dict[str, torch.Tensor] = {}
+        self.refresh_derived()
+        sizes = {nt: x.shape[0] for nt, x in h.items()}
+        plan = graph.memoized((self._layout, tuple(sizes.items())), lambda: RelationPlan(
+            graph, sizes, {nt: self._slot_keys[nt] for nt in sizes}, self._plain))
+        if not plan.projected:
+            return {nt: x.new_zeros((0, self.out_dim)) for nt, x in h.items()}
+        proj = plan.project(h, self._fused_weight)
+        scores, values, buckets, rows = [], [], [], []
+        if plan.num_edges:
+            k = proj.index_select(0, plan.edge_rows(0, lambda c: ("k", c))).view(-1, self.heads, self.d_k)
+            q = proj.index_select(0, plan.edge_rows(2, lambda c: "q")).view(-1, self.heads, self.d_k)
+            scores.append((q * k).sum(-1))
+            values.append(proj.index_select(0, plan.edge_rows(0, lambda c: ("v", c))))
+            buckets.append(plan.bucket)
+            rows.append(plan.dst_row)
+        num_buckets = plan.num_buckets
         for cet in self.canonical_etypes:
             s, _, d = cet
-            if d not in h:
-                continue
-            num_dst = h[d].shape[0]
             src, dst = graph.edges.get(cet, (None, None))
-            if src is None or src.numel() == 0:
-                # A relation without edges still counts in the cross-relation mean.
-                messages.setdefault(d, []).append(h[d].new_zeros(num_dst, self.heads, self.d_k))
+            if cet in self._plain or d not in h or src is None or src.numel() == 0:
                 continue
-            edge_h = self._edge_input(cet, src.numel(), edge_inputs)
-            k, v = self._key_value(cet, h[s], src, edge_h, projected)
-            if d not in queries:
-                queries[d] = self.q_linears[d](h[d]).view(-1, self.heads, self.d_k)
-            q = queries[d]
-            score = (q[dst] * k).sum(-1) * self.relation_pri[_relation_key(cet)] / self.sqrt_dk
-            attn = segment_softmax(score, dst, num_dst)
-            messages.setdefault(d, []).append(scatter_sum(v * attn.unsqueeze(-1), dst, num_dst))
-
+            k, v = self._edge_key_value(cet, h[s], src, self._edge_input(cet, src.numel(), edge_inputs))
+            q = proj.index_select(0, plan.slot_rows(d, "q", dst)).view(-1, self.heads, self.d_k)
+            scores.append((q * k).sum(-1) * self.relation_pri[_relation_key(cet)] / self.sqrt_dk)
+            values.append(v.reshape(-1, self.out_dim))
+            buckets.append(dst + num_buckets)
+            rows.append(dst + plan.node_offset[d])
+            num_buckets += sizes[d]
+        t = proj.new_zeros((plan.num_nodes, self.out_dim))
+        if scores:
+            one = len(scores) == 1
+            attn = segment_softmax(scores[0] if one else torch.cat(scores),
+                                   buckets[0] if one else torch.cat(buckets), num_buckets)
+            value = (values[0] if one else torch.cat(values)).view(-1, self.heads, self.d_k)
+            t.index_add_(0, rows[0] if one else torch.cat(rows), (value * attn.unsqueeze(-1)).view(-1, self.out_dim))
+        skip = proj.index_select(0, plan.node_rows("a"))
+        num_in, is_dst, type_rows = graph.memoized(
+            (self._layout, "nodes", tuple(sizes.items())), lambda: _node_rows(sizes, self._num_in, proj.device))
+        alpha = self.derived(("alpha", tuple(sizes)), lambda: torch.sigmoid(
+            torch.cat([self.skip[nt] for nt in sizes]))).index_select(0, type_rows).unsqueeze(1)
+        # The mean over relation types; GraphStorm's "pseudo self-loop" for types no relation points to.
+        t = torch.where(is_dst, t / num_in, skip)
+        out = t * alpha + skip * (1 - alpha)
         new_h = {}
-        for nt, feat in h.items():
-            if feat.shape[0] == 0:
-                out = feat.new_zeros(0, self.out_dim)
-            else:
-                alpha = torch.sigmoid(self.skip[nt])
-                if nt in self._dst_types:
-                    msgs = messages[nt]
-                    t = torch.stack(msgs, 0).mean(0) if len(msgs) > 1 else msgs[0]
-                    out = t.view(-1, self.out_dim) * alpha + self.a_linears[nt](feat) * (1 - alpha)
-                else:
-                    # GraphStorm's "pseudo self-loop" for node types no relation points to.
-                    dst_h = self.a_linears[nt](feat)
-                    out = dst_h * alpha + dst_h * (1 - alpha)
-            if self.norms is not None:
-                out = self.norms[nt](out)
-            out = torch.relu(out)
-            if self.num_ffn_layers > 0:
-                out = self.ngnn_mlp(out)
-            new_h[nt] = out
+        for nt, part in zip(sizes, out.split(list(sizes.values())), strict=True):
+            if self.norms is not None and part.shape[0] > 0:
+                part = self.norms[nt](part)
+            part = torch.relu(part)
+            new_h[nt] = self.ngnn_mlp(part) if self.num_ffn_layers > 0 else part
         return new_h
+
+
+def _node_rows(
+    sizes: dict[str, int], num_in: dict[str, int], device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per output row: relation types into its node type (at least 1) ``[N, 1]``, whether there
+    is any ``[N, 1]``, and the position of its node type in ``sizes`` ``[N]``."""
+    type_rows = np.repeat(np.arange(len(sizes)), list(sizes.values()))
+    num = np.array([num_in.get(nt, 0) for nt in sizes])[type_rows].reshape(-1, 1)
+    return (torch.from_numpy(np.maximum(num, 1).astype(np.float32)).to(device),
+            torch.from_numpy(num > 0).to(device), torch.from_numpy(type_rows).to(device))
 
 
 def build_hgt_encoder(

@@ -19,6 +19,11 @@ from handler.nn.ngnn_mlp import NGNNMLP
 from handler.nn.relational_graph import CanonicalEtype
 
 
+def _float(x: torch.Tensor) -> torch.Tensor:
+    """``x.float()`` without the operator call when ``x`` already is float32."""
+    return x if x.dtype == torch.float32 else x.float()
+
+
 def _activate(h: torch.Tensor, activation: str | None) -> torch.Tensor:
     return torch.relu(h) if activation == "relu" else h
 
@@ -46,6 +51,7 @@ class NodeInputLayer(nn.Module):
         super().__init__()
         self.embed_size = embed_size
         self.activation = activation
+        self.num_ffn_layers = num_ffn_layers
         self.proj_matrix = nn.ParameterDict(
             {nt: nn.Parameter(torch.empty(embed_size, embed_size)) for nt in learnable_ntypes}
         )
@@ -77,12 +83,13 @@ class NodeInputLayer(nn.Module):
         embs = {}
         for ntype, x in node_inputs.items():
             if ntype in self.input_projs:
-                h = x.float() @ self.input_projs[ntype]
+                h = _float(x) @ self.input_projs[ntype]
             elif ntype in self.proj_matrix:
-                h = x.float() @ self.proj_matrix[ntype]
+                h = _float(x) @ self.proj_matrix[ntype]
             else:
                 raise KeyError(f"the model has no input projection for node type {ntype!r}")
-            embs[ntype] = self.ngnn_mlp[ntype](_activate(h, self.activation))
+            h = _activate(h, self.activation)
+            embs[ntype] = self.ngnn_mlp[ntype](h) if self.num_ffn_layers else h
         return embs
 
 
@@ -137,6 +144,6 @@ class EdgeInputLayer(nn.Module):
             key = str(tuple(etype))
             if key not in self.input_projs:
                 raise KeyError(f"the model has no edge feature projection for edge type {etype}")
-            h = _activate(x.float() @ self.input_projs[key], self.activation)
+            h = _activate(_float(x) @ self.input_projs[key], self.activation)
             embs[tuple(etype)] = self.ngnn_mlp[key](h)
         return embs

@@ -8,7 +8,9 @@ the ``DGLGraph`` the graph builder produces.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -24,10 +26,19 @@ class RelationalGraph:
         edges: ``(src, dst)`` int64 index tensors per canonical edge type, indices local to the
             source / destination node type. Every relation of the model is present, possibly
             with zero edges, as in training blocks.
+        memo: per-graph results derived from the structure alone (index plans, degree
+            normalisations), computed once per request and shared by every layer.
     """
 
     num_nodes: dict[str, int]
     edges: dict[CanonicalEtype, tuple[torch.Tensor, torch.Tensor]]
+    memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def memoized(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """``compute()``, once per graph and ``key`` (the graph must not be mutated after)."""
+        if key not in self.memo:
+            self.memo[key] = compute()
+        return self.memo[key]
 
     @classmethod
     def from_dgl(cls, graph) -> RelationalGraph:
@@ -39,7 +50,10 @@ class RelationalGraph:
         return cls(num_nodes=num_nodes, edges=edges)
 
     def to(self, device: torch.device | str) -> RelationalGraph:
-        """Returns a copy with every index tensor on ``device``."""
+        """Returns a copy with every index tensor on ``device`` (``self`` if already there)."""
+        device = torch.device(device)
+        if all(s.device == device and d.device == device for s, d in self.edges.values()):
+            return self
         return RelationalGraph(
             num_nodes=dict(self.num_nodes),
             edges={cet: (s.to(device), d.to(device)) for cet, (s, d) in self.edges.items()},

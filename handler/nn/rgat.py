@@ -17,14 +17,17 @@ from torch import nn
 
 from handler.config import ModelConfig
 from handler.errors import UnsupportedConfigError
-from handler.nn.encoder import GNNLayerStack, make_norms
+from handler.nn.encoder import GNNLayerStack, finish_layer, make_norms
+from handler.nn.inference_cache import InferenceCache
 from handler.nn.ngnn_mlp import NGNNMLP
-from handler.nn.ops import scatter_sum, segment_softmax
+from handler.nn.ops import segment_softmax
+from handler.nn.relation_plan import RelationPlan
 from handler.nn.relational_graph import CanonicalEtype, RelationalGraph
 
 
 class GATConv(nn.Module):
-    """DGL's ``GATConv(in_feat, out_feat, num_heads, bias=False)`` parameters and forward.
+    """DGL's ``GATConv(in_feat, out_feat, num_heads, bias=False)`` parameters (the layer runs
+    all relations' convolutions at once).
 
     Args:
         in_feat: input size.
@@ -40,28 +43,8 @@ class GATConv(nn.Module):
         self.attn_l = nn.Parameter(torch.empty(1, num_heads, out_feat))
         self.attn_r = nn.Parameter(torch.empty(1, num_heads, out_feat))
 
-    def forward(
-        self, h_src: torch.Tensor, h_dst: torch.Tensor, src: torch.Tensor, dst: torch.Tensor
-    ) -> torch.Tensor:
-        """Attention-weighted messages of one relation, summed per destination node.
 
-        Shapes:
-            h_src: [num_src, in_feat], h_dst: [num_dst, in_feat], src/dst: [E]
-            -> [num_dst, num_heads, out_feat].
-        """
-        num_dst = h_dst.shape[0]
-        if src.numel() == 0:
-            return h_dst.new_zeros((num_dst, self.num_heads, self.out_feat))
-        z_src = self.fc(h_src).view(-1, self.num_heads, self.out_feat)
-        z_dst = self.fc(h_dst).view(-1, self.num_heads, self.out_feat)
-        el = (z_src * self.attn_l).sum(dim=-1)
-        er = (z_dst * self.attn_r).sum(dim=-1)
-        scores = nn.functional.leaky_relu(el[src] + er[dst], negative_slope=0.2)
-        attn = segment_softmax(scores, dst, num_dst)
-        return scatter_sum(z_src[src] * attn.unsqueeze(-1), dst, num_dst)
-
-
-class RelationalAttLayer(nn.Module):
+class RelationalAttLayer(InferenceCache):
     """One RGAT layer (GraphStorm ``RelationalAttLayer``, bias on).
 
     Args:
@@ -101,6 +84,27 @@ class RelationalAttLayer(nn.Module):
         if self_loop:
             self.loop_weight = nn.Parameter(torch.empty(in_feat, out_feat))
         self.ngnn_mlp = NGNNMLP(out_feat, num_ffn_layers)
+        self.num_ffn_layers = num_ffn_layers
+        # Identifies the slot layout in the per-graph plan cache (layers alike share one plan).
+        self._layout = repr(("rgat", self.rel_names, self_loop))
+
+    def _slots(self, ntype: str) -> list:
+        """Slots of ``ntype``'s projection: the ``fc`` of every relation it is an end of, then
+        the self-loop."""
+        keys = [("fc", rel) for rel in self.rel_names if ntype in (rel[0], rel[2])]
+        return [*keys, "loop"] if self.self_loop else keys
+
+    def _fused_weight(self, ntype: str) -> tuple[torch.Tensor, None]:
+        """``[in_feat, S * out_feat]``: ``ntype``'s slot weights side by side."""
+        return self.derived(("w", ntype), lambda: (torch.cat(
+            [self.loop_weight if key == "loop" else self.conv.mods[str(key[1])].fc.weight.t()
+             for key in self._slots(ntype)], dim=1).contiguous(), None))
+
+    def _attention_vectors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``attn_l`` and ``attn_r`` of every relation, each ``[R, heads, out_feat / heads]``."""
+        return self.derived("attn", lambda: tuple(
+            torch.cat([getattr(self.conv.mods[str(rel)], name) for rel in self.rel_names])
+            for name in ("attn_l", "attn_r")))
 
     def forward(
         self,
@@ -108,35 +112,38 @@ class RelationalAttLayer(nn.Module):
         h: Mapping[str, torch.Tensor],
         edge_embs: Mapping[CanonicalEtype, torch.Tensor],
     ) -> dict[str, torch.Tensor]:
-        """One round of message passing (``edge_embs`` unused: no edge features in RGAT here).
+        """One round of message passing, all relations at once (``edge_embs`` unused: no edge
+        features in RGAT here).
+
+        One matmul per node type projects it for every relation (and the self-loop); one
+        softmax runs over all edges grouped by (relation, destination); one ``index_add_``
+        sums every relation's messages (``handler.nn.relation_plan``).
 
         Shapes:
             h[nt]: [num_nodes[nt], in_feat] -> [num_nodes[nt], out_feat].
         """
-        agg: dict[str, torch.Tensor] = {}
-        for rel in self.rel_names:
-            stype, _, dtype = rel
-            if stype not in h or dtype not in h:
-                continue
-            src, dst = graph.edges[rel]
-            msg = self.conv.mods[str(rel)](h[stype], h[dtype], src, dst)
-            agg[dtype] = agg[dtype] + msg if dtype in agg else msg
-        out = {}
-        for ntype, h_dst in h.items():
-            rst = agg.get(ntype)
-            rst = h_dst.new_zeros((h_dst.shape[0], self.out_feat)) if rst is None else rst.flatten(1)
-            if rst.shape[0] == 0:
-                out[ntype] = rst
-                continue
+        if not h:
+            return {}
+        self.refresh_derived()
+        sizes = {nt: x.shape[0] for nt, x in h.items()}
+        plan = graph.memoized((self._layout, tuple(sizes.items())), lambda: RelationPlan(
+            graph, sizes, {nt: self._slots(nt) for nt in sizes}, self.rel_names))
+        rst = next(iter(h.values())).new_zeros((plan.num_nodes, self.out_feat))
+        if plan.projected:
+            proj = plan.project(h, self._fused_weight)
+            if plan.num_edges:
+                heads = self.conv.mods[str(plan.relations[0])].num_heads
+                z_src = proj.index_select(0, plan.edge_rows(0, lambda rel: ("fc", rel))).view(-1, heads, self.out_feat // heads)
+                z_dst = proj.index_select(0, plan.edge_rows(2, lambda rel: ("fc", rel))).view(z_src.shape)
+                rel_ids = plan.relation_ids(self.rel_names)
+                attn_l, attn_r = (a.index_select(0, rel_ids) for a in self._attention_vectors())
+                scores = nn.functional.leaky_relu((z_src * attn_l).sum(-1) + (z_dst * attn_r).sum(-1), 0.2)
+                attn = segment_softmax(scores, plan.bucket, plan.num_buckets)
+                rst.index_add_(0, plan.dst_row, (z_src * attn.unsqueeze(-1)).view(-1, self.out_feat))
             if self.self_loop:
-                rst = rst + h_dst @ self.loop_weight
-            rst = rst + self.h_bias
-            if self.norm is not None:
-                rst = self.norm[ntype](rst)
-            if self.activation:
-                rst = torch.relu(rst)
-            out[ntype] = self.ngnn_mlp(rst)
-        return out
+                rst += proj.index_select(0, plan.node_rows("loop"))
+        rst += self.h_bias
+        return finish_layer(rst, sizes, self.norm, self.activation, self.ngnn_mlp if self.num_ffn_layers else None)
 
 
 def build_rgat_encoder(

@@ -19,9 +19,11 @@ import torch
 from torch import nn
 
 from handler.config import ModelConfig
-from handler.nn.encoder import GNNLayerStack, make_norms
+from handler.nn.encoder import GNNLayerStack, finish_layer, make_norms
+from handler.nn.inference_cache import InferenceCache
 from handler.nn.ngnn_mlp import NGNNMLP
 from handler.nn.ops import in_degrees, scatter_sum
+from handler.nn.relation_plan import RelationPlan
 from handler.nn.relational_graph import CanonicalEtype, RelationalGraph
 
 
@@ -87,8 +89,15 @@ class WeightBasis(nn.Module):
         return (self.w_comp @ self.weight.view(num_bases, -1)).view(-1, *self.shape)
 
 
-class RelGraphConvLayer(nn.Module):
-    """One RGCN layer (GraphStorm ``RelGraphConvLayer``, bias and weights on).
+class RelGraphConvLayer(InferenceCache):
+    """One RGCN layer (GraphStorm ``RelGraphConvLayer``, bias and weights on), fused.
+
+    All relations are computed at once: per source node type, one matmul with the
+    horizontally concatenated weights of its relations (and the self-loop weight) projects
+    every node for every relation; one gather picks each edge's message, one product applies
+    the per-relation ``1 / in-degree``, one ``index_add_`` sums them into a tensor holding
+    every node of every type (``handler.nn.relation_plan``). Relations with edge features
+    keep their own convolution.
 
     Args:
         in_feat: input size.
@@ -137,6 +146,27 @@ class RelGraphConvLayer(nn.Module):
         if self_loop:
             self.loop_weight = nn.Parameter(torch.empty(in_feat, out_feat))
         self.ngnn_mlp = NGNNMLP(out_feat, num_ffn_layers)
+        self.num_ffn_layers = num_ffn_layers
+        self._plain = [rel for rel in self.rel_names if rel not in self.edge_feat_rels]
+        ntypes = sorted({nt for rel in self.rel_names for nt in (rel[0], rel[2])})
+        self._slot_keys = {nt: [*(r for r in self._plain if r[0] == nt), *(["loop"] if self_loop else [])]
+                           for nt in ntypes}
+        # Identifies the slot layout in the per-graph plan cache (layers alike share one plan).
+        self._layout = repr(("rgcn", self._slot_keys, self_loop))
+
+    def _slots(self, sizes: Mapping[str, int]) -> dict[str, list]:
+        """Node type -> its projection's slots: relations it is the source of, then the self-loop."""
+        loop = ["loop"] if self.self_loop else []
+        return {nt: self._slot_keys.get(nt, loop) for nt in sizes}
+
+    def _fused_weight(self, ntype: str) -> tuple[torch.Tensor, None]:
+        """``[in_feat, len(slots) * out_feat]``: the weights of ``ntype``'s slots side by side."""
+        def compute() -> tuple[torch.Tensor, None]:
+            weights = self.basis() if hasattr(self, "basis") else self.weight
+            keys = self._slot_keys.get(ntype, ["loop"] if self.self_loop else [])
+            cols = [self.loop_weight if k == "loop" else weights[self.rel_names.index(k)] for k in keys]
+            return torch.cat(cols, dim=1).contiguous(), None
+        return self.derived(("w", ntype), compute)
 
     def forward(
         self,
@@ -157,44 +187,29 @@ class RelGraphConvLayer(nn.Module):
         Shapes:
             h[nt]: [num_nodes[nt], in_feat] -> [num_nodes[nt], out_feat].
         """
-        weights = self.basis() if hasattr(self, "basis") else self.weight
-        agg: dict[str, torch.Tensor] = {}
-        for i, rel in enumerate(self.rel_names):
+        if not h:
+            return {}
+        self.refresh_derived()
+        sizes = {nt: x.shape[0] for nt, x in h.items()}
+        plan = graph.memoized((self._layout, tuple(sizes.items())),
+                              lambda: RelationPlan(graph, sizes, self._slots(sizes), self._plain))
+        rst = next(iter(h.values())).new_zeros((plan.num_nodes, self.out_feat))
+        for rel in self.edge_feat_rels:
             stype, _, dtype = rel
-            if stype not in h or dtype not in h:
-                continue
-            src, dst = graph.edges[rel]
-            num_dst = h[dtype].shape[0]
-            if rel in self.edge_feat_rels:
-                msg = self.conv.mods[str(rel)](h[stype], src, dst, num_dst, edge_embs.get(rel))
-            else:
-                msg = _mean_conv(h[stype], src, dst, num_dst, weights[i])
-            agg[dtype] = agg[dtype] + msg if dtype in agg else msg
-        out = {}
-        for ntype, h_dst in h.items():
-            rst = agg.get(ntype)
-            if rst is None:
-                rst = h_dst.new_zeros((h_dst.shape[0], self.out_feat))
+            if stype in h and dtype in h:
+                src, dst = graph.edges[rel]
+                start = plan.node_offset[dtype]
+                rst[start:start + sizes[dtype]] += self.conv.mods[str(rel)](
+                    h[stype], src, dst, sizes[dtype], edge_embs.get(rel))
+        if plan.projected:
+            proj = plan.project(h, self._fused_weight)
+            if plan.num_edges:
+                msgs = proj.index_select(0, plan.edge_rows(0, lambda rel: rel)) * plan.inverse_in_degree()
+                rst.index_add_(0, plan.dst_row, msgs)
             if self.self_loop:
-                rst = rst + h_dst @ self.loop_weight
-            rst = rst + self.h_bias
-            if self.norm is not None and rst.shape[0] > 0:
-                rst = self.norm[ntype](rst)
-            if self.activation:
-                rst = torch.relu(rst)
-            out[ntype] = self.ngnn_mlp(rst)
-        return out
-
-
-def _mean_conv(
-    h_src: torch.Tensor, src: torch.Tensor, dst: torch.Tensor, num_dst: int, weight: torch.Tensor
-) -> torch.Tensor:
-    """DGL ``GraphConv(norm='right')`` with an external weight (same operation order)."""
-    if weight.shape[0] > weight.shape[1]:
-        rst = scatter_sum((h_src @ weight)[src], dst, num_dst)
-    else:
-        rst = scatter_sum(h_src[src], dst, num_dst) @ weight
-    return rst * (1.0 / in_degrees(dst, num_dst).clamp(min=1)).unsqueeze(1)
+                rst += proj.index_select(0, plan.node_rows("loop"))
+        rst += self.h_bias
+        return finish_layer(rst, sizes, self.norm, self.activation, self.ngnn_mlp if self.num_ffn_layers else None)
 
 
 def build_rgcn_encoder(

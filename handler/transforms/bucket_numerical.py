@@ -42,6 +42,7 @@ class BucketNumericalTransform(FeatureTransform):
         self.bucket_size = (self.max_val - self.min_val) / bucket_cnt
         self.half_window = slide_window_size / 2
         self.dtype = dtype
+        self._cols = np.arange(bucket_cnt)
 
     def _transform(self, raw_values: Sequence[Any]) -> np.ndarray:
         feats = to_numeric(to_array(raw_values), raw_values)
@@ -54,8 +55,7 @@ class BucketNumericalTransform(FeatureTransform):
         low = np.maximum(feats - self.half_window, self.min_val) - self.min_val
         low_idx = np.maximum(low // self.bucket_size, 0)
         high_idx = np.minimum(high // self.bucket_size + 1, self.bucket_cnt)
-        cols = np.arange(self.bucket_cnt)
-        encoding = (cols >= low_idx[:, None]) & (cols < high_idx[:, None])
+        encoding = (self._cols >= low_idx[:, None]) & (self._cols < high_idx[:, None])
         encoding[feats >= self.max_val, -1] = True
         encoding[feats <= self.min_val, 0] = True
         return encoding.astype(self.dtype)

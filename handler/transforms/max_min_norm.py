@@ -46,19 +46,29 @@ class MaxMinNormTransform(FeatureTransform):
         self.max_bound = limit if max_bound >= limit else max_bound
         self.min_bound = -limit if min_bound <= -limit else min_bound
         self.dtype = dtype
+        # With both bounds from the config, their difference is a constant.
+        self._range = None
+        if self.max_val is not None and self.min_val is not None and not np.any(self.max_val == self.min_val):
+            self._range = self.max_val - self.min_val
 
     def _transform(self, raw_values: Sequence[Any]) -> np.ndarray:
         feats = to_numeric(to_array(raw_values), raw_values)
         require_finite(feats)
+        if self._range is not None:
+            return self._scale(feats, self.min_val, self._range)
         max_val = self.max_val if self.max_val is not None else self._local(feats, np.amax, self.max_bound)
         min_val = self.min_val if self.min_val is not None else self._local(feats, np.amin, self.min_bound)
         if np.any(max_val == min_val):
             raise FeatureValueError(
                 None, f"has max_val {max_val.tolist()} equal to min_val {min_val.tolist()} (division by zero)"
             )
-        out = (feats - min_val) / (max_val - min_val)
-        out[out > 1] = 1
-        out[out < 0] = 0
+        return self._scale(feats, min_val, max_val - min_val)
+
+    def _scale(self, feats: np.ndarray, min_val: np.ndarray, value_range: np.ndarray) -> np.ndarray:
+        """``(feats - min) / range`` clipped to [0, 1] (inputs are finite), as ``dtype``."""
+        out = (feats - min_val) / value_range
+        np.minimum(out, 1, out=out)
+        np.maximum(out, 0, out=out)
         return out.astype(self.dtype)
 
     @staticmethod

@@ -1,0 +1,51 @@
+"""``handler.nn.relation_plan``: flat indices against per-relation loops on the small graph."""
+
+from __future__ import annotations
+
+import torch
+
+from handler.nn.relation_plan import RelationPlan
+from tests.handler.nn.hetero_reference import EDGES, NUM_NODES, graphs
+
+# Slots: every relation is projected from its source type, plus one "self" slot per type.
+SLOTS = {nt: [*(et for et in EDGES if et[0] == nt), "self"] for nt in NUM_NODES}
+
+
+def _plan() -> RelationPlan:
+    graph, _ = graphs()
+    return RelationPlan(graph, NUM_NODES, SLOTS, list(EDGES))
+
+
+def test_empty_relations_are_left_out() -> None:
+    plan = _plan()
+    assert plan.relations == [et for et, (src, _) in EDGES.items() if src]
+    assert plan.num_edges == sum(len(src) for src, _ in EDGES.values())
+
+
+def test_rows_address_each_relations_slot_and_destination() -> None:
+    plan = _plan()
+    # Stacked projections whose rows say (node type, node, slot).
+    rows = [(nt, j, key) for nt in plan.projected for j in range(NUM_NODES[nt]) for key in SLOTS[nt]]
+    out_rows = [(nt, i) for nt in NUM_NODES for i in range(NUM_NODES[nt])]
+    src_rows = plan.edge_rows(0, lambda et: et).tolist()
+    dst_self = plan.edge_rows(2, lambda et: "self").tolist()
+    want_src, want_dst_self, want_out = [], [], []
+    for et in plan.relations:
+        for s, d in zip(*EDGES[et], strict=True):
+            want_src.append((et[0], s, et))
+            want_dst_self.append((et[2], d, "self"))
+            want_out.append((et[2], d))
+    assert [rows[r] for r in src_rows] == want_src
+    assert [rows[r] for r in dst_self] == want_dst_self
+    assert [out_rows[r] for r in plan.dst_row.tolist()] == want_out
+    assert [rows[r] for r in plan.node_rows("self").tolist()] == [(nt, i, "self") for nt, i in out_rows]
+
+
+def test_inverse_in_degree_is_per_relation() -> None:
+    plan = _plan()
+    want = []
+    for et in plan.relations:
+        dst = torch.tensor(EDGES[et][1])
+        want.extend(1.0 / (dst == d).sum().item() for d in dst.tolist())
+    torch.testing.assert_close(plan.inverse_in_degree().squeeze(1), torch.tensor(want))
+    assert plan.num_buckets == sum(NUM_NODES[et[2]] for et in plan.relations)
