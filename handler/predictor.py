@@ -24,7 +24,7 @@ from handler import envelope
 from handler.artifacts import locate_artifacts
 from handler.config import ModelConfig
 from handler.errors import InternalError, RealtimeError, UnprocessablePayloadError
-from handler.graph_builder import GraphBuilder, PayloadGraph
+from handler.graph_builder import GraphBuilder, PayloadGraph, int64_tensor
 from handler.limits import RequestLimits
 from handler.model import GraphStormNodeModel, ModelLoadError, restore_model
 from handler.nn.relational_graph import RelationalGraph
@@ -293,7 +293,7 @@ def _disjoint_union(graphs: Sequence[PayloadGraph]) -> _Union:
         graph=graph,
         node_inputs={nt: _cat(parts) for nt, parts in node_parts.items()},
         edge_inputs={et: _cat(parts) for et, parts in edge_parts.items()},
-        targets={nt: torch.tensor(idx, dtype=torch.int64) for nt, idx in target_nodes.items()},
+        targets={nt: int64_tensor(idx) for nt, idx in target_nodes.items()},
         rows=rows,
     )
 

