@@ -4,7 +4,8 @@ Three measurements per payload, each ``runs`` times after ``warmup`` calls:
 
 * ``total``: ``envelope.dumps(predictor.predict(body))``, the whole request path (GraphStorm's
   recorded figure, ``transform_fn``, also returns the serialized response);
-* ``stages``: the same work split into the stages of ``StagedRequest`` (one timed pass per run);
+* ``stages``: the stage timings ``RealtimePredictor.answer`` itself records (decode, parse,
+  build, forward, envelope), the same ones the TorchServe handler reports;
 * ``floor``: ``orjson.loads(body)`` plus one ``model.predict`` on the already-built graph,
   i.e. what no implementation of this request path can avoid.
 """
@@ -21,8 +22,9 @@ from typing import Any
 
 import orjson
 
-from bench.stages import STAGES, StagedRequest
 from handler import RealtimePredictor, envelope
+from handler.predictor import STAGES, disjoint_union
+from handler.types import JSON_CONTENT_TYPE
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
 VALID_CASES = ("v01_tiny", "v02_small", "v03_medium_sampled", "v04_medium_full",
@@ -98,28 +100,26 @@ def bench_case(predictor: RealtimePredictor, variant: str, case: str, runs: int,
                gs_medians: dict[str, float]) -> CaseResult:
     """Measures one payload (see the module docstring)."""
     body = (FIXTURES / variant / "payloads" / f"{case}.json").read_bytes()
-    expected = envelope.dumps(predictor.predict(body))
-    staged = StagedRequest(predictor, body)
-    if staged.run() != expected:
-        raise AssertionError(f"{variant}/{case}: the staged pipeline answers differently from predict")
-
+    request = [(body, JSON_CONTENT_TYPE)]
     total = time_calls(lambda: envelope.dumps(predictor.predict(body)), runs, warmup)
     stage_samples: dict[str, list[float]] = {s: [] for s in STAGES}
     for _ in range(warmup):
-        staged.run()
+        predictor.answer(request)
     for _ in range(runs):
-        staged.run()
-        for stage, ms in staged.timings_ms.items():
-            stage_samples[stage].append(ms)
+        (outcome,) = predictor.answer(request)
+        if outcome.status_code != 200:
+            raise AssertionError(f"{variant}/{case}: answered {outcome.status_code}")
+        for stage in STAGES:
+            stage_samples[stage].append(outcome.timings_ms[stage])
 
-    union = staged.union
+    graph = predictor.build(predictor.parse(predictor.decode(body, JSON_CONTENT_TYPE)))
+    union = disjoint_union([graph])
     parse = time_calls(lambda: orjson.loads(body), runs, warmup)
-    forward = time_calls(lambda: predictor.model.predict(union.graph, union.node_inputs,
-                                                         union.edge_inputs, union.targets), runs, warmup)
+    forward = time_calls(lambda: predictor.run_model(union), runs, warmup)
     floor = {"json_parse": statistics.median(parse), "forward": statistics.median(forward)}
     floor["sum"] = floor["json_parse"] + floor["forward"]
     return CaseResult(
-        variant=variant, case=case, num_nodes=staged.graph.num_nodes, num_edges=staged.graph.num_edges,
+        variant=variant, case=case, num_nodes=graph.num_nodes, num_edges=graph.num_edges,
         body_bytes=len(body), total=summarize(total),
         stages={s: summarize(v) for s, v in stage_samples.items()},
         floor=floor, graphstorm_median_ms=gs_medians.get(case),

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from bench.inprocess import FLOOR_TARGET, SPEEDUP_TARGET, CaseResult
-from bench.stages import STAGES
+from handler.predictor import STAGES
 
-_SHORT = {"json_parse": "json", "validation": "valid", "graph_build": "graph", "transforms": "xform",
-          "forward": "fwd", "envelope": "env"}
+_SHORT = {"decode": "decode", "parse": "parse", "build": "build", "forward": "fwd", "envelope": "env"}
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:

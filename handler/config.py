@@ -17,12 +17,11 @@ from typing import Any
 
 import yaml
 
+from handler.edge_task_config import EdgeTaskConfig, parse_edge_task
 from handler.errors import UnsupportedConfigError
+from handler.lm_config import LMNodeModelSpec, parse_node_lm_models
+from handler.types import EDGE_TARGET_TASKS, NODE_TASKS, TASKS, CanonicalEtype  # noqa: F401 (re-exported)
 
-CanonicalEtype = tuple[str, str, str]
-
-NODE_TASKS = ("node_classification", "node_regression")
-OTHER_TASKS = ("edge_classification", "edge_regression", "link_prediction")
 GNN_ENCODERS = ("rgcn", "rgat", "hgt", "sage", "gat", "gatv2")
 EDGE_FEAT_MP_OPS = ("concat", "add", "sub", "mul", "div")
 GNN_NORMS = ("batch", "layer")
@@ -35,8 +34,8 @@ class ModelConfig:
     """The inference-relevant part of a GraphStorm node-model training config.
 
     Attributes:
-        task_type: ``node_classification`` or ``node_regression``.
-        target_ntypes: node types the decoder predicts.
+        task_type: one of ``handler.types.TASKS``.
+        target_ntypes: node types the decoder predicts (empty for edge tasks).
         encoder_type: GNN encoder (``rgcn``, ``rgat``, ``hgt``, ``sage``, ``gat``, ``gatv2``).
         num_layers: number of GNN layers (message-passing hops).
         hidden_size: input-layer output size and hidden size of the GNN.
@@ -57,6 +56,9 @@ class ModelConfig:
         decoder_per_ntype: one decoder per target node type (``num_classes`` given per type).
         decoder_bias: whether the decoder has a bias.
         gsf: the raw ``gsf`` families, flattened (option -> value), for encoder builders.
+        edge_task: target relation, decoder and message-passing options of an edge
+            classification / regression or link-prediction model (``None`` for node tasks).
+        lm_models: ``lm_model.node_lm_models``: language-model node encoders (``lm_config``).
     """
 
     task_type: str
@@ -81,6 +83,8 @@ class ModelConfig:
     decoder_per_ntype: bool = False
     decoder_bias: bool = True
     gsf: Mapping[str, Any] = field(default_factory=dict)
+    edge_task: EdgeTaskConfig | None = None
+    lm_models: tuple[LMNodeModelSpec, ...] = ()
 
     @classmethod
     def from_yaml(
@@ -119,8 +123,7 @@ class ModelConfig:
         """Parses the loaded YAML document (see ``from_yaml``)."""
         if not isinstance(raw, Mapping) or not isinstance(raw.get("gsf"), Mapping):
             raise ValueError("training config has no 'gsf' section")
-        if raw.get("lm_model"):
-            raise UnsupportedConfigError("lm_model: language-model node encoders are not supported")
+        lm_models = parse_node_lm_models(raw.get("lm_model"))
         families = raw["gsf"]
         if "multi_task_learning" in families:
             raise UnsupportedConfigError("multi_task_learning: multi-task models are not supported")
@@ -141,6 +144,10 @@ class ModelConfig:
             raise ValueError(f"out_emb_size must be a positive integer, got {out_emb_size!r}")
         target = opts.get("target_ntype", DEFAULT_NTYPE)
         target_ntypes = (target,) if isinstance(target, str) else tuple(target)
+        edge_task = None
+        if task_type in EDGE_TARGET_TASKS:  # targets are edges: no target node type
+            target_ntypes = ()
+            edge_task = parse_edge_task(task_type, opts, canonical_etypes)
         num_classes, multilabel, focal = _classification(task_type, target_ntypes, opts)
         return cls(
             task_type=task_type,
@@ -165,6 +172,8 @@ class ModelConfig:
             decoder_per_ntype=bool(num_classes) and isinstance(opts.get("num_classes"), Mapping),
             decoder_bias=_bool(opts, "decoder_bias", True),
             gsf=MappingProxyType(dict(opts)),
+            edge_task=edge_task,
+            lm_models=lm_models,
         )
 
 
@@ -179,11 +188,11 @@ def _flatten(families: Mapping[str, Any]) -> dict[str, Any]:
 
 def _task_type(families: Mapping[str, Any], opts: Mapping[str, Any]) -> str:
     """The task, from the task family (GraphStorm's ``set_attributes``) or ``runtime.task_type``."""
-    family_tasks = [f for f in families if f in NODE_TASKS or f in OTHER_TASKS]
+    family_tasks = [f for f in families if f in NODE_TASKS or f in EDGE_TARGET_TASKS]
     task = family_tasks[-1] if family_tasks else opts.get("task_type")
-    if task not in NODE_TASKS:
+    if task not in TASKS:
         raise UnsupportedConfigError(
-            f"task_type: {task!r} is not supported (supported: {', '.join(NODE_TASKS)})"
+            f"task_type: {task!r} is not supported (supported: {', '.join(TASKS)})"
         )
     return task
 

@@ -10,6 +10,33 @@ for something this server does not implement.
 
 from __future__ import annotations
 
+from typing import Any
+
+# The longest error detail an envelope carries (a JSON-escaped control character takes 6
+# bytes, so an error envelope stays within a few KB whatever the payload held).
+MAX_DETAIL_CHARS = 600
+# The longest rendering of one payload value inside an error text.
+MAX_ECHO_CHARS = 80
+
+
+def echo(value: Any, limit: int = MAX_ECHO_CHARS) -> str:
+    """A payload value as an error text shows it: ``repr``, cut to ``limit`` characters.
+
+    Args:
+        value: anything decoded from the payload (a huge list is never rendered whole).
+        limit: the longest text returned.
+
+    Returns:
+        The bounded rendering.
+    """
+    if isinstance(value, list | dict) and len(value) > limit:
+        kind = "list" if isinstance(value, list) else "object"
+        return f"<a JSON {kind} of {len(value)} items>"
+    if isinstance(value, str) and len(value) > 4 * limit:
+        value = value[: 4 * limit]  # repr of a 1 MB string is never built
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
 
 class UnsupportedConfigError(ValueError):
     """A training-config option changes inference in a way this server does not support.
@@ -25,14 +52,12 @@ class RealtimeError(Exception):
     Attributes:
         status_code: the GraphStorm status code of the envelope.
         prefix: GraphStorm's fixed opening of the error text for this status.
-        detail: what exactly is wrong and where (node type, id, feature).
-        request_uid: the request id to answer with, set by whoever knows it ("" until then,
-            which is also GraphStorm's id for a body that is not JSON).
+        detail: what exactly is wrong and where (node type, id, feature); at most
+            ``MAX_DETAIL_CHARS`` characters, so that an error never echoes a payload unbounded.
     """
 
     status_code: int = 500
     prefix: str = ""
-    request_uid: str = ""
 
     def __init_subclass__(cls, status_code: int = 0, prefix: str = "", **kwargs: object) -> None:
         # A subclass names its code and prefix in its header: ``class X(RealtimeError,
@@ -42,6 +67,8 @@ class RealtimeError(Exception):
             cls.status_code, cls.prefix = status_code, prefix
 
     def __init__(self, detail: str) -> None:
+        if len(detail) > MAX_DETAIL_CHARS:
+            detail = detail[:MAX_DETAIL_CHARS] + " ...(truncated)"
         super().__init__(detail)
         self.detail = detail
 
@@ -55,12 +82,20 @@ class PayloadFormatError(
     RealtimeError, status_code=400,
     prefix="General JSON format error: The input payload has some JSON format error. Details: ",
 ):
-    """400: the body is not JSON, has an unsupported content type, or a malformed target."""
+    """400: a malformed payload field (e.g. a target that is not a target object)."""
 
     @property
     def error_text(self) -> str:
         # GraphStorm closes this message with a period after the details.
         return f"{self.prefix}{self.detail}."
+
+
+class UnreadableBodyError(PayloadFormatError):
+    """400: the body is not JSON text or has an unsupported content type.
+
+    GraphStorm answers these with an empty ``request_uid``: the body was never read as a
+    request.
+    """
 
 
 class MissingFieldError(RealtimeError, status_code=401):
@@ -130,3 +165,9 @@ class InternalError(
     @property
     def error_text(self) -> str:
         return f"{self.prefix}Details: {self.detail}" if self.detail else self.prefix
+
+
+class ResponseTooLargeError(RealtimeError, status_code=413, prefix="Response Too Large: "):
+    """413 (not a GraphStorm code): the answer would exceed the endpoint's response size limit
+    (``max_response_bytes``; above TorchServe's ``max_response_size`` the frontend drops the
+    worker's connection and fails the whole batch)."""

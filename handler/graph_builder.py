@@ -1,9 +1,9 @@
-"""Payload graph construction: a checked ``RealtimeRequest`` to the model's inputs.
+"""Stage 3, ``build``: a ``ParsedRequest`` to the model's inputs (graph + transformed features).
 
 Mirrors GraphStorm 0.5.1's ``process_json_payload_graph`` plus the model-aware checks of
 ``node_prediction_entry.transform_fn``, in their order: graph structure and types (411),
 feature transforms (411), edge endpoints (411), model features (404), targets (403/404).
-The structural checks live in ``payload_groups``. A graph built with ``add_reverse_edges``
+The structural checks ran in ``parse`` (``payload_groups``). A graph built with ``add_reverse_edges``
 gets its reverse edges derived here, as GConstruct added them (GraphStorm's real-time path
 does not, so it serves such a model without them). Differences (``docs/compatibility.md``): an edgeless payload is valid (T4), every model
 relation is present in the graph even without edges (H1), NaN/inf values name node and
@@ -12,12 +12,10 @@ feature (T10), a target type the model does not predict is a 403 (T8).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
-import dgl
 import numpy as np
 import torch
 
@@ -30,15 +28,16 @@ from handler.errors import (
     TargetNodeTypeError,
     UnsupportedConfigError,
 )
-from handler.payload import RealtimeRequest, Target
-from handler.payload_groups import TypeGroup, format_id, graph_lists, group_edges, group_nodes, index_nodes
-from handler.schema import LEARNABLE_EMBEDDING_KEY, CanonicalEtype, FeatureSpec, GraphSchema
+from handler.payload_groups import TypeGroup, format_id, index_nodes
+from handler.request import NodeTarget, ParsedRequest, Target
+from handler.schema import LEARNABLE_EMBEDDING_KEY, FeatureSpec, GraphSchema
 from handler.transforms import (
     FeatureTransform,
     FeatureValueError,
     build_transform,
     learnable_embedding_transform,
 )
+from handler.types import CanonicalEtype
 
 # A feature's transform and its expected output shape (None: unchecked).
 _Compiled = tuple[FeatureTransform, tuple[int, ...] | None]
@@ -78,11 +77,6 @@ class PayloadGraph:
     node_features: dict[str, dict[str, np.ndarray]] = field(repr=False)
     edge_features: dict[CanonicalEtype, dict[str, np.ndarray]] = field(repr=False)
 
-    @cached_property
-    def graph(self) -> dgl.DGLGraph:
-        """The payload graph as a ``DGLGraph`` (built on first use: serving does not need it)."""
-        return dgl.heterograph(self.edges, num_nodes_dict=self.num_nodes_by_type, idtype=torch.int64)
-
     @property
     def num_nodes(self) -> int:
         """Nodes in the payload."""
@@ -100,11 +94,18 @@ class GraphBuilder:
     Args:
         schema: graph schema of ``data_transform_new.json``.
         config: the model config.
+        node_input_dims: node type -> the width of the model's input for it (checked here: a
+            ``data_transform_new.json`` without ``feature_dim`` does not fix feature widths).
+        edge_input_dims: relation -> the width of the model's edge input for it.
     """
 
-    def __init__(self, schema: GraphSchema, config: ModelConfig) -> None:
+    def __init__(self, schema: GraphSchema, config: ModelConfig,
+                 node_input_dims: Mapping[str, int] | None = None,
+                 edge_input_dims: Mapping[CanonicalEtype, int] | None = None) -> None:
         self.schema = schema
         self.config = config
+        self.node_input_dims = dict(node_input_dims or {})
+        self.edge_input_dims = dict(edge_input_dims or {})
         self._node_transforms = {nt: self._compile(specs, config.node_feat_names.get(nt, ()))
                                  for nt, specs in schema.node_features.items()}
         self._edge_transforms = {et: self._compile(specs, config.edge_feat_names.get(et, ()))
@@ -124,11 +125,11 @@ class GraphBuilder:
                     raise
         return compiled
 
-    def build(self, request: RealtimeRequest) -> PayloadGraph:
+    def build(self, request: ParsedRequest) -> PayloadGraph:
         """Checks the payload graph against the model and builds its inputs.
 
         Args:
-            request: a request that passed ``parse_request``.
+            request: the output of ``parse``.
 
         Returns:
             The payload graph.
@@ -137,9 +138,7 @@ class GraphBuilder:
             RealtimeError: 411 (graph), 404 (model feature, target id), 403 (target type),
                 402 (empty node id), 500 (learnable embeddings missing, as GraphStorm).
         """
-        nodes, edges = graph_lists(request.payload)
-        node_groups = group_nodes(nodes, self.schema)
-        edge_groups = group_edges(edges, self.schema)
+        node_groups, edge_groups = request.nodes, request.edges
         node_ids, node_index = index_nodes(node_groups)
         node_features = {nt: self._transform_nodes(nt, g) for nt, g in node_groups.items()}
         edge_lists = {et: self._map_edges(et, g, node_index) for et, g in edge_groups.items()}
@@ -268,6 +267,8 @@ class GraphBuilder:
         predicted = self.config.target_ntypes
         index = []
         for target in targets:
+            if not isinstance(target, NodeTarget):
+                raise InternalError(f"a {type(target).__name__} reached the node-target lookup")
             if target.node_type not in predicted:
                 raise TargetNodeTypeError(
                     f"the target node type: {target.node_type} is not predicted by the model; the "
@@ -309,7 +310,9 @@ class GraphBuilder:
                     f"The input features should contains a key: {LEARNABLE_EMBEDDING_KEY} for using "
                     f"learnable embeddings (node type {ntype}, node id {format_id(node_ids[ntype][0])})."
                 )
-            inputs[ntype] = torch.from_numpy(np.concatenate(arrays, axis=1) if len(arrays) > 1 else arrays[0])
+            inputs[ntype] = _checked_width(
+                np.concatenate(arrays, axis=1) if len(arrays) > 1 else arrays[0],
+                self.node_input_dims.get(ntype), f"node type {ntype}", names or (LEARNABLE_EMBEDDING_KEY,))
         return inputs
 
     def _edge_inputs(self, edge_features: dict[CanonicalEtype, dict[str, np.ndarray]],
@@ -318,13 +321,20 @@ class GraphBuilder:
         for etype, names in self.config.edge_feat_names.items():
             if etype in edge_features and names:
                 arrays = [edge_features[etype][name] for name in names]
-                inputs[etype] = torch.from_numpy(np.concatenate(arrays, axis=1) if len(arrays) > 1 else arrays[0])
+                inputs[etype] = _checked_width(
+                    np.concatenate(arrays, axis=1) if len(arrays) > 1 else arrays[0],
+                    self.edge_input_dims.get(etype), f"edge type {list(etype)}", names)
         return inputs
 
 
-def build_graph(request: RealtimeRequest, schema: GraphSchema, config: ModelConfig) -> PayloadGraph:
-    """One-off ``GraphBuilder(schema, config).build(request)`` (servers keep a builder)."""
-    return GraphBuilder(schema, config).build(request)
+def _checked_width(x: np.ndarray, width: int | None, where: str, names: Sequence[str]) -> torch.Tensor:
+    """The model input as a tensor, after checking its width against the model's (411)."""
+    if width is not None and x.shape[1] != width:
+        raise GraphConstructionError(
+            f"{where}: features {', '.join(names)} give {x.shape[1]} values per row after their "
+            f"transforms; the model expects {width}"
+        )
+    return torch.from_numpy(x)
 
 
 def int64_tensor(values: list[int]) -> torch.Tensor:

@@ -1,51 +1,59 @@
-"""Per-request limits: body bytes, payload nodes, edges and targets.
+"""The endpoint's size limits: per request (body, nodes, edges, targets, response) and per batch.
 
 A request over a limit gets a 413 envelope naming the limit, its value and the option that
-sets it, before any work proportional to its size beyond reading it (the byte limit is
-checked before JSON parsing, the counts before the graph is built). Limits are options of
-``RealtimePredictor`` and of the ``handler`` section of a .mar's ``model-config.yaml``
-(``gs-build-mar --max-request-bytes/--max-nodes/--max-edges/--max-targets``).
+sets it, before any work proportional to its size beyond reading it: ``decode`` checks the
+bytes before JSON parsing, ``parse`` the counts before walking the lists. The batch budget
+bounds one forward: ``forward`` splits a batch whose requests together exceed it into
+several forwards. Limits are options of ``RealtimePredictor`` and of the ``handler`` section
+of a .mar's ``model-config.yaml`` (``gs-build-mar --max-request-bytes`` etc.); reasons for
+the defaults: ``docs/reliability.md``.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from handler.envelope import request_uid
-from handler.errors import RequestTooLargeError
-
-logger = logging.getLogger(__name__)
-
 # GraphStorm 0.5.1 logs a warning above this many targets of one node type
 # (dataloading.GS_WARNING_REALTIME_BATCH_SIZE) and answers anyway; so do we.
 WARN_TARGETS = 100
+# SageMaker's InvokeEndpoint accepts request and response bodies of at most 6 MiB
+# (API reference: Body, maximum length 6291456); a real-time endpoint never sees more.
+SAGEMAKER_PAYLOAD_BYTES = 6 * 1024 * 1024
 
 
 @dataclass(frozen=True)
 class RequestLimits:
-    """The largest request the endpoint answers.
+    """The largest request, response and batch the endpoint handles.
 
     Attributes:
-        max_request_bytes: body size; 100 MiB, TorchServe's ``max_request_size`` in
-            ``serving_config/config.properties``.
+        max_request_bytes: body size (SageMaker's InvokeEndpoint limit).
+        max_response_bytes: envelope size; a larger answer is a 413 envelope instead
+            (SageMaker's limit; TorchServe's ``max_response_size`` must be at least this).
         max_nodes: nodes listed in ``graph.nodes``.
         max_edges: edges listed in ``graph.edges``.
         max_targets: entries of ``targets`` (10x the count above which GraphStorm warns).
+        max_batch_nodes: payload nodes in one forward; a batch with more is split.
+        max_batch_edges: payload edges in one forward; a batch with more is split.
     """
 
-    max_request_bytes: int = 100 * 1024 * 1024
+    max_request_bytes: int = SAGEMAKER_PAYLOAD_BYTES
+    max_response_bytes: int = SAGEMAKER_PAYLOAD_BYTES
     max_nodes: int = 100_000
-    max_edges: int = 1_000_000
+    max_edges: int = 500_000
     max_targets: int = 1_000
+    max_batch_nodes: int = 200_000
+    max_batch_edges: int = 1_000_000
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{f.name} must be a positive integer, got {value!r}")
+        # One request must fit one forward.
+        if self.max_batch_nodes < self.max_nodes or self.max_batch_edges < self.max_edges:
+            raise ValueError("max_batch_nodes / max_batch_edges must be at least max_nodes / max_edges")
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any] | None) -> RequestLimits:
@@ -67,38 +75,3 @@ class RequestLimits:
     def as_options(self) -> dict[str, int]:
         """The limits as a mapping ``from_options`` reads back."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    def check_body(self, body: bytes) -> None:
-        """Raises RequestTooLargeError when the body exceeds ``max_request_bytes``."""
-        if len(body) > self.max_request_bytes:
-            err = RequestTooLargeError(
-                f"the body has {len(body)} bytes; this endpoint accepts at most "
-                f"{self.max_request_bytes} (limit max_request_bytes)"
-            )
-            # The id of the exact bytes, as for any request.
-            err.request_uid = request_uid(body if isinstance(body, bytes) else str(body).encode())
-            raise err
-
-    def check_counts(self, payload: dict[str, Any], uid: str) -> None:
-        """Raises RequestTooLargeError when nodes, edges or targets exceed their limits.
-
-        Args:
-            payload: the decoded request (``graph`` may be malformed: the graph builder
-                reports that).
-            uid: the request id, for the log.
-        """
-        graph = payload.get("graph")
-        counts = {"targets": payload.get("targets"), "nodes": None, "edges": None}
-        if isinstance(graph, dict):
-            counts["nodes"], counts["edges"] = graph.get("nodes"), graph.get("edges")
-        for what, items in counts.items():
-            limit = getattr(self, f"max_{what}")
-            if isinstance(items, list) and len(items) > limit:
-                raise RequestTooLargeError(
-                    f"the payload has {len(items)} {what}; this endpoint accepts at most {limit} "
-                    f"(limit max_{what}). Split the request into smaller ones."
-                )
-        targets = counts["targets"]
-        if isinstance(targets, list) and len(targets) > WARN_TARGETS:
-            logger.warning("request %s: %d targets; GraphStorm advises at most %d per request",
-                           uid, len(targets), WARN_TARGETS)

@@ -9,10 +9,12 @@ else takes the checked path, which raises the error GraphStorm would.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from handler.errors import GraphConstructionError, MissingFieldDataError
-from handler.schema import CanonicalEtype, GraphSchema
+from handler.errors import GraphConstructionError, MissingFieldDataError, echo
+from handler.schema import GraphSchema
+from handler.types import CanonicalEtype
 
 # ``features`` absent from a member (unlike ``{}``, which is an empty features object).
 _NO_FEATURES = object()
@@ -77,7 +79,7 @@ def graph_lists(payload: dict[str, Any]) -> tuple[list[Any], list[Any]]:
         raise GraphConstructionError("Missing required key: graph in JSON request payload.")
     graph = payload["graph"]
     if not isinstance(graph, dict):
-        raise GraphConstructionError(f"the 'graph' field must be an object, but got {graph!r:.80}")
+        raise GraphConstructionError(f"the 'graph' field must be an object, but got {echo(graph)}")
     for key in ("nodes", "edges"):
         if key not in graph:
             raise GraphConstructionError(f"Missing required key: {key} in JSON request payload graph field.")
@@ -135,7 +137,7 @@ def _new_node_type(pos: int, node: Any, groups: dict[str, TypeGroup],
     ntype = _member_type(node, "node_type", where)
     if not isinstance(ntype, str) or ntype not in schema.node_features:
         raise GraphConstructionError(
-            f"{where}: node type {ntype!r} is not a node type of the model's graph "
+            f"{where}: node type {echo(ntype)} is not a node type of the model's graph "
             f"(known: {', '.join(schema.ntypes)})"
         )
     if "node_id" not in node:
@@ -200,19 +202,19 @@ def _new_edge_type(pos: int, edge: Any, groups: dict[CanonicalEtype, TypeGroup],
         isinstance(p, str) for p in raw_type) else None
     if etype in schema.reverse_of:
         raise GraphConstructionError(
-            f"{where}: edge type {raw_type!r} is a reverse relation, which the server derives from "
+            f"{where}: edge type {echo(raw_type)} is a reverse relation, which the server derives from "
             f"the payload's {list(schema.reverse_of[etype])} edges (the graph was built with "
             "add_reverse_edges); send each edge once, as an edge of its configured relation"
         )
     if etype not in schema.edge_features:
         known = [et for et in schema.canonical_etypes if et not in schema.reverse_of]
         raise GraphConstructionError(
-            f"{where}: edge type {raw_type!r} is not a relation of the model's graph "
+            f"{where}: edge type {echo(raw_type)} is not a relation of the model's graph "
             f"(known: {', '.join(str(list(et)) for et in known)})"
         )
     for key in ("src_node_id", "dest_node_id"):
         if key not in edge:
-            raise GraphConstructionError(f"Missing required key: {key} in {where} (edge type {raw_type}).")
+            raise GraphConstructionError(f"Missing required key: {key} in {where} (edge type {echo(raw_type)}).")
     group = groups.setdefault(etype, TypeGroup(f"edge type {raw_type}, edge"))
     return group, edge["src_node_id"], edge["dest_node_id"]
 
@@ -264,5 +266,7 @@ def _check_id(value: Any, key: str, where: str) -> Any:
     if value is None or value == "":
         raise MissingFieldDataError(key, where)
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise GraphConstructionError(f"{where}: {key} must be a string or a number, but got {value!r:.80}")
+        raise GraphConstructionError(f"{where}: {key} must be a string or a number, but got {echo(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise GraphConstructionError(f"{where}: {key} must be a finite number, but got {value}")
     return value

@@ -1,10 +1,18 @@
 """``RealtimePredictor``: request bytes in, GraphStorm response envelope out.
 
-Two stages so that a server can batch: ``prepare`` (parse, check, build the payload graph;
-per request, an error envelope on failure) and ``run`` (ONE forward over the disjoint union
-of the prepared graphs, split back per request). The disjoint union is built by
-concatenating edge lists with per-type node offsets, which costs far less than
-``dgl.batch`` of ``DGLGraph``s and gives the same ``RelationalGraph``.
+The request path is a straight line of typed stages, each timed, owned here:
+
+    decode (bytes -> DecodedRequest: JSON, request_uid)        handler/decode.py
+    parse  (DecodedRequest -> ParsedRequest: targets, groups)  handler/parse.py
+    build  (ParsedRequest -> PayloadGraph: graph, features)    handler/graph_builder.py
+    forward(PayloadGraphs -> predictions: ONE model call over the batch's disjoint union,
+            split when the batch exceeds the limits' batch budget)
+    envelope(predictions or error -> Envelope -> bytes, serialised once)  handler/envelope.py
+
+``answer`` runs a batch through them and returns, per request, the envelope bytes plus the
+stage timings and graph sizes; servers (the TorchServe handler, ``bench/``, ``gs-predict``)
+call it and nothing else. ``_answer_error`` is the one place an exception becomes an envelope.
+The disjoint union is built by concatenating edge lists with per-type node offsets.
 """
 
 from __future__ import annotations
@@ -12,53 +20,81 @@ from __future__ import annotations
 import gc
 import logging
 import math
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from handler import envelope
 from handler.artifacts import locate_artifacts
 from handler.config import ModelConfig
-from handler.errors import InternalError, RealtimeError, UnprocessablePayloadError
+from handler.decode import DecodedRequest, decode, error_uid
+from handler.envelope import Envelope
+from handler.errors import InternalError, RealtimeError, ResponseTooLargeError, UnprocessablePayloadError
 from handler.graph_builder import GraphBuilder, PayloadGraph, int64_tensor
 from handler.limits import RequestLimits
 from handler.model import GraphStormNodeModel, ModelLoadError, restore_model
 from handler.nn.relational_graph import RelationalGraph
-from handler.payload import JSON_CONTENT_TYPE, parse_request
-from handler.schema import CanonicalEtype, GraphSchema
+from handler.parse import RequestParser
+from handler.request import NodeTarget, ParsedRequest
+from handler.schema import GraphSchema
+from handler.types import JSON_CONTENT_TYPE, CanonicalEtype
 
 logger = logging.getLogger(__name__)
 
+STAGES = ("decode", "parse", "build", "forward", "envelope")
 
-@dataclass(frozen=True)
-class PreparedRequest:
-    """A request ready for the model.
+
+@dataclass
+class RequestOutcome:
+    """What one request of a batch was answered, and what answering it cost.
 
     Attributes:
-        uid: its ``request_uid``.
-        graph: its payload graph and model inputs.
+        envelope: the answer.
+        body: the answer serialised (the response body).
+        timings_ms: stage -> milliseconds, for the stages the request reached (``forward`` is
+            its batch's whole forward, shared by the requests in it).
+        num_nodes: nodes of its payload graph (None when it failed before ``build``).
+        num_edges: edges of its payload graph (None when it failed before ``build``).
     """
 
-    uid: str
-    graph: PayloadGraph
+    envelope: Envelope
+    body: bytes = b""
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    num_nodes: int | None = None
+    num_edges: int | None = None
 
     @property
-    def num_nodes(self) -> int:
-        """Nodes in the payload."""
-        return self.graph.num_nodes
+    def status_code(self) -> int:
+        """The envelope's status code."""
+        return self.envelope.status_code
 
-    @property
-    def num_edges(self) -> int:
-        """Edges in the payload."""
-        return self.graph.num_edges
+
+@dataclass
+class _InFlight:
+    """A request moving through the stages: its id, timings and the last stage's output."""
+
+    body: bytes
+    content_type: str | None
+    uid: str = ""
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    graph: PayloadGraph | None = None
+    envelope: Envelope | None = None
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings_ms[stage] = self.timings_ms.get(stage, 0.0) + (time.perf_counter() - start) * 1000
 
 
 @dataclass(frozen=True)
-class _Union:
+class DisjointUnion:
     """Several payload graphs as one disjoint graph, and where each request's targets are.
 
     Attributes:
@@ -77,13 +113,13 @@ class _Union:
 
 
 class RealtimePredictor:
-    """GraphStorm real-time node prediction for one model.
+    """GraphStorm real-time prediction for one model.
 
     Args:
         model: the restored model.
         schema: the graph schema (``data_transform_new.json``).
         config: the model config.
-        limits: the largest request answered (default: ``RequestLimits()``).
+        limits: request, response and batch limits (default: ``RequestLimits()``).
     """
 
     def __init__(self, model: GraphStormNodeModel, schema: GraphSchema, config: ModelConfig,
@@ -92,7 +128,13 @@ class RealtimePredictor:
         self.schema = schema
         self.config = config
         self.limits = limits or RequestLimits()
-        self.builder = GraphBuilder(schema, config)
+        self.parser = RequestParser(schema, config.task_type, self.limits)
+        edge_dims = {et: model.edge_embed.in_dim(et) for et in schema.canonical_etypes}
+        self.builder = GraphBuilder(
+            schema, config,
+            node_input_dims={nt: model.node_embed.in_dim(nt) for nt in schema.ntypes},
+            edge_input_dims={et: d for et, d in edge_dims.items() if d is not None},
+        )
 
     @classmethod
     def from_artifacts(cls, model_dir: str | Path, device: str | torch.device = "cpu",
@@ -102,7 +144,7 @@ class RealtimePredictor:
         Args:
             model_dir: directory holding the artifacts (GraphStorm's ``model_fn`` naming rules).
             device: where the model runs.
-            limits: the largest request answered (default: ``RequestLimits()``).
+            limits: request, response and batch limits (default: ``RequestLimits()``).
 
         Returns:
             The predictor.
@@ -114,10 +156,31 @@ class RealtimePredictor:
         schema = GraphSchema.from_file(paths.transform_json)
         config = ModelConfig.from_yaml(paths.yaml, schema.ntypes, schema.canonical_etypes)
         model = restore_model(config, schema.canonical_etypes, paths.model_bin, device, ntypes=schema.ntypes)
-        # Finite weights make a non-finite prediction the payload's doing (a 422, see _envelope).
+        # Finite weights and finite inputs (the transforms reject others) make a non-finite
+        # prediction the payload's doing: a 422.
         if not all(torch.isfinite(t).all() for t in model.state_dict().values() if t.is_floating_point()):
             raise ModelLoadError(f"{paths.model_bin}: the model's weights contain NaN or infinite values")
         return cls(model, schema, config, limits)
+
+    # -- the batch call ------------------------------------------------------------------
+
+    def answer(self, requests: Sequence[tuple[bytes, str | None]]) -> list[RequestOutcome]:
+        """Answers a batch of requests: every stage, one forward over the valid ones.
+
+        Never raises: every failure becomes that request's error envelope.
+
+        Args:
+            requests: ``(exact body bytes, content type)`` per request.
+
+        Returns:
+            One outcome per request, in order.
+        """
+        flights = [_InFlight(body, content_type) for body, content_type in requests]
+        with _gc_paused():
+            for flight in flights:
+                self._prepare(flight)
+            self._forward([f for f in flights if f.envelope is None])
+            return [self._respond(f) for f in flights]
 
     def predict(self, body: bytes, content_type: str = JSON_CONTENT_TYPE) -> dict[str, Any]:
         """Answers one request.
@@ -127,7 +190,7 @@ class RealtimePredictor:
             content_type: the request's content type.
 
         Returns:
-            The response envelope.
+            The response envelope as a dict.
         """
         return self.predict_batch([body], [content_type])[0]
 
@@ -139,96 +202,147 @@ class RealtimePredictor:
             content_types: each request's content type (default: all JSON).
 
         Returns:
-            One envelope per request, in order.
+            One envelope dict per request, in order.
         """
         types = content_types if content_types is not None else [JSON_CONTENT_TYPE] * len(bodies)
-        staged = [self.prepare(body, ct) for body, ct in zip(bodies, types, strict=True)]
-        ready = [s for s in staged if isinstance(s, PreparedRequest)]
-        answers = iter(self.run(ready))
-        return [next(answers) if isinstance(s, PreparedRequest) else s for s in staged]
+        outcomes = self.answer(list(zip(bodies, types, strict=True)))
+        return [o.envelope.as_dict() for o in outcomes]
 
-    def prepare(self, body: bytes, content_type: str = JSON_CONTENT_TYPE) -> PreparedRequest | dict[str, Any]:
-        """Parses and checks a request and builds its payload graph.
+    # -- stages --------------------------------------------------------------------------
 
-        Args:
-            body: the exact request bytes.
-            content_type: the request's content type.
+    def decode(self, body: bytes, content_type: str | None) -> DecodedRequest:
+        """Stage ``decode`` (see ``handler.decode.decode``)."""
+        return decode(body, content_type, self.limits)
 
-        Returns:
-            The prepared request, or the error envelope to answer with.
-        """
-        uid = ""
-        try:
-            with _gc_paused():
-                self.limits.check_body(body)
-                request = parse_request(body, content_type, model_task=self.config.task_type)
-                uid = request.uid
-                self.limits.check_counts(request.payload, uid)
-                return PreparedRequest(uid=uid, graph=self.builder.build(request))
-        except RealtimeError as err:
-            uid = uid or err.request_uid
-            if err.status_code >= 500:
-                logger.error("request %s: %s", uid, err.detail)
-            return envelope.from_error(uid, err)
-        except Exception:
-            uid = uid or envelope.request_uid(body if isinstance(body, bytes) else str(body).encode())
-            logger.exception("request %s: unexpected error while preparing", uid)
-            return envelope.from_error(uid, InternalError(""))
+    def parse(self, decoded: DecodedRequest) -> ParsedRequest:
+        """Stage ``parse`` (see ``handler.parse.RequestParser``)."""
+        return self.parser.parse(decoded)
 
-    def run(self, prepared: Sequence[PreparedRequest]) -> list[dict[str, Any]]:
-        """Predicts prepared requests with one forward over their disjoint union.
+    def build(self, parsed: ParsedRequest) -> PayloadGraph:
+        """Stage ``build`` (see ``handler.graph_builder.GraphBuilder``)."""
+        return self.builder.build(parsed)
 
-        If that forward fails, each request is run on its own, so only the failing one gets a
-        500.
-
-        Args:
-            prepared: requests from ``prepare``.
-
-        Returns:
-            One envelope per request, in order.
-        """
-        if not prepared:
-            return []
-        try:
-            with _gc_paused():
-                return self._forward(prepared)
-        except Exception:
-            if len(prepared) == 1:
-                logger.exception("request %s: model forward failed", prepared[0].uid)
-                return [envelope.from_error(prepared[0].uid, InternalError(""))]
-            logger.exception("batched forward of %d requests failed; retrying one by one", len(prepared))
-        return [self.run([p])[0] for p in prepared]
-
-    def _forward(self, prepared: Sequence[PreparedRequest]) -> list[dict[str, Any]]:
-        union = _disjoint_union([p.graph for p in prepared])
+    def run_model(self, union: DisjointUnion) -> dict[str, torch.Tensor]:
+        """The model over a disjoint union: per target node type, one row per distinct target."""
         out = self.model.predict(union.graph, union.node_inputs, union.edge_inputs, union.targets)
-        out = {nt: t.detach().float().cpu() for nt, t in out.items()}
-        return [self._envelope(p, rows, out) for p, rows in zip(prepared, union.rows, strict=True)]
+        return {nt: t.detach().float().cpu() for nt, t in out.items()}
 
-    @staticmethod
-    def _envelope(prepared: PreparedRequest, rows: list[tuple[str, int]],
-                  out: dict[str, torch.Tensor]) -> dict[str, Any]:
+    def _prepare(self, flight: _InFlight) -> None:
+        """decode, parse, build; on failure the flight carries its error envelope."""
+        stage = "decode"
+        try:
+            with flight.timed(stage):
+                decoded = self.decode(flight.body, flight.content_type)
+            flight.uid = decoded.uid
+            stage = "parse"
+            with flight.timed(stage):
+                parsed = self.parse(decoded)
+            stage = "build"
+            with flight.timed(stage):
+                flight.graph = self.build(parsed)
+        except Exception as exc:  # noqa: BLE001 (the exception boundary)
+            if stage == "decode" and isinstance(exc, RealtimeError):
+                flight.uid = error_uid(flight.body, exc)
+            flight.envelope = self._answer_error(flight.uid, exc, stage)
+
+    def _forward(self, flights: Sequence[_InFlight]) -> None:
+        """Stage ``forward``: one model call per chunk of the batch within the batch budget."""
+        for chunk in self._budget_chunks(flights):
+            start = time.perf_counter()
+            self._forward_chunk(chunk)
+            elapsed = (time.perf_counter() - start) * 1000
+            for flight in chunk:
+                flight.timings_ms["forward"] = elapsed
+
+    def _budget_chunks(self, flights: Sequence[_InFlight]) -> Iterator[list[_InFlight]]:
+        """Consecutive runs of requests whose payload graphs together fit the batch budget."""
+        chunk: list[_InFlight] = []
+        nodes = edges = 0
+        for flight in flights:
+            assert flight.graph is not None
+            n, e = flight.graph.num_nodes, flight.graph.num_edges
+            if chunk and (nodes + n > self.limits.max_batch_nodes or edges + e > self.limits.max_batch_edges):
+                yield chunk
+                chunk, nodes, edges = [], 0, 0
+            chunk.append(flight)
+            nodes, edges = nodes + n, edges + e
+        if chunk:
+            yield chunk
+
+    def _forward_chunk(self, chunk: Sequence[_InFlight]) -> None:
+        """One forward over ``chunk``; if it fails, each request on its own, so that only the
+        failing one gets a 500."""
+        try:
+            graphs = [f.graph for f in chunk]
+            union = disjoint_union(graphs)  # type: ignore[arg-type]
+            out = self.run_model(union)
+        except Exception as exc:  # noqa: BLE001 (the exception boundary)
+            if len(chunk) == 1:
+                chunk[0].envelope = self._answer_error(chunk[0].uid, exc, "forward")
+                return
+            logger.exception("batched forward of %d requests failed; retrying one by one", len(chunk))
+            for flight in chunk:
+                self._forward_chunk([flight])
+            return
+        for flight, rows in zip(chunk, union.rows, strict=True):
+            try:
+                flight.envelope = self._results(flight, rows, out)
+            except Exception as exc:  # noqa: BLE001 (the exception boundary)
+                flight.envelope = self._answer_error(flight.uid, exc, "forward")
+
+    def _results(self, flight: _InFlight, rows: list[tuple[str, int]],
+                 out: dict[str, torch.Tensor]) -> Envelope:
+        """The success envelope of one request, or a 422 for a non-finite prediction."""
+        assert flight.graph is not None
         results = []
-        for target, (ntype, row) in zip(prepared.graph.targets, rows, strict=True):
+        for target, (ntype, row) in zip(flight.graph.targets, rows, strict=True):
+            assert isinstance(target, NodeTarget)
             prediction = out[ntype][row].tolist()
             if not all(math.isfinite(v) for v in prediction):
-                logger.warning("request %s: non-finite prediction for %s %s: %s", prepared.uid,
-                               ntype, target.node_id, prediction)
-                where = f"node type {ntype}, node id {target.node_id}"
-                if not _finite_inputs(prepared.graph):  # prepare rejects those: a server bug
-                    return envelope.from_error(prepared.uid, InternalError(
-                        f"the model produced a non-finite prediction for {where}"))
-                return envelope.from_error(prepared.uid, UnprocessablePayloadError(
-                    f"the prediction for {where} is not finite: feature values of the payload are "
-                    "too large in magnitude for the model's float32 arithmetic"))
+                raise UnprocessablePayloadError(
+                    f"the prediction for node type {ntype}, node id {target.node_id} is not finite: "
+                    "feature values of the payload are too large in magnitude for the model's "
+                    "float32 arithmetic"
+                )
             results.append({"node_type": ntype, "node_id": target.node_id, "prediction": prediction})
-        return envelope.success(prepared.uid, results)
+        return Envelope.success(flight.uid, results)
 
+    def _respond(self, flight: _InFlight) -> RequestOutcome:
+        """Stage ``envelope``: serialises the answer once (a 413 if it is too large)."""
+        with flight.timed("envelope"):
+            env = flight.envelope
+            if env is None:  # a flight that skipped forward: cannot happen, answered safely
+                env = self._answer_error(flight.uid, InternalError("the request got no answer"), "envelope")
+            body = env.to_bytes()
+            if len(body) > self.limits.max_response_bytes:
+                env = Envelope.from_error(flight.uid, ResponseTooLargeError(
+                    f"the answer has {len(body)} bytes; this endpoint returns at most "
+                    f"{self.limits.max_response_bytes} (limit max_response_bytes). Ask for fewer "
+                    "targets per request."))
+                body = env.to_bytes()
+        graph = flight.graph
+        return RequestOutcome(
+            envelope=env, body=body, timings_ms=flight.timings_ms,
+            num_nodes=graph.num_nodes if graph is not None else None,
+            num_edges=graph.num_edges if graph is not None else None,
+        )
 
-def _finite_inputs(graph: PayloadGraph) -> bool:
-    """Whether every node and edge input of a payload graph is finite."""
-    inputs = [*graph.node_inputs.values(), *graph.edge_inputs.values()]
-    return all(bool(torch.isfinite(x).all()) for x in inputs)
+    @staticmethod
+    def _answer_error(uid: str, exc: BaseException, stage: str) -> Envelope:
+        """The one place an exception becomes an envelope.
+
+        A ``RealtimeError`` is the client's (its status and text); anything else is a bug: a
+        generic 500, the details and stack trace go to the log with the request id, never to
+        the client. ``RecursionError`` from a payload nested deeper than Python's stack is a 400.
+        """
+        if isinstance(exc, RealtimeError):
+            if exc.status_code >= 500:
+                logger.error("request %s: %s", uid, exc.detail)
+            elif exc.status_code == 422:
+                logger.warning("request %s: %s", uid, exc.detail)
+            return Envelope.from_error(uid, exc)
+        logger.error("request %s: unexpected error in stage %s", uid, stage, exc_info=exc)
+        return Envelope.from_error(uid, InternalError(""))
 
 
 @contextmanager
@@ -251,7 +365,7 @@ def _gc_paused() -> Iterator[None]:
         gc.enable()
 
 
-def _disjoint_union(graphs: Sequence[PayloadGraph]) -> _Union:
+def disjoint_union(graphs: Sequence[PayloadGraph]) -> DisjointUnion:
     """One graph holding every request's graph, node ids offset per node type.
 
     Rows of the model's output per node type follow the order in which distinct targets
@@ -289,7 +403,7 @@ def _disjoint_union(graphs: Sequence[PayloadGraph]) -> _Union:
         num_nodes=offsets,
         edges={et: (_cat(src_parts[et]), _cat(dst_parts[et])) for et in src_parts},
     )
-    return _Union(
+    return DisjointUnion(
         graph=graph,
         node_inputs={nt: _cat(parts) for nt, parts in node_parts.items()},
         edge_inputs={et: _cat(parts) for et, parts in edge_parts.items()},

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-CanonicalEtype = tuple[str, str, str]
+from handler.types import CanonicalEtype  # noqa: F401 (re-exported)
 
 LEARNABLE_EMBEDDING_KEY = "gs_learnable_embedding"
 # GConstruct's suffix for the reverse relation it adds with --add-reverse-edges.

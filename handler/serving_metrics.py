@@ -8,9 +8,9 @@ shows.
 | metric | type | unit | per | extra label |
 | --- | --- | --- | --- | --- |
 | GsGraphNodes / GsGraphEdges | histogram | count | valid request | |
-| GsPreprocessTime | histogram | ms | request (parse + graph build) | |
-| GsInferenceTime | histogram | ms | valid request (its batch's one forward) | |
-| GsPostprocessTime | histogram | ms | request (envelope serialisation) | |
+| GsPreprocessTime | histogram | ms | request (stages decode + parse + build) | |
+| GsInferenceTime | histogram | ms | valid request (stage forward: its batch's forward) | |
+| GsPostprocessTime | histogram | ms | request (stage envelope: serialisation) | |
 | GsRequestErrors | counter | count | request answered with status != 200 | StatusCode |
 | GsBatches | counter | count | handler call | BatchSize |
 """
@@ -20,10 +20,11 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from ts.metrics.dimension import Dimension
 from ts.metrics.metric_type_enum import MetricTypes
+
+from handler.predictor import RequestOutcome
 
 logger = logging.getLogger(__name__)
 # The logger TorchServe's metric objects print their `[METRICS]` lines with (ts 0.12).
@@ -72,27 +73,6 @@ def one_write() -> Iterator[None]:
             log.info("\n".join(collect.lines))
 
 
-@dataclass
-class RequestTimings:
-    """What the handler measured for one request of a batch.
-
-    Attributes:
-        status_code: the envelope's status_code.
-        preprocess_ms: parse + validation + graph building.
-        postprocess_ms: envelope serialisation.
-        inference_ms: the batch's forward time (None when the request never reached the model).
-        num_nodes: nodes of the request's payload graph (None when not built).
-        num_edges: edges of the request's payload graph (None when not built).
-    """
-
-    status_code: int = 200
-    preprocess_ms: float = 0.0
-    postprocess_ms: float = 0.0
-    inference_ms: float | None = None
-    num_nodes: int | None = None
-    num_edges: int | None = None
-
-
 def emit_batch(metrics, batch_size: int) -> None:
     """Counts one handler call under its batch size (proves batching from outside).
 
@@ -106,30 +86,32 @@ def emit_batch(metrics, batch_size: int) -> None:
     )
 
 
-def emit_request(metrics, idx: int, timings: RequestTimings) -> None:
+def emit_request(metrics, idx: int, outcome: RequestOutcome) -> None:
     """Emits the per-request metrics of request ``idx`` of the current batch.
 
     Args:
         metrics: TorchServe's `context.metrics`.
         idx: the request's index in the batch (ties the metric log line to its request id).
-        timings: what was measured for it.
+        outcome: the request's answer, stage timings and graph size.
     """
+    stages = outcome.timings_ms
+    pre = [stages[s] for s in ("decode", "parse", "build") if s in stages]
     for name, value in (
-        ("GsPreprocessTime", timings.preprocess_ms),
-        ("GsInferenceTime", timings.inference_ms),
-        ("GsPostprocessTime", timings.postprocess_ms),
+        ("GsPreprocessTime", sum(pre) if pre else None),
+        ("GsInferenceTime", stages.get("forward")),
+        ("GsPostprocessTime", stages.get("envelope")),
     ):
         if value is not None:
             _safely(metrics.add_metric, name, round(value, 3), "ms", idx=idx, dimensions=[],
                     metric_type=MetricTypes.HISTOGRAM)
-    for name, value in (("GsGraphNodes", timings.num_nodes), ("GsGraphEdges", timings.num_edges)):
-        if value is not None:
-            _safely(metrics.add_metric, name, value, "count", idx=idx, dimensions=[],
+    for name, count in (("GsGraphNodes", outcome.num_nodes), ("GsGraphEdges", outcome.num_edges)):
+        if count is not None:
+            _safely(metrics.add_metric, name, count, "count", idx=idx, dimensions=[],
                     metric_type=MetricTypes.HISTOGRAM)
-    if timings.status_code != 200:
+    if outcome.status_code != 200:
         _safely(
             metrics.add_metric, "GsRequestErrors", 1, "count", idx=idx,
-            dimensions=[Dimension("StatusCode", str(timings.status_code))],
+            dimensions=[Dimension("StatusCode", str(outcome.status_code))],
             metric_type=MetricTypes.COUNTER,
         )
 

@@ -4,7 +4,9 @@ TorchServe imports this file as the top-level module `torchserve_handler` from t
 archive (gs-build-mar copies it to the archive root next to the `handler` package), so it uses
 absolute `handler.*` imports and defines exactly one class (TorchServe's entry-point rule).
 
-Never raises out of `handle`: one exception there fails every request of the batch (503).
+The request path itself is the core's (`RealtimePredictor.answer`); this file only moves bytes,
+headers and metrics. Never raises out of `handle`: one exception there fails every request of
+the batch (503).
 An unexpected failure answers GraphStorm's generic 500 text; the exception and its stack trace
 go to the log with the request_uid, never into a response.
 """
@@ -14,7 +16,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import time
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -22,24 +23,25 @@ from typing import Any
 import torch
 from ts.torch_handler.base_handler import BaseHandler
 
-from handler import envelope, serving_metrics
+from handler import serving_metrics
+from handler.envelope import Envelope, request_uid
 from handler.errors import InternalError
 from handler.limits import RequestLimits
-from handler.predictor import PreparedRequest, RealtimePredictor
+from handler.predictor import RealtimePredictor, RequestOutcome
+from handler.types import ARTIFACTS_DIR, JSON_CONTENT_TYPE
 
 logger = logging.getLogger(__name__)
 
-# Archive folder with model.bin, the YAML and the JSON (mar_builder.staging.ARTIFACTS_DIR).
-ARTIFACTS_DIR = "artifacts"
-JSON_TYPE = "application/json"
 # torch intra-op threads per worker unless model-config.yaml sets handler.torch_threads.
 TORCH_THREADS = 1
+# Environment overrides of model-config.yaml's handler options (set by the SageMaker container).
+HTTP_STATUS_ENV = "GS_HTTP_STATUS"
 DECODED_BODY = ("TorchServe decoded the request body before the handler saw it, so its exact bytes "
                 "are lost; set decode_input_request=false")
 
 
 class GraphStormHandler(BaseHandler):
-    """Wires TorchServe batches to `RealtimePredictor.prepare` / `run`."""
+    """Hands TorchServe batches to `RealtimePredictor.answer`."""
 
     def initialize(self, context) -> None:
         """Restores the model from the extracted archive.
@@ -66,9 +68,10 @@ class GraphStormHandler(BaseHandler):
         self.predictor = RealtimePredictor.from_artifacts(
             artifacts if artifacts.is_dir() else model_dir, device=device, limits=limits
         )
-        self.http_status = bool(options.get("http_status", False))
+        self.http_status = _flag(os.environ.get(HTTP_STATUS_ENV), bool(options.get("http_status", False)))
         self.initialized = True
-        logger.info("GraphStorm model loaded from %s on %s; %s", model_dir, device, limits)
+        logger.info("GraphStorm model loaded from %s on %s; %s; http_status=%s", model_dir, device,
+                    limits, self.http_status)
 
     def handle(self, data: list[dict[str, Any]], context) -> list[bytes]:
         """Answers a batch: one JSON envelope (bytes) per request, in order.
@@ -81,74 +84,34 @@ class GraphStormHandler(BaseHandler):
             One serialized envelope per request.
         """
         try:
-            envelopes, timings = self._predict(data, context)
+            outcomes = self._answer(data, context)
         except Exception:  # a bug must cost 500s, not a 503 for the whole batch
-            envelopes = [_internal_error(_raw_body(r)) for r in data]
-            logger.exception("batch failed; 500 for requests %s", [e["request_uid"] for e in envelopes])
-            timings = [serving_metrics.RequestTimings() for _ in data]
+            outcomes = [_internal_error(request_uid(_raw_body(r) or b"")) for r in data]
+            logger.exception("batch failed; 500 for requests %s", [o.envelope.request_uid for o in outcomes])
         with serving_metrics.one_write():
-            return self._respond(data, context, envelopes, timings)
+            for idx, outcome in enumerate(outcomes):
+                self._set_response_headers(context, idx, outcome.status_code)
+                serving_metrics.emit_request(context.metrics, idx, outcome)
+            serving_metrics.emit_batch(context.metrics, len(data))
+        return [outcome.body for outcome in outcomes]
 
-    def _respond(self, data: list[dict[str, Any]], context, envelopes: list[dict[str, Any]],
-                 timings: list[serving_metrics.RequestTimings]) -> list[bytes]:
-        """Serialises the envelopes, sets headers and emits the metrics of each request."""
-        responses = []
-        for idx, (env, timing) in enumerate(zip(envelopes, timings, strict=True)):
-            start = time.perf_counter()
-            try:
-                body = envelope.dumps(env)
-            except Exception:
-                env = _internal_error(_raw_body(data[idx]))
-                logger.exception("request %s: envelope not serializable", env["request_uid"])
-                body = envelope.dumps(env)
-            timing.postprocess_ms = (time.perf_counter() - start) * 1000
-            timing.status_code = env["status_code"]
-            self._set_response_headers(context, idx, env["status_code"])
-            serving_metrics.emit_request(context.metrics, idx, timing)
-            responses.append(body)
-        serving_metrics.emit_batch(context.metrics, len(data))
-        return responses
-
-    def _predict(self, data, context) -> tuple[list[dict], list[serving_metrics.RequestTimings]]:
-        """Prepares each request, runs one forward over the valid ones; envelopes in order."""
-        envelopes: list[dict | None] = [None] * len(data)
-        timings = [serving_metrics.RequestTimings() for _ in data]
-        valid: list[tuple[int, PreparedRequest]] = []
-        for idx, request in enumerate(data):
-            start = time.perf_counter()
-            body = _raw_body(request)
+    def _answer(self, data: list[dict[str, Any]], context) -> list[RequestOutcome]:
+        """The predictor's answers; a body TorchServe decoded beyond recovery is a 500."""
+        bodies = [_raw_body(request) for request in data]
+        readable = [(body, _content_type(context, idx)) for idx, body in enumerate(bodies) if body is not None]
+        answers = iter(self.predictor.answer(readable))
+        outcomes = []
+        for idx, body in enumerate(bodies):
             if body is None:
                 logger.error("request %d: body already decoded by TorchServe", idx)
-                prepared = _internal_error(None, DECODED_BODY)
+                outcomes.append(_internal_error("", DECODED_BODY))
             else:
-                try:
-                    prepared = self.predictor.prepare(body, _content_type(context, idx))
-                except Exception:
-                    prepared = _internal_error(body)
-                    logger.exception("request %s: prepare failed", prepared["request_uid"])
-            if isinstance(prepared, dict):
-                envelopes[idx] = prepared
-            else:
-                valid.append((idx, prepared))
-                timings[idx].num_nodes = prepared.num_nodes
-                timings[idx].num_edges = prepared.num_edges
-            timings[idx].preprocess_ms = (time.perf_counter() - start) * 1000
-        if valid:
-            start = time.perf_counter()
-            try:
-                results = self.predictor.run([prepared for _, prepared in valid])
-            except Exception:
-                logger.exception("forward failed; 500 for requests %s", [p.uid for _, p in valid])
-                results = [_internal_error(prepared.uid) for _, prepared in valid]
-            inference_ms = (time.perf_counter() - start) * 1000
-            for (idx, _), result in zip(valid, results, strict=True):
-                envelopes[idx] = result
-                timings[idx].inference_ms = inference_ms
-        return envelopes, timings
+                outcomes.append(next(answers))
+        return outcomes
 
     def _set_response_headers(self, context, idx: int, status_code: int) -> None:
         """JSON content type always; the envelope's status as HTTP status when configured."""
-        context.set_response_content_type(idx, JSON_TYPE)
+        context.set_response_content_type(idx, JSON_CONTENT_TYPE)
         if self.http_status:
             try:
                 phrase = HTTPStatus(status_code).phrase
@@ -208,18 +171,22 @@ def _content_type(context, idx: int) -> str:
     body_headers = context.get_request_header(idx, "body")
     if isinstance(body_headers, dict) and body_headers.get("content-type"):
         return body_headers["content-type"]
-    return JSON_TYPE
+    return JSON_CONTENT_TYPE
 
 
-def _internal_error(body_or_uid: bytes | str | None, detail: str = "") -> dict[str, Any]:
-    """A 500 envelope (details go to the log, not to the client, unless given).
+def _internal_error(uid: str, detail: str = "") -> RequestOutcome:
+    """A 500 answer (details go to the log, not to the client, unless given)."""
+    env = Envelope.from_error(uid, InternalError(detail))
+    return RequestOutcome(envelope=env, body=env.to_bytes())
 
-    Args:
-        body_or_uid: the request body, its request_uid, or None when unknown (uid "").
-        detail: text for the envelope's error field after GraphStorm's 500 prefix.
-    """
-    if isinstance(body_or_uid, bytes):
-        uid = envelope.request_uid(body_or_uid)
-    else:
-        uid = body_or_uid or ""
-    return envelope.from_error(uid, InternalError(detail))
+
+def _flag(value: str | None, default: bool) -> bool:
+    """An on/off environment setting: true/1/yes or false/0/no; unset keeps ``default``."""
+    if value is None or not value.strip():
+        return default
+    text = value.strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(f"{HTTP_STATUS_ENV}={value!r}: expected true or false")

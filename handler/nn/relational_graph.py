@@ -2,8 +2,7 @@
 
 DGL's ``HeteroGraphConv`` costs a Python loop and several kernel launches per relation;
 the layers here work on plain ``(src, dst)`` index tensors so a forward is a handful of
-gathers, matmuls and ``index_add_`` calls. ``RelationalGraph.from_dgl`` is the bridge from
-the ``DGLGraph`` the graph builder produces.
+gathers, matmuls and ``index_add_`` calls.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from typing import Any
 
 import torch
 
-CanonicalEtype = tuple[str, str, str]
+from handler.types import CanonicalEtype  # noqa: F401 (re-exported)
 
 
 @dataclass(frozen=True)
@@ -39,15 +38,6 @@ class RelationalGraph:
         if key not in self.memo:
             self.memo[key] = compute()
         return self.memo[key]
-
-    @classmethod
-    def from_dgl(cls, graph) -> RelationalGraph:
-        """Builds the edge lists of a ``dgl.DGLGraph`` (one call per relation, no copies)."""
-        num_nodes = {ntype: graph.num_nodes(ntype) for ntype in graph.ntypes}
-        edges = {
-            cet: graph.edges(etype=cet, order="eid") for cet in graph.canonical_etypes
-        }
-        return cls(num_nodes=num_nodes, edges=edges)
 
     def to(self, device: torch.device | str) -> RelationalGraph:
         """Returns a copy with every index tensor on ``device`` (``self`` if already there)."""

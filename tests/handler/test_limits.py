@@ -28,8 +28,9 @@ def _counts() -> dict[str, int]:
 
 
 def test_defaults_are_documented_values():
-    assert RequestLimits() == RequestLimits(max_request_bytes=100 * 1024 * 1024, max_nodes=100_000,
-                                            max_edges=1_000_000, max_targets=1_000)
+    assert RequestLimits() == RequestLimits(
+        max_request_bytes=6 * 1024 * 1024, max_response_bytes=6 * 1024 * 1024, max_nodes=100_000,
+        max_edges=500_000, max_targets=1_000, max_batch_nodes=200_000, max_batch_edges=1_000_000)
     assert _predictor().limits == RequestLimits()
 
 
@@ -71,7 +72,7 @@ def test_limits_must_be_positive_integers(bad):
 def test_many_targets_are_answered_with_graphstorm_s_warning(caplog):
     target = PAYLOAD["targets"][0]
     body = json.dumps({**PAYLOAD, "targets": [target] * (WARN_TARGETS + 1)}).encode()
-    with caplog.at_level(logging.WARNING, logger="handler.limits"):
+    with caplog.at_level(logging.WARNING, logger="handler.parse"):
         env = _predictor().predict(body)
     assert env["status_code"] == 200 and len(env["data"]["results"]) == WARN_TARGETS + 1
     assert any(f"{WARN_TARGETS + 1} targets" in r.getMessage() for r in caplog.records)
@@ -87,6 +88,28 @@ def test_torchserve_local_size_limits_agree_with_the_handler():
     handler's byte limit must not be larger, or it would never be the one answering."""
     props = _properties("config.properties")
     assert RequestLimits().max_request_bytes == int(props["max_request_size"])
-    # The largest answer the limits allow (1,000 targets of a 1,000-class model, ~25 bytes a
-    # value) fits in a response.
-    assert RequestLimits().max_targets * (1000 * 25 + 100) <= int(props["max_response_size"])
+    # A larger answer is the handler's 413 envelope, so every answer fits a response.
+    assert RequestLimits().max_response_bytes <= int(props["max_response_size"])
+
+
+def test_an_answer_over_the_response_limit_is_a_413_envelope():
+    env = _predictor().predict(BODY)
+    size = len(envelope.dumps(env))
+    small = _predictor(max_response_bytes=size - 1).predict(BODY)
+    assert small["status_code"] == 413 and small["request_uid"] == env["request_uid"]
+    assert small["error"].startswith("Response Too Large: ") and "max_response_bytes" in small["error"]
+    assert _predictor(max_response_bytes=size).predict(BODY) == env
+
+
+def test_a_batch_over_the_budget_is_split_into_forwards_with_the_same_answers():
+    nodes = len(PAYLOAD["graph"]["nodes"])
+    alone = envelope.dumps(_predictor().predict(BODY))
+    split = _predictor(max_nodes=nodes, max_batch_nodes=nodes).answer([(BODY, "application/json")] * 3)
+    # A budget of one request's nodes: three forwards of one request, each answer exactly the
+    # one-request answer.
+    assert [o.body for o in split] == [alone] * 3
+
+
+def test_batch_budget_must_hold_one_request():
+    with pytest.raises(ValueError, match="max_batch_nodes"):
+        RequestLimits(max_nodes=10, max_batch_nodes=5)

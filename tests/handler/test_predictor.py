@@ -14,7 +14,6 @@ import torch
 
 from handler import RealtimePredictor, envelope
 from handler.errors import TargetNodeIdError
-from handler.predictor import PreparedRequest
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 
@@ -83,52 +82,63 @@ def test_batch_equals_one_by_one_with_errors_in_between(variant):
             assert got == alone
 
 
-def test_staged_api_matches_predict():
+def test_answer_reports_stages_sizes_and_serialised_envelopes():
     p = _predictor("rgcn_nc")
-    body = _body("rgcn_nc", "v02_small")
-    prepared = p.prepare(body, "application/json")
-    assert isinstance(prepared, PreparedRequest)
-    assert prepared.num_nodes == 73 and prepared.num_edges == 80
-    assert p.run([prepared]) == [p.predict(body)]
-    assert p.run([]) == []
-    rejected = p.prepare(_body("rgcn_nc", "x03_unknown_target_id"), "application/json")
-    assert rejected["status_code"] == TargetNodeIdError.status_code
+    ok, rejected = p.answer([(_body("rgcn_nc", "v02_small"), "application/json"),
+                             (_body("rgcn_nc", "x03_unknown_target_id"), "application/json")])
+    assert (ok.num_nodes, ok.num_edges) == (73, 80)
+    assert set(ok.timings_ms) == {"decode", "parse", "build", "forward", "envelope"}
+    assert ok.body == envelope.dumps(p.predict(_body("rgcn_nc", "v02_small")))
+    assert rejected.status_code == TargetNodeIdError.status_code
+    assert "forward" not in rejected.timings_ms and rejected.num_nodes is None
+    assert p.answer([]) == []
 
 
-def _broken(prepared: PreparedRequest, **inputs) -> PreparedRequest:
-    return dataclasses.replace(prepared, graph=dataclasses.replace(prepared.graph, **inputs))
+class _Faulty(RealtimePredictor):
+    """The real predictor whose ``build`` corrupts the model inputs of chosen requests, to
+    exercise the forward's failure paths (no request can reach them otherwise)."""
+
+    def __init__(self, base: RealtimePredictor, corrupt) -> None:
+        super().__init__(base.model, base.schema, base.config, base.limits)
+        self.corrupt = corrupt
+        self.faulty_uids: set[str] = set()
+
+    def build(self, parsed):
+        graph = super().build(parsed)
+        if parsed.uid in self.faulty_uids:
+            graph = dataclasses.replace(graph, node_inputs=self.corrupt(graph.node_inputs))
+        return graph
 
 
 def test_a_failing_request_does_not_fail_its_batch():
-    p = _predictor("rgcn_nc")
-    good = [p.prepare(_body("rgcn_nc", c)) for c in ("v01_tiny", "v02_small")]
-    bad = _broken(good[1], node_inputs={**good[1].graph.node_inputs,
-                                        "paper": good[1].graph.node_inputs["paper"][:, :3]})
-    results = p.run([good[0], bad, good[1]])
+    p = _Faulty(_predictor("rgcn_nc"), lambda x: {**x, "paper": x["paper"][:, :3]})
+    bodies = [_body("rgcn_nc", c) for c in ("v01_tiny", "v02_small", "v03_medium_sampled")]
+    p.faulty_uids.add(envelope.request_uid(bodies[1]))
+    results = p.predict_batch(bodies)
     assert [r["status_code"] for r in results] == [200, 500, 200]
-    assert results[0] == p.run([good[0]])[0]
-    assert results[1]["request_uid"] == bad.uid and results[1]["data"] == {}
+    assert results[0] == p.predict(bodies[0])
+    assert results[1]["request_uid"] == envelope.request_uid(bodies[1]) and results[1]["data"] == {}
     assert "Traceback" not in results[1]["error"] and "shape" not in results[1]["error"]
 
 
-def test_non_finite_predictions_are_a_500_never_a_nan_token():
-    p = _predictor("rgcn_nc")
-    good = p.prepare(_body("rgcn_nc", "v01_tiny"))
-    poisoned = {nt: torch.full_like(x, float("nan")) for nt, x in good.graph.node_inputs.items()}
-    env = p.run([_broken(good, node_inputs=poisoned)])[0]
-    assert env["status_code"] == 500 and "non-finite" in env["error"]
-    raw = envelope.dumps(env)
-    assert b"NaN" not in raw and b"Infinity" not in raw
+def test_non_finite_predictions_are_a_422_never_a_nan_token():
+    p = _Faulty(_predictor("rgcn_nc"), lambda x: {nt: torch.full_like(v, float("nan")) for nt, v in x.items()})
+    body = _body("rgcn_nc", "v01_tiny")
+    p.faulty_uids.add(envelope.request_uid(body))
+    (outcome,) = p.answer([(body, "application/json")])
+    assert outcome.status_code == 422 and "not finite" in outcome.envelope.error
+    assert b"NaN" not in outcome.body and b"Infinity" not in outcome.body
 
 
 def test_unexpected_errors_are_a_generic_500():
-    env = _predictor("rgcn_nc").prepare(12345, "application/json")  # not bytes: a caller bug
+    (outcome,) = _predictor("rgcn_nc").answer([(12345, "application/json")])  # not bytes: a caller bug
+    env = outcome.envelope.as_dict()
     assert env["status_code"] == 500 and env["data"] == {}
     assert env["error"].startswith("Internal Server Error")
 
 
 def test_dumps_writes_compact_json_without_nan_tokens():
-    env = envelope.success("abc", [{"node_type": "p", "node_id": 1, "prediction": [0.25, float("nan")]}])
-    raw = envelope.dumps(env)
+    env = envelope.Envelope.success("abc", [{"node_type": "p", "node_id": 1, "prediction": [0.25, float("nan")]}])
+    raw = env.to_bytes()
     assert isinstance(raw, bytes) and b"NaN" not in raw
     assert orjson.loads(raw)["data"]["results"][0]["prediction"] == [0.25, None]

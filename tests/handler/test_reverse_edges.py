@@ -104,8 +104,7 @@ def test_derived_reverse_relation_has_no_features_and_swapped_edges(tmp_path):
     derived = RealtimePredictor.from_artifacts(_variant_with_reverse_edges("rgcn_nc", tmp_path / "v"))
     payload = _payload("rgcn_nc")
     payload["graph"]["edges"] = [e for e in payload["graph"]["edges"] if not _is_reverse(e)]
-    prepared = derived.prepare(json.dumps(payload).encode())
-    graph = prepared.graph
+    graph = _build(derived, json.dumps(payload).encode())
     for reverse, forward in derived.schema.reverse_of.items():
         src, dst = graph.edges[forward]
         rsrc, rdst = graph.edges[reverse]
@@ -126,10 +125,15 @@ def test_homogeneous_reverse_edges_are_appended_to_the_relation(tmp_path):
     explicit = original.predict(_with_edges(payload, edges + swapped))
     _assert_same(got, explicit)
     assert _max_diff(original.predict(_with_edges(payload, edges)), explicit) > 1e-3
-    graph = derived.prepare(_with_edges(payload, edges)).graph
+    graph = _build(derived, _with_edges(payload, edges))
     src, dst = graph.edges[("_N", "_E", "_N")]
     n = len(edges)
     assert src[n:].tolist() == dst[:n].tolist() and dst[n:].tolist() == src[:n].tolist()
+
+
+def _build(predictor: RealtimePredictor, body: bytes):
+    """The payload graph the ``build`` stage makes of a body."""
+    return predictor.build(predictor.parse(predictor.decode(body, "application/json")))
 
 
 def test_schema_reverse_relations_follow_gconstruct():

@@ -11,7 +11,10 @@ import ts
 from ts.metrics.metric_cache_yaml_impl import MetricsCacheYamlImpl
 
 from handler import serving_metrics
-from handler.serving_metrics import TS_METRICS_LOGGER, RequestTimings
+from handler.envelope import Envelope
+from handler.errors import TargetNodeIdError
+from handler.predictor import RequestOutcome
+from handler.serving_metrics import TS_METRICS_LOGGER
 
 # The emission time (whole seconds) is the only field that may differ between two emissions.
 _TIME = re.compile(r",\d+,")
@@ -27,8 +30,12 @@ def metrics() -> MetricsCacheYamlImpl:
 
 
 def _emit(metrics) -> None:
-    serving_metrics.emit_request(metrics, 0, RequestTimings(200, 1.5, 0.1, 2.0, 11, 20))
-    serving_metrics.emit_request(metrics, 1, RequestTimings(404, 0.7, 0.1))
+    ok = RequestOutcome(Envelope.success("u0", []), timings_ms={
+        "decode": 0.5, "parse": 0.5, "build": 0.5, "forward": 2.0, "envelope": 0.1}, num_nodes=11, num_edges=20)
+    rejected = RequestOutcome(Envelope.from_error("u1", TargetNodeIdError("x")),
+                              timings_ms={"decode": 0.3, "parse": 0.4, "envelope": 0.1})
+    serving_metrics.emit_request(metrics, 0, ok)
+    serving_metrics.emit_request(metrics, 1, rejected)
     serving_metrics.emit_batch(metrics, 2)
 
 

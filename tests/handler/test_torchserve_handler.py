@@ -96,10 +96,10 @@ def test_http_status_option(model_dir):
         assert ctx.get_response_status(idx)[0] == case.target["status_code"]
 
 
-@pytest.mark.parametrize("stage", ["prepare", "run"])
+@pytest.mark.parametrize("stage", ["parse", "build", "run_model", "answer"])
 def test_unexpected_failures_are_a_generic_500_logged_with_the_request_uid(model_dir, stage, caplog):
     tiny = CASES["v01_tiny"]
-    log = logging.getLogger("handler.torchserve_handler")  # routed to stderr, not propagated
+    log = logging.getLogger("handler")  # routed to stderr, not propagated
     log.addHandler(caplog.handler)
     try:
         out, _ = _handle(model_dir, [{"body": bytearray(tiny.body)}], [{}], break_stage=stage)
@@ -107,6 +107,6 @@ def test_unexpected_failures_are_a_generic_500_logged_with_the_request_uid(model
         log.removeHandler(caplog.handler)
     answer = json.loads(out[0])
     uid = envelope.request_uid(tiny.body)
-    assert answer == envelope.from_error(uid, InternalError(""))
+    assert answer == envelope.Envelope.from_error(uid, InternalError("")).as_dict()
     assert "secret" not in out[0].decode() and "RuntimeError" not in out[0].decode()
     assert uid in caplog.text and "secret internal detail" in caplog.text and "Traceback" in caplog.text

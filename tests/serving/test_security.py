@@ -1,15 +1,18 @@
-"""Security: loopback-only listeners, payloads never run or used as paths, no stack traces.
+"""Security: loopback-only listeners, no runtime model loading, payloads never run, no stack traces.
 
 The local config binds every listener (HTTP and gRPC) to 127.0.0.1, checked both in the file
-and on a running server; the SageMaker config exposes inference only. Hostile strings in
-payloads (code, paths, URLs) are data: nothing is executed or opened. A failure inside the
-server answers a generic 500 while its stack trace goes to the log with the request_uid.
+and on a running server; the SageMaker config exposes inference only. A .mar carries Python
+code, so registering one is running code: with the default local config a running server
+refuses every registration (and URL); the versioning config differs only by turning the model
+API on together with token authorisation (its token checks run in test_serving_versioning.py,
+on that module's server). Hostile strings in payloads (code, paths, URLs) are data: nothing is
+executed or opened. A failure inside the server answers a generic 500 while its stack trace goes
+to the log with the request_uid.
 """
 
 from __future__ import annotations
 
 import ast
-import dataclasses
 import json
 import logging
 import os
@@ -19,10 +22,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from handler import RealtimePredictor
+from handler import RealtimePredictor, envelope
 from tests.compare import artifacts_dir, load_cases
 from tests.serving.load import FIELDS
-from tests.serving.torchserve_process import REPO, serving
+from tests.serving.torchserve_process import REPO, http_request, serving
 
 MODEL = "rgcn_nc"
 LEARNABLE = "rgcn_nc_learnable"  # its x16 case is GraphStorm's 500 (missing learnable embeddings)
@@ -53,6 +56,28 @@ def test_sagemaker_config_exposes_inference_only():
     assert props["enable_model_api"] == "false"
 
 
+# allowed_urls is a comma-separated list of Java regexes a model URL must match in full; a
+# model named by a plain file name loads from the model store without this check.
+NO_URL = "^$"
+
+
+def test_no_config_lets_a_model_load_from_a_url():
+    for name in ("config.properties", "versioning.properties", "sagemaker.properties"):
+        assert _properties(name)["allowed_urls"] == NO_URL, name
+
+
+def test_local_config_has_the_model_api_off():
+    assert _properties("config.properties")["enable_model_api"] == "false"
+
+
+def test_versioning_config_turns_the_model_api_on_only_with_token_authorisation():
+    local, versioning = _properties("config.properties"), _properties("versioning.properties")
+    assert versioning["enable_model_api"] == "true"
+    assert versioning["disable_token_authorization"] == "false"
+    changed = {k for k in local.keys() | versioning.keys() if local.get(k) != versioning.get(k)}
+    assert changed == {"enable_model_api", "disable_token_authorization"}
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, mar_builder):
     store = tmp_path_factory.mktemp("store")
@@ -74,6 +99,27 @@ def _group_listeners(pgid: int) -> list[tuple[int, str, int]]:
         except (OSError, psutil.Error):
             continue
     return found
+
+
+def _copy_of_a_mar(server, tmp_path: Path) -> Path:
+    """A copy of a served archive outside the model store (what an attacker would point to)."""
+    copy = tmp_path / "outside" / "evil.mar"
+    copy.parent.mkdir()
+    copy.write_bytes((server.model_store / f"{MODEL}.mar").read_bytes())
+    return copy
+
+
+@pytest.mark.torchserve
+def test_default_config_refuses_to_register_or_unregister_models(server, tmp_path):
+    outside = _copy_of_a_mar(server, tmp_path)
+    (server.model_store / "other.mar").write_bytes(outside.read_bytes())
+    for url in ("other.mar", outside.as_uri(), "http://127.0.0.1:9/evil.mar"):
+        resp = http_request(server.management_port, "POST", f"/models?url={url}&model_name=evil&initial_workers=1")
+        assert resp.status == 405, (url, resp.status, resp.body)
+    resp = http_request(server.management_port, "DELETE", f"/models/{MODEL}")
+    assert resp.status == 405, resp.body
+    listed = http_request(server.management_port, "GET", "/models").json()["models"]
+    assert sorted(m["modelName"] for m in listed) == sorted([MODEL, LEARNABLE])
 
 
 @pytest.mark.torchserve
@@ -147,14 +193,18 @@ def test_handler_code_neither_evaluates_nor_opens_request_data():
 
 def test_a_server_failure_answers_without_stack_trace_and_logs_it_with_the_uid(caplog):
     p = RealtimePredictor.from_artifacts(artifacts_dir(MODEL))
-    good = p.prepare(load_cases(MODEL)[0].body)
-    inputs = {**good.graph.node_inputs, "paper": good.graph.node_inputs["paper"][:, :3]}
-    broken = dataclasses.replace(good, graph=dataclasses.replace(good.graph, node_inputs=inputs))
+    body = load_cases(MODEL)[0].body
+    uid = envelope.request_uid(body)
+
+    def broken(union):  # fault injection: the model raises with internal details
+        raise RuntimeError("shape mismatch in secret layer")
+
+    p.run_model = broken
     with caplog.at_level(logging.ERROR, logger="handler.predictor"):
-        (env,) = p.run([broken])
-    assert env["status_code"] == 500 and env["request_uid"] == good.uid
+        env = p.predict(body)
+    assert env["status_code"] == 500 and env["request_uid"] == uid
     assert env["error"] == "Internal Server Error: Please contact with your endpoint administrators for this error. "
-    logged = [r for r in caplog.records if good.uid in r.getMessage()]
+    logged = [r for r in caplog.records if uid in r.getMessage()]
     assert logged and logged[0].exc_info is not None  # the trace is in the log, next to the uid
 
 

@@ -1,0 +1,29 @@
+"""Types and constants shared by the whole request path: their one home.
+
+Light on purpose (no torch, numpy or DGL): the wire-format modules, the config reader, the
+mar builder and the container entry point import it.
+"""
+
+from __future__ import annotations
+
+# A relation: (source node type, relation name, destination node type).
+CanonicalEtype = tuple[str, str, str]
+
+# A payload node id as JSON gives it (GraphStorm compares ids by Python equality).
+NodeId = str | int | float
+
+NODE_TASKS = ("node_classification", "node_regression")
+EDGE_TASKS = ("edge_classification", "edge_regression")
+LINK_PREDICTION = "link_prediction"
+# Targets are edges for these tasks: a (src, dst) pair of a relation.
+EDGE_TARGET_TASKS = (*EDGE_TASKS, LINK_PREDICTION)
+TASKS = (*NODE_TASKS, *EDGE_TARGET_TASKS)
+
+# GraphStorm's artifact names (``model_fn``'s defaults).
+MODEL_FILE = "model.bin"
+TRAINING_CONFIG_FILE = "GRAPHSTORM_RUNTIME_UPDATED_TRAINING_CONFIG.yaml"
+TRANSFORM_FILE = "data_transform_new.json"
+# The folder of a .mar (and of a staged archive) holding the three artifacts.
+ARTIFACTS_DIR = "artifacts"
+
+JSON_CONTENT_TYPE = "application/json"
