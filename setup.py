@@ -2,12 +2,22 @@
 
 from setuptools import find_packages, setup
 
+# The deploy tools (gs-launch/update/delete/invoke-endpoint) need only these, in any Python >= 3.9
+# (e.g. the environment a user trained GraphStorm 0.5.1 in, whose pins conflict with SERVE_REQUIRES).
+DEPLOY_REQUIRES = [
+    "boto3>=1.34",
+    "pyyaml>=6",
+]
+
+# The serving stack (handler, gs-build-mar, gs-predict, TorchServe): `pip install .[serve]`.
 # Each pin is a fact about the stack, not a taste (see README, "Stack"):
 # DGL 2.1.0 is the newest cp311 DGL on PyPI and loads only with torch 2.0-2.2.1;
 # its graphbolt import needs torchdata's datapipes (removed in 0.10) and, undeclared
 # by DGL itself, pandas and pydantic.
-RUNTIME_REQUIRES = [
+SERVE_REQUIRES = [
     "torch==2.2.1",
+    # GraphStorm 0.5.1's pin: tokenize_hf / bert_hf transforms and LM node encoders.
+    "transformers==4.48.0",
     "dgl==2.1.0",
     "torchdata==0.7.1",
     "numpy<2",
@@ -17,7 +27,6 @@ RUNTIME_REQUIRES = [
     "orjson>=3.9",
     "torchserve==0.12.0",
     "torch-model-archiver==0.12.0",
-    "boto3>=1.34",
 ]
 
 TEST_REQUIRES = [
@@ -34,18 +43,20 @@ TEST_REQUIRES = [
 # Profiling the real TorchServe worker (docs/performance.md): `py-spy record --pid <worker>`.
 BENCH_REQUIRES = [
     "py-spy>=0.3.14",
+    "matplotlib>=3.8",  # bench/plots.py: the PNGs of docs/performance.md
 ]
 
 setup(
     name="gs-torchserve",
     version="0.1.0",
     description="Real-time inference for GraphStorm GNN node models on TorchServe and Amazon SageMaker",
-    python_requires=">=3.11,<3.12",
+    # The serving stack needs 3.11 (its pins); the deploy tools run on >= 3.9.
+    python_requires=">=3.9",
     packages=find_packages(include=["handler", "handler.*", "mar_builder", "mar_builder.*",
                                     "sagemaker_deploy", "sagemaker_deploy.*"]),
     package_data={"mar_builder": ["*.properties", "*.xml", "*.yaml"]},
-    install_requires=RUNTIME_REQUIRES,
-    extras_require={"test": TEST_REQUIRES, "bench": BENCH_REQUIRES},
+    install_requires=DEPLOY_REQUIRES,
+    extras_require={"serve": SERVE_REQUIRES, "test": TEST_REQUIRES, "bench": BENCH_REQUIRES},
     entry_points={
         "console_scripts": [
             "gs-build-mar=mar_builder.cli:main",
@@ -53,6 +64,7 @@ setup(
             "gs-update-endpoint=sagemaker_deploy.update_endpoint:main",
             "gs-delete-endpoint=sagemaker_deploy.delete_endpoint:main",
             "gs-invoke-endpoint=sagemaker_deploy.invoke_endpoint:main",
+            "gs-predict=mar_builder.predict_cli:main",
         ],
     },
 )

@@ -28,7 +28,7 @@ from bench.loadgen import wrk_available
 from bench.serving import Setting, run_serving
 
 RESULTS = Path(__file__).with_name("results")
-DEFAULT_VARIANTS = ("rgcn_nc", "hgt_nc", "rgat_nc", "sage_homo_nc")
+DEFAULT_VARIANTS = ("rgcn_nc", "hgt_nc", "rgat_nc", "sage_homo_nc", "rgcn_ec", "hgt_er", "rgcn_lp")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -141,7 +141,10 @@ def run_serving(variant: str, case: str, settings: list[Setting], concurrencies:
         archives.append(("gs", setting, build_gs_mar(variant, setting, store)))
         archives.append(("noop", setting, build_noop_mar(setting, store)))
     first = archives[0][2]
-    ts = TorchServeProcess(workdir / "ts", store, [f"{first}={first}.mar"])
+    # The bench registers its archives one after another: model API on for this loopback-only,
+    # bench-lifetime server (the default local config has it off; docs/serving.md).
+    ts = TorchServeProcess(workdir / "ts", store, [f"{first}={first}.mar"],
+                           extra_config={"enable_model_api": "true"})
     (workdir / "ts").mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     ts.start()

@@ -10,8 +10,9 @@ Usage: build_image.sh --environment sagemaker-endpoint [options]
   -p, --path          project root (default: the folder above this script)
   -i, --image, --image-name
                       image name (default: gs-torchserve)
-  -s, --suffix, -t, --tag
-                      image tag (default: <environment>-<device>, e.g. sagemaker-endpoint-cpu)
+  -s, --suffix        appended to the tag <environment>-<device> (GraphStorm's meaning):
+                      -s -v2 gives sagemaker-endpoint-cpu-v2
+  -t, --tag           the whole image tag instead (default: <environment>-<device><suffix>)
   -x, --verbose       print each command (set -x)
   -h, --help          this help
 USAGE

@@ -3,7 +3,7 @@
 # spellings) and their checks. The sourcing script defines usage() and die() first.
 # shellcheck disable=SC2034  # the variables are the sourcing script's
 
-environment="" device="gpu" image="gs-torchserve" tag=""
+environment="" device="gpu" image="gs-torchserve" tag="" suffix=""
 
 # Parses one common flag at "$@"; sets `consumed` to the number of arguments it took.
 image_flag() {
@@ -17,17 +17,19 @@ image_flag() {
     -e|--environment) environment="$2" ;;
     -d|--device) device="$2" ;;
     -i|--image|--image-name) image="$2" ;;
-    -s|--suffix|-t|--tag) tag="$2" ;;
+    -s|--suffix) suffix="$2" ;;
+    -t|--tag) tag="$2" ;;
     -x|--verbose) set -x ;;
     -h|--help) usage; exit 0 ;;
   esac
 }
 
-# Checks the common flags and fills the default tag <environment>-<device>.
+# Checks the common flags and fills the tag: GraphStorm's <environment>-<device><suffix> (e.g.
+# `-s -v2` gives sagemaker-endpoint-cpu-v2), unless -t/--tag names the whole tag.
 check_image_flags() {
   [ -n "$environment" ] || die "--environment is required (sagemaker-endpoint)"
   [ "$environment" = "sagemaker-endpoint" ] || \
     die "--environment must be sagemaker-endpoint (GraphStorm's local/sagemaker images are training images), got '$environment'"
   case "$device" in cpu|gpu) ;; *) die "--device must be cpu or gpu, got '$device'" ;; esac
-  tag="${tag:-$environment-$device}"
+  tag="${tag:-$environment-$device$suffix}"
 }

@@ -12,8 +12,8 @@ Usage: push_image.sh --environment sagemaker-endpoint [options]
   -a, --account       AWS account ID (default: the caller's, from aws sts get-caller-identity)
   -i, --image, --image-name
                       image and ECR repository name (default: gs-torchserve)
-  -s, --suffix, -t, --tag
-                      image tag (default: <environment>-<device>)
+  -s, --suffix        appended to the tag <environment>-<device> (GraphStorm's meaning)
+  -t, --tag           the whole image tag instead (default: <environment>-<device><suffix>)
   -x, --verbose       print each command (set -x)
   -h, --help          this help
 USAGE

@@ -7,20 +7,27 @@ Environment (all optional):
   ``SAGEMAKER_TS_MAX_WORKERS``, ``SAGEMAKER_TS_RESPONSE_TIMEOUT`` (s): the model's batching and
   workers; they override the `.mar`'s model-config.yaml (TorchServe itself lets the archive's
   values win over config.properties, so the archive is rewritten).
-* ``SAGEMAKER_MODEL_SERVER_WORKERS``: workers when the MIN/MAX variables are not set.
+* ``SAGEMAKER_MODEL_SERVER_WORKERS``: workers when the MIN/MAX variables are not set. With none of
+  the three, workers default to what the instance can use, as AWS's PyTorch inference containers
+  (TorchServe's default_workers_per_model): one per GPU, else one per vCPU this process may run on.
+* ``SAGEMAKER_TS_MAX_REQUEST_SIZE``, ``SAGEMAKER_TS_MAX_RESPONSE_SIZE`` (bytes): TorchServe's
+  ``max_request_size`` / ``max_response_size``.
+* ``SAGEMAKER_MODEL_SERVER_TIMEOUT`` (s): the model's response timeout when
+  ``SAGEMAKER_TS_RESPONSE_TIMEOUT`` is not set (and TorchServe's ``default_response_timeout``).
 * ``SAGEMAKER_BIND_TO_PORT`` (default 8080) and ``GS_BIND_HOST`` (default 0.0.0.0): the inference
   listener (``/ping``, ``/invocations``).
 * ``GS_MANAGEMENT_PORT`` (8081), ``GS_METRICS_PORT`` (8082), ``GS_GRPC_INFERENCE_PORT`` (7070),
   ``GS_GRPC_MANAGEMENT_PORT`` (7071): the loopback-only listeners.
 
-TorchServe's ``max_request_size`` is raised to the `.mar`'s ``handler.max_request_bytes`` when
-that is larger, so that TorchServe never refuses (HTTP 413, empty body) a body the handler
-would answer.
+Unless ``SAGEMAKER_TS_MAX_REQUEST_SIZE`` is set, TorchServe's ``max_request_size`` is raised to the
+`.mar`'s ``handler.max_request_bytes`` when that is larger, so that TorchServe never refuses (HTTP
+413, empty body) a body the handler would answer.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import zipfile
 from collections.abc import Mapping
@@ -61,6 +68,9 @@ class ContainerSettings:
     metrics_port: int
     grpc_inference_port: int
     grpc_management_port: int
+    max_request_size: int | None = None
+    max_response_size: int | None = None
+    server_timeout: int | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ContainerSettings:
@@ -68,8 +78,17 @@ class ContainerSettings:
         (0 allowed for the batch delay)."""
         overrides = {key: _int_env(env, name, minimum=0 if key == "maxBatchDelay" else 1)
                      for name, key in MODEL_ENV_KEYS.items() if env.get(name)}
+        server_timeout = None
+        if env.get("SAGEMAKER_MODEL_SERVER_TIMEOUT"):
+            server_timeout = _int_env(env, "SAGEMAKER_MODEL_SERVER_TIMEOUT", minimum=1)
+            overrides.setdefault("responseTimeout", server_timeout)
         if env.get("SAGEMAKER_MODEL_SERVER_WORKERS"):
             workers = _int_env(env, "SAGEMAKER_MODEL_SERVER_WORKERS", minimum=1)
+        elif "minWorkers" not in overrides and "maxWorkers" not in overrides:
+            workers = default_workers()
+        else:
+            workers = None
+        if workers is not None:
             overrides.setdefault("minWorkers", workers)
             overrides.setdefault("maxWorkers", max(workers, overrides["minWorkers"]))
         if "minWorkers" in overrides:
@@ -84,7 +103,27 @@ class ContainerSettings:
             metrics_port=_int_env(env, "GS_METRICS_PORT", 1, default=8082),
             grpc_inference_port=_int_env(env, "GS_GRPC_INFERENCE_PORT", 1, default=7070),
             grpc_management_port=_int_env(env, "GS_GRPC_MANAGEMENT_PORT", 1, default=7071),
+            max_request_size=(_int_env(env, "SAGEMAKER_TS_MAX_REQUEST_SIZE", 1)
+                              if env.get("SAGEMAKER_TS_MAX_REQUEST_SIZE") else None),
+            max_response_size=(_int_env(env, "SAGEMAKER_TS_MAX_RESPONSE_SIZE", 1)
+                               if env.get("SAGEMAKER_TS_MAX_RESPONSE_SIZE") else None),
+            server_timeout=server_timeout,
         )
+
+
+def default_workers(dev: Path = Path("/dev")) -> int:
+    """Workers that fit the instance: one per GPU (``/dev/nvidia<N>``), else one per usable vCPU.
+
+    Each worker runs torch with one thread (the handler's default), so one per vCPU uses the
+    instance without oversubscription; on GPU instances each worker takes one GPU.
+    """
+    gpus = [p for p in dev.glob("nvidia*") if p.name[len("nvidia"):].isdigit()] if dev.is_dir() else []
+    if gpus:
+        return len(gpus)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _int_env(env: Mapping[str, str], name: str, minimum: int, default: int | None = None) -> int:
@@ -174,8 +213,14 @@ def write_properties(base: Mapping[str, str], settings: ContainerSettings, model
         ``path``.
     """
     props = dict(base)
-    if max_request_bytes is not None and int(props.get("max_request_size", "0")) < max_request_bytes:
+    if settings.max_request_size is not None:
+        props["max_request_size"] = str(settings.max_request_size)
+    elif max_request_bytes is not None and int(props.get("max_request_size", "0")) < max_request_bytes:
         props["max_request_size"] = str(max_request_bytes)
+    if settings.max_response_size is not None:
+        props["max_response_size"] = str(settings.max_response_size)
+    if settings.server_timeout is not None:
+        props["default_response_timeout"] = str(settings.server_timeout)
     props.update({
         "inference_address": f"http://{settings.host}:{settings.port}",
         "management_address": f"http://127.0.0.1:{settings.management_port}",

@@ -128,6 +128,10 @@ class TargetNodeIdError(RealtimeError, status_code=404, prefix="Mismatched targe
     """404: a target's node id is not among the payload's nodes of that type."""
 
 
+class TargetEdgeTypeError(RealtimeError, status_code=403, prefix="Mismatched target edge type: "):
+    """403: an edge target's relation is not the one the model predicts (edge and LP models)."""
+
+
 class MissingModelFeatureError(RealtimeError, status_code=404, prefix="Missing Model Feature: "):
     """404: the payload lacks a node or edge feature the model reads."""
 

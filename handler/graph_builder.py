@@ -20,6 +20,8 @@ import numpy as np
 import torch
 
 from handler.config import ModelConfig
+from handler.edge_message_passing import MessagePassingRule
+from handler.edge_targets import edge_target_pairs, message_passing_graph
 from handler.errors import (
     GraphConstructionError,
     InternalError,
@@ -28,12 +30,14 @@ from handler.errors import (
     TargetNodeTypeError,
     UnsupportedConfigError,
 )
+from handler.lm_resolution import LMNotFoundError, LMResolver
 from handler.payload_groups import TypeGroup, format_id, index_nodes
 from handler.request import NodeTarget, ParsedRequest, Target
 from handler.schema import LEARNABLE_EMBEDDING_KEY, FeatureSpec, GraphSchema
 from handler.transforms import (
     FeatureTransform,
     FeatureValueError,
+    TextTokens,
     build_transform,
     learnable_embedding_transform,
 )
@@ -57,14 +61,21 @@ class PayloadGraph:
         edge_inputs: relation -> edge features of ``config.edge_feat_names``, for relations
             with edges that the model takes features for.
         targets: the listed targets, in request order (duplicates kept).
-        target_index: local node index of each listed target.
+        target_index: local node index of each listed target (node tasks).
+        target_pairs: local (source, destination) node indices of each listed target (edge
+            tasks; ``edges`` and ``edge_inputs`` then hold the edges that carry messages under
+            the model's rule, ``handler.edge_message_passing``).
         node_ids: node type -> raw node ids in local (first-appearance) order.
         node_features: node type -> feature name -> transformed values (every configured
             feature the payload carries, used by the model or not).
-        edge_features: relation -> feature name -> transformed values.
+        edge_features: relation -> feature name -> transformed values (``TextTokens`` for a
+            ``tokenize_hf`` feature).
+        text_inputs: LM node type -> its nodes' tokens (models with ``lm_model``); their
+            ``node_inputs`` then hold the other features only ([n, 0] if none).
 
     Shapes:
-        node_inputs[nt]: [num_nodes(nt), in_dim]; edge_inputs[et]: [num_edges(et), e_dim].
+        node_inputs[nt]: [num_nodes(nt), in_dim]; edge_inputs[et]: [num_edges(et), e_dim];
+        text_inputs[nt]: [num_nodes(nt), max_seq_length].
     """
 
     num_nodes_by_type: dict[str, int]
@@ -76,6 +87,8 @@ class PayloadGraph:
     node_ids: dict[str, list[Any]]
     node_features: dict[str, dict[str, np.ndarray]] = field(repr=False)
     edge_features: dict[CanonicalEtype, dict[str, np.ndarray]] = field(repr=False)
+    text_inputs: dict[str, TextTokens] = field(default_factory=dict, repr=False)
+    target_pairs: tuple[tuple[int, int], ...] = ()
 
     @property
     def num_nodes(self) -> int:
@@ -97,30 +110,51 @@ class GraphBuilder:
         node_input_dims: node type -> the width of the model's input for it (checked here: a
             ``data_transform_new.json`` without ``feature_dim`` does not fix feature widths).
         edge_input_dims: relation -> the width of the model's edge input for it.
+        lm_resolver: where text transforms find their LM (default: ``GS_LM_MODELS``, the
+            working directory, the local Hugging Face cache).
+
+    Raises:
+        UnsupportedConfigError: a feature the model reads has a transform this server lacks;
+            an LM node type without exactly one ``tokenize_hf`` feature.
+        LMNotFoundError: the LM of a text feature the model reads is not available locally.
     """
 
     def __init__(self, schema: GraphSchema, config: ModelConfig,
                  node_input_dims: Mapping[str, int] | None = None,
-                 edge_input_dims: Mapping[CanonicalEtype, int] | None = None) -> None:
+                 edge_input_dims: Mapping[CanonicalEtype, int] | None = None,
+                 lm_resolver: LMResolver | None = None) -> None:
         self.schema = schema
         self.config = config
         self.node_input_dims = dict(node_input_dims or {})
         self.edge_input_dims = dict(edge_input_dims or {})
-        self._node_transforms = {nt: self._compile(specs, config.node_feat_names.get(nt, ()))
-                                 for nt, specs in schema.node_features.items()}
-        self._edge_transforms = {et: self._compile(specs, config.edge_feat_names.get(et, ()))
+        # LM node type -> its tokenize_hf feature, which the LM node encoder reads.
+        self._text_features = _lm_text_features(schema, config)
+        resolver = lm_resolver or LMResolver.for_model_dir(None)
+        self._node_transforms = {
+            nt: self._compile(specs, (*config.node_feat_names.get(nt, ()), self._text_features.get(nt)), resolver)
+            for nt, specs in schema.node_features.items()}
+        self._edge_transforms = {et: self._compile(specs, config.edge_feat_names.get(et, ()), resolver)
                                  for et, specs in schema.edge_features.items()}
         self._learnable = (learnable_embedding_transform(LEARNABLE_EMBEDDING_KEY), None)
+        edge_task = config.edge_task
+        if edge_task is not None and edge_task.decoder_edge_feat is not None:
+            # The target edge's own features would have to come from graph.edges; not served.
+            raise UnsupportedConfigError(
+                "decoder_edge_feat: MLPEFeatEdgeDecoder (target-edge features in the decoder) is "
+                "not supported for real-time inference"
+            )
+        self._edge_rule = None if edge_task is None else MessagePassingRule.from_config(edge_task)
 
     @staticmethod
-    def _compile(specs: Sequence[FeatureSpec], used: Sequence[str]) -> dict[str, _Compiled]:
+    def _compile(specs: Sequence[FeatureSpec], used: Sequence[str], resolver: LMResolver) -> dict[str, _Compiled]:
         """Transform and output shape by feature name; features the model does not read may
-        use transforms this server lacks (their payload values are then ignored)."""
+        use transforms this server lacks, or an LM it cannot find (their payload values are
+        then ignored)."""
         compiled = {}
         for spec in specs:
             try:
-                compiled[spec.name] = (build_transform(spec), spec.dim)
-            except UnsupportedConfigError:
+                compiled[spec.name] = (build_transform(spec, resolver), spec.dim)
+            except (UnsupportedConfigError, LMNotFoundError):
                 if spec.name in used:
                     raise
         return compiled
@@ -146,13 +180,24 @@ class GraphBuilder:
         if self.schema.add_reverse_edges:
             self._add_reverse_edges(edge_lists, edge_features)
         self._check_model_features(node_features, edge_features)
-        target_index = self._target_index(request.targets, node_index)
+        target_index: tuple[int, ...] = ()
+        target_pairs: tuple[tuple[int, int], ...] = ()
+        if self.config.edge_task is None:
+            target_index = self._target_index(request.targets, node_index)
+        else:
+            target_pairs = edge_target_pairs(request.targets, node_index, self.config.edge_task.target_etypes)
         node_inputs = self._node_inputs(node_features, node_ids)
         edge_inputs = self._edge_inputs(edge_features, edge_lists)
+        text_inputs = {nt: node_features[nt][name] for nt, name in self._text_features.items()
+                       if nt in node_features}
         empty = torch.zeros(0, dtype=torch.int64)
+        edges = {et: edge_lists.get(et, (empty, empty)) for et in self.schema.canonical_etypes}
+        if self._edge_rule is not None:
+            edges, edge_inputs = message_passing_graph(self._edge_rule, edges, edge_inputs,
+                                                       request.targets, target_pairs)
         return PayloadGraph(
             num_nodes_by_type={nt: len(node_ids.get(nt, ())) for nt in self.schema.ntypes},
-            edges={et: edge_lists.get(et, (empty, empty)) for et in self.schema.canonical_etypes},
+            edges=edges,
             node_inputs=node_inputs,
             edge_inputs=edge_inputs,
             targets=request.targets,
@@ -160,6 +205,8 @@ class GraphBuilder:
             node_ids=node_ids,
             node_features=node_features,
             edge_features=edge_features,
+            text_inputs=text_inputs,
+            target_pairs=target_pairs,
         )
 
     # -- features ----------------------------------------------------------------------
@@ -202,6 +249,8 @@ class GraphBuilder:
         except FeatureValueError as err:
             at = "" if err.row is None else f", {id_word} {format_id(group.ids[err.row])}"
             raise GraphConstructionError(f"{where}{at}: feature '{name}' {err.reason}") from None
+        if isinstance(out, TextTokens):  # its feature_dim is the LM's, not the tokens' shape
+            return out
         if dim is not None and out.shape[1:] != dim:
             raise GraphConstructionError(
                 f"{where}: feature '{name}' has {out.shape[1]} values per row after its transform, "
@@ -251,7 +300,8 @@ class GraphBuilder:
     def _check_model_features(self, node_features: dict[str, dict[str, np.ndarray]],
                               edge_features: dict[CanonicalEtype, dict[str, np.ndarray]]) -> None:
         for ntype, feats in node_features.items():
-            for name in self.config.node_feat_names.get(ntype, ()):
+            text = (self._text_features[ntype],) if ntype in self._text_features else ()
+            for name in (*self.config.node_feat_names.get(ntype, ()), *text):
                 if name not in feats:
                     raise MissingModelFeatureError(
                         f"the {ntype} nodes do not contain model required feature: {name}"
@@ -296,6 +346,9 @@ class GraphBuilder:
             names = self.config.node_feat_names.get(ntype)
             if names:
                 arrays = [feats[name] for name in names]
+            elif ntype in self._text_features:  # the LM embedding is the whole input
+                inputs[ntype] = torch.zeros((len(node_ids[ntype]), 0))
+                continue
             elif LEARNABLE_EMBEDDING_KEY in feats:
                 arrays = [feats[LEARNABLE_EMBEDDING_KEY]]
                 width = arrays[0].shape[1]
@@ -335,6 +388,22 @@ def _checked_width(x: np.ndarray, width: int | None, where: str, names: Sequence
             f"transforms; the model expects {width}"
         )
     return torch.from_numpy(x)
+
+
+def _lm_text_features(schema: GraphSchema, config: ModelConfig) -> dict[str, str]:
+    """LM node type -> the name of its ``tokenize_hf`` feature (GraphStorm stores the tokens
+    under fixed names, so a node type has exactly one)."""
+    text = {}
+    for spec in config.lm_models:
+        for ntype in spec.node_types:
+            names = [f.name for f in schema.node_features.get(ntype, ()) if f.transform_name == "tokenize_hf"]
+            if len(names) != 1:
+                raise UnsupportedConfigError(
+                    f"lm_model: node type {ntype!r} needs exactly one tokenize_hf feature in the graph "
+                    f"construction config, found {len(names)}"
+                )
+            text[ntype] = names[0]
+    return text
 
 
 def int64_tensor(values: list[int]) -> torch.Tensor:

@@ -14,10 +14,14 @@ import torch
 from torch import nn
 
 from handler.config import ModelConfig
+from handler.errors import UnsupportedConfigError
+from handler.lm_resolution import LMResolver
 from handler.nn.decoder import NodeDecoder, decoder_kind
 from handler.nn.encoder import build_encoder
 from handler.nn.input_layer import EdgeInputLayer, NodeInputLayer
+from handler.nn.lm_input_layer import build_lm_node_input_layer
 from handler.nn.relational_graph import CanonicalEtype, RelationalGraph
+from handler.transforms.text_tokens import TextTokens
 
 PARTS = ("node_embed", "edge_embed", "gnn", "decoder")
 
@@ -60,6 +64,7 @@ class GraphStormNodeModel(nn.Module):
         node_inputs: Mapping[str, torch.Tensor],
         edge_inputs: Mapping[CanonicalEtype, torch.Tensor],
         targets: Mapping[str, torch.Tensor],
+        text_inputs: Mapping[str, TextTokens] | None = None,
     ) -> dict[str, torch.Tensor]:
         """Predictions for the target nodes, by full-neighbourhood message passing.
 
@@ -71,6 +76,9 @@ class GraphStormNodeModel(nn.Module):
             edge_inputs: canonical edge type -> edge features; only edge types the model
                 takes features for are used.
             targets: node type -> indices of the nodes to predict.
+            text_inputs: models with LM node encoders: LM node type -> its nodes' tokens
+                (``tokenize_hf``), rows in node order; ``node_inputs`` then holds the other
+                features only (``node_embed.in_dim``).
 
         Returns:
             node type -> softmax / sigmoid probabilities or regression values, rows in
@@ -86,7 +94,8 @@ class GraphStormNodeModel(nn.Module):
         device = self.device
         with torch.inference_mode():
             graph = graph.to(device)
-            h = self.node_embed(self._node_inputs(graph, node_inputs, device))
+            node_inputs = self._node_inputs(graph, node_inputs, device)
+            h = self.node_embed(node_inputs) if text_inputs is None else self.node_embed(node_inputs, text_inputs)
             edge_embs = self.edge_embed(self._edge_inputs(graph, edge_inputs, device))
             h = self.gnn(graph, h, edge_embs)
             return {
@@ -130,9 +139,9 @@ def _checked_input(x: torch.Tensor | None, num: int, dim: int, what: str,
         ValueError: ``x`` is absent for ``num > 0`` rows, or not of shape [num, dim].
     """
     if x is None:
-        if num > 0:
+        if num > 0 and dim > 0:
             raise ValueError(f"no {what} ({num} rows expected)")
-        x = torch.zeros((0, dim))
+        x = torch.zeros((num, dim))  # dim 0: an LM node type without other features
     if tuple(x.shape) != (num, dim):
         raise ValueError(f"{what} have shape {tuple(x.shape)}, expected {(num, dim)}")
     return x.to(device)
@@ -144,6 +153,8 @@ def build_model(
     ntypes: Sequence[str],
     node_feat_dims: Mapping[str, int],
     edge_feat_dims: Mapping[CanonicalEtype, int],
+    decoder_feat_dim: int | None = None,
+    lm_resolver: LMResolver | None = None,
 ) -> GraphStormNodeModel:
     """An uninitialised model with GraphStorm's architecture for ``config``.
 
@@ -153,17 +164,32 @@ def build_model(
         ntypes: node types of the graph.
         node_feat_dims: input feature size of every node type with features.
         edge_feat_dims: input feature size of every edge type with features.
+        decoder_feat_dim: edge models with ``MLPEFeatEdgeDecoder``: the target edge's feature size.
+        lm_resolver: models with ``lm_model``: where the LMs' configs are (default: ``GS_LM_MODELS``,
+            the working directory, the local Hugging Face cache).
 
     Returns:
         The model (parameters uninitialised; load a state dict).
     """
     hidden = config.hidden_size
     learnable = [nt for nt in ntypes if nt not in node_feat_dims]
-    node_embed = NodeInputLayer(node_feat_dims, learnable, hidden, config.input_activation,
-                                config.num_ffn_layers_in_input)
+    if config.lm_models:
+        if config.edge_task is not None:
+            raise UnsupportedConfigError("lm_model: language-model node encoders are supported for node tasks only")
+        node_embed = build_lm_node_input_layer(config.lm_models, lm_resolver or LMResolver.for_model_dir(None),
+                                               node_feat_dims, learnable, hidden, config.input_activation,
+                                               config.num_ffn_layers_in_input)
+    else:
+        node_embed = NodeInputLayer(node_feat_dims, learnable, hidden, config.input_activation,
+                                    config.num_ffn_layers_in_input)
     edge_embed = EdgeInputLayer(edge_feat_dims, hidden, config.input_activation,
                                 config.num_ffn_layers_in_input)
     gnn = build_encoder(config, ntypes, canonical_etypes, {et: hidden for et in edge_feat_dims})
+    if config.edge_task is not None:
+        # Imported here: handler.edge_model builds on GraphStormNodeModel.
+        from handler.edge_model import GraphStormEdgeModel, build_edge_decoder_for
+        decoder = build_edge_decoder_for(config, canonical_etypes, decoder_feat_dim)
+        return GraphStormEdgeModel(node_embed, edge_embed, gnn, decoder, config.edge_task)
     return GraphStormNodeModel(node_embed, edge_embed, gnn, _build_decoder(config))
 
 
@@ -190,8 +216,12 @@ def restore_model(
     ntypes: Sequence[str] | None = None,
     node_feat_dims: Mapping[str, int] | None = None,
     edge_feat_dims: Mapping[CanonicalEtype, int] | None = None,
+    lm_resolver: LMResolver | None = None,
 ) -> GraphStormNodeModel:
     """Builds the model and loads ``model.bin`` strictly; the model is in eval mode.
+
+    A model with LM node encoders takes the fine-tuned LM weights from ``model.bin`` too (its
+    ``node_embed`` holds them, see ``handler.nn.lm_input_layer``).
 
     Args:
         config: model config.
@@ -202,6 +232,7 @@ def restore_model(
         node_feat_dims: input size per node type with features (default: from ``model.bin``);
             given, it is checked against ``model.bin``.
         edge_feat_dims: input size per edge type with features (default: from ``model.bin``).
+        lm_resolver: models with ``lm_model``: where the LMs' configs are.
 
     Returns:
         The loaded model.
@@ -217,16 +248,22 @@ def restore_model(
     if not isinstance(checkpoint, Mapping):
         raise ModelLoadError(f"{model_bin} does not hold a dict of state dicts")
     state = {part: checkpoint.get(part) or {} for part in PARTS}
-    for part in ("gnn", "node_embed", "decoder"):
+    for part in ("gnn", "node_embed"):
         if part not in checkpoint:
             raise ModelLoadError(f"{model_bin} has no {part!r} state dict")
     if node_feat_dims is None:
         node_feat_dims = {nt: _dim(state["node_embed"], f"input_projs.{nt}", "node_embed")
-                          for nt in ntypes if nt in config.node_feat_names}
+                          for nt in ntypes if nt in config.node_feat_names
+                          or any(nt in spec.node_types for spec in config.lm_models)}
     if edge_feat_dims is None:
         edge_feat_dims = {et: _dim(state["edge_embed"], f"input_projs.{et}", "edge_embed")
                           for et in canonical_etypes if et in config.edge_feat_names}
-    model = build_model(config, canonical_etypes, ntypes, node_feat_dims, edge_feat_dims)
+    feat_decoder = state["decoder"].get("feat_decoder")  # MLPEFeatEdgeDecoder's [feat_dim, h]
+    model = build_model(config, canonical_etypes, ntypes, node_feat_dims, edge_feat_dims,
+                        None if feat_decoder is None else int(feat_decoder.shape[0]), lm_resolver)
+    if "decoder" not in checkpoint and any(True for _ in model.decoder.parameters()):
+        # A parameter-free decoder (LP dot product) is not saved by GraphStorm.
+        raise ModelLoadError(f"{model_bin} has no 'decoder' state dict")
     for part in PARTS:
         try:
             getattr(model, part).load_state_dict(state[part], strict=True)

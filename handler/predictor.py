@@ -21,7 +21,7 @@ import gc
 import logging
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,11 +36,13 @@ from handler.envelope import Envelope
 from handler.errors import InternalError, RealtimeError, ResponseTooLargeError, UnprocessablePayloadError
 from handler.graph_builder import GraphBuilder, PayloadGraph, int64_tensor
 from handler.limits import RequestLimits
+from handler.lm_resolution import LMResolver
 from handler.model import GraphStormNodeModel, ModelLoadError, restore_model
 from handler.nn.relational_graph import RelationalGraph
 from handler.parse import RequestParser
 from handler.request import NodeTarget, ParsedRequest
 from handler.schema import GraphSchema
+from handler.transforms import TextTokens
 from handler.types import JSON_CONTENT_TYPE, CanonicalEtype
 
 logger = logging.getLogger(__name__)
@@ -101,15 +103,21 @@ class DisjointUnion:
         graph: the disjoint union.
         node_inputs: node inputs, rows concatenated in request order.
         edge_inputs: edge inputs, rows concatenated in request order.
-        targets: node type -> indices (in the union) of the distinct target nodes.
-        rows: per request, per listed target: ``(node type, row in the model's output)``.
+        targets: node type -> indices (in the union) of the distinct target nodes; for edge
+            models, target relation -> (source indices, destination indices) of the distinct
+            target pairs.
+        rows: per request, per listed target: ``(node type or relation, row in the model's
+            output)``.
+        text_inputs: LM node type -> tokens, rows concatenated in request order (the LM runs
+            once over all of them).
     """
 
     graph: RelationalGraph
     node_inputs: dict[str, torch.Tensor]
     edge_inputs: dict[CanonicalEtype, torch.Tensor]
-    targets: dict[str, torch.Tensor]
-    rows: list[list[tuple[str, int]]]
+    targets: dict[str, torch.Tensor] | dict[CanonicalEtype, tuple[torch.Tensor, torch.Tensor]]
+    rows: list[list[tuple[Any, int]]]
+    text_inputs: dict[str, TextTokens] = field(default_factory=dict)
 
 
 class RealtimePredictor:
@@ -120,10 +128,11 @@ class RealtimePredictor:
         schema: the graph schema (``data_transform_new.json``).
         config: the model config.
         limits: request, response and batch limits (default: ``RequestLimits()``).
+        lm_resolver: where text transforms find their LM (``from_artifacts`` sets it).
     """
 
     def __init__(self, model: GraphStormNodeModel, schema: GraphSchema, config: ModelConfig,
-                 limits: RequestLimits | None = None) -> None:
+                 limits: RequestLimits | None = None, lm_resolver: LMResolver | None = None) -> None:
         self.model = model
         self.schema = schema
         self.config = config
@@ -134,17 +143,21 @@ class RealtimePredictor:
             schema, config,
             node_input_dims={nt: model.node_embed.in_dim(nt) for nt in schema.ntypes},
             edge_input_dims={et: d for et, d in edge_dims.items() if d is not None},
+            lm_resolver=lm_resolver,
         )
 
     @classmethod
     def from_artifacts(cls, model_dir: str | Path, device: str | torch.device = "cpu",
-                       limits: RequestLimits | None = None) -> RealtimePredictor:
+                       limits: RequestLimits | None = None,
+                       lm_models: Mapping[str, Path] | None = None) -> RealtimePredictor:
         """Loads ``model.bin``, the training YAML and ``data_transform_new.json`` from a directory.
 
         Args:
             model_dir: directory holding the artifacts (GraphStorm's ``model_fn`` naming rules).
             device: where the model runs.
             limits: request, response and batch limits (default: ``RequestLimits()``).
+            lm_models: language-model NAME -> DIR, over ``GS_LM_MODELS`` and the archive's
+                ``<model_dir>/lm/NAME`` (``handler.lm_resolution``; never the hub).
 
         Returns:
             The predictor.
@@ -155,12 +168,14 @@ class RealtimePredictor:
         paths = locate_artifacts(model_dir)
         schema = GraphSchema.from_file(paths.transform_json)
         config = ModelConfig.from_yaml(paths.yaml, schema.ntypes, schema.canonical_etypes)
-        model = restore_model(config, schema.canonical_etypes, paths.model_bin, device, ntypes=schema.ntypes)
+        resolver = LMResolver.for_model_dir(model_dir, lm_models)
+        model = restore_model(config, schema.canonical_etypes, paths.model_bin, device, ntypes=schema.ntypes,
+                              lm_resolver=resolver)
         # Finite weights and finite inputs (the transforms reject others) make a non-finite
         # prediction the payload's doing: a 422.
         if not all(torch.isfinite(t).all() for t in model.state_dict().values() if t.is_floating_point()):
             raise ModelLoadError(f"{paths.model_bin}: the model's weights contain NaN or infinite values")
-        return cls(model, schema, config, limits)
+        return cls(model, schema, config, limits, resolver)
 
     # -- the batch call ------------------------------------------------------------------
 
@@ -222,9 +237,11 @@ class RealtimePredictor:
         """Stage ``build`` (see ``handler.graph_builder.GraphBuilder``)."""
         return self.builder.build(parsed)
 
-    def run_model(self, union: DisjointUnion) -> dict[str, torch.Tensor]:
-        """The model over a disjoint union: per target node type, one row per distinct target."""
-        out = self.model.predict(union.graph, union.node_inputs, union.edge_inputs, union.targets)
+    def run_model(self, union: DisjointUnion) -> dict[Any, torch.Tensor]:
+        """The model over a disjoint union: per target node type (edge models: per target
+        relation), one row per distinct target."""
+        out = self.model.predict(union.graph, union.node_inputs, union.edge_inputs, union.targets,
+                                 union.text_inputs or None)
         return {nt: t.detach().float().cpu() for nt, t in out.items()}
 
     def _prepare(self, flight: _InFlight) -> None:
@@ -290,21 +307,27 @@ class RealtimePredictor:
             except Exception as exc:  # noqa: BLE001 (the exception boundary)
                 flight.envelope = self._answer_error(flight.uid, exc, "forward")
 
-    def _results(self, flight: _InFlight, rows: list[tuple[str, int]],
-                 out: dict[str, torch.Tensor]) -> Envelope:
+    def _results(self, flight: _InFlight, rows: list[tuple[Any, int]],
+                 out: dict[Any, torch.Tensor]) -> Envelope:
         """The success envelope of one request, or a 422 for a non-finite prediction."""
         assert flight.graph is not None
         results = []
-        for target, (ntype, row) in zip(flight.graph.targets, rows, strict=True):
-            assert isinstance(target, NodeTarget)
-            prediction = out[ntype][row].tolist()
+        for target, (key, row) in zip(flight.graph.targets, rows, strict=True):
+            prediction = out[key][row].tolist()
+            if isinstance(target, NodeTarget):
+                what = f"node type {target.node_type}, node id {target.node_id}"
+                result = {"node_type": target.node_type, "node_id": target.node_id, "prediction": prediction}
+            else:  # GraphStorm's real-time spec: the result echoes the edge target
+                what = f"edge type {list(target.edge_type)}, edge {target.src_node_id} -> {target.dest_node_id}"
+                result = {"edge_type": list(target.edge_type), "src_node_id": target.src_node_id,
+                          "dest_node_id": target.dest_node_id, "prediction": prediction}
             if not all(math.isfinite(v) for v in prediction):
                 raise UnprocessablePayloadError(
-                    f"the prediction for node type {ntype}, node id {target.node_id} is not finite: "
+                    f"the prediction for {what} is not finite: "
                     "feature values of the payload are too large in magnitude for the model's "
                     "float32 arithmetic"
                 )
-            results.append({"node_type": ntype, "node_id": target.node_id, "prediction": prediction})
+            results.append(result)
         return Envelope.success(flight.uid, results)
 
     def _respond(self, flight: _InFlight) -> RequestOutcome:
@@ -375,9 +398,10 @@ def disjoint_union(graphs: Sequence[PayloadGraph]) -> DisjointUnion:
     src_parts: dict[CanonicalEtype, list[torch.Tensor]] = {et: [] for et in graphs[0].edges}
     dst_parts: dict[CanonicalEtype, list[torch.Tensor]] = {et: [] for et in graphs[0].edges}
     node_parts: dict[str, list[torch.Tensor]] = {}
+    text_parts: dict[str, list[TextTokens]] = {}
     edge_parts: dict[CanonicalEtype, list[torch.Tensor]] = {}
-    target_rows: dict[tuple[str, int], int] = {}
-    target_nodes: dict[str, list[int]] = {}
+    target_rows: dict[tuple[Any, Any], int] = {}
+    target_items: dict[Any, list[Any]] = {}
     rows = []
     for pg in graphs:
         for etype, (src, dst) in pg.edges.items():
@@ -388,13 +412,14 @@ def disjoint_union(graphs: Sequence[PayloadGraph]) -> DisjointUnion:
             node_parts.setdefault(ntype, []).append(x)
         for etype, x in pg.edge_inputs.items():
             edge_parts.setdefault(etype, []).append(x)
+        for ntype, tokens in pg.text_inputs.items():
+            text_parts.setdefault(ntype, []).append(tokens)
         request_rows = []
-        for target, local in zip(pg.targets, pg.target_index, strict=True):
-            key = (target.node_type, offsets[target.node_type] + local)
+        for key in _target_keys(pg, offsets):
             if key not in target_rows:
-                nodes = target_nodes.setdefault(key[0], [])
-                target_rows[key] = len(nodes)
-                nodes.append(key[1])
+                items = target_items.setdefault(key[0], [])
+                target_rows[key] = len(items)
+                items.append(key[1])
             request_rows.append((key[0], target_rows[key]))
         rows.append(request_rows)
         for ntype, num in pg.num_nodes_by_type.items():
@@ -407,9 +432,32 @@ def disjoint_union(graphs: Sequence[PayloadGraph]) -> DisjointUnion:
         graph=graph,
         node_inputs={nt: _cat(parts) for nt, parts in node_parts.items()},
         edge_inputs={et: _cat(parts) for et, parts in edge_parts.items()},
-        targets={nt: int64_tensor(idx) for nt, idx in target_nodes.items()},
+        targets=_target_tensors(target_items),
         rows=rows,
+        text_inputs={nt: TextTokens.concat(parts) for nt, parts in text_parts.items()},
     )
+
+
+def _target_keys(pg: PayloadGraph, offsets: dict[str, int]) -> Iterator[tuple[Any, Any]]:
+    """Per listed target, ``(node type, union index)`` or ``(relation, (src, dst) union indices)``."""
+    if pg.target_pairs:
+        for target, (src, dst) in zip(pg.targets, pg.target_pairs, strict=True):
+            etype = target.edge_type  # type: ignore[union-attr]  # edge targets have pairs
+            yield etype, (offsets[etype[0]] + src, offsets[etype[2]] + dst)
+        return
+    for target, local in zip(pg.targets, pg.target_index, strict=True):
+        yield target.node_type, offsets[target.node_type] + local  # type: ignore[union-attr]
+
+
+def _target_tensors(items: dict[Any, list[Any]]) -> dict[Any, Any]:
+    """Node type -> indices, or relation -> (source indices, destination indices)."""
+    out: dict[Any, Any] = {}
+    for key, values in items.items():
+        if values and isinstance(values[0], tuple):
+            out[key] = (int64_tensor([s for s, _ in values]), int64_tensor([d for _, d in values]))
+        else:
+            out[key] = int64_tensor(values)
+    return out
 
 
 def _cat(parts: list[torch.Tensor]) -> torch.Tensor:

@@ -39,6 +39,8 @@ def run_archiver(
     Returns:
         The path of the written .mar.
     """
+    # The archiver runs in a private cwd: a relative path must be made absolute against ours.
+    export_path = Path(export_path).absolute()
     export_path.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="gs-mar-tmp-") as private_tmp:
         env = dict(os.environ, TMPDIR=private_tmp, TEMP=private_tmp, TMP=private_tmp)

@@ -6,7 +6,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-TASK_TYPES = ("node_classification", "node_regression")
+from handler.types import TASKS
+
+# Node tasks, edge classification / regression and link prediction (handler/types.py).
+TASK_TYPES = TASKS
 
 
 def add_artifact_args(parser: argparse.ArgumentParser, required: bool = True) -> None:

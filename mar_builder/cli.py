@@ -13,7 +13,8 @@ import tempfile
 from pathlib import Path
 
 from handler.limits import RequestLimits
-from mar_builder import model_config, staging
+from handler.lm_resolution import parse_lm_mapping
+from mar_builder import lm_files, model_config, staging
 from mar_builder.archiver import ArchiverError, run_archiver
 from mar_builder.artifact_args import add_artifact_args
 from mar_builder.validate import ArtifactMismatchError, check_artifacts
@@ -37,6 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--http-status", action="store_true",
                    help="answer with the envelope's status_code as HTTP status "
                         "(default: HTTP 200, status in the body, as GraphStorm)")
+    p.add_argument("--lm-model", action="append", default=[], metavar="NAME=DIR",
+                   help="copy the language model NAME (as the artifacts name it) from DIR into the "
+                        "archive; repeatable. LMs not given are taken from the working directory or "
+                        "the local Hugging Face cache; the server never downloads them")
     p.add_argument("--torch-threads", type=int, default=None,
                    help="torch intra-op threads per worker (default: the handler's, 1; "
                         "see docs/performance.md)")
@@ -82,6 +87,9 @@ def build_mar(args: argparse.Namespace) -> Path:
     with tempfile.TemporaryDirectory(prefix="gs-mar-stage-") as tmp:
         staged = staging.stage(Path(tmp) / "root", model_file, args.model_yaml_config_file,
                                args.graph_json_config_file)
+        lm_files.stage_lm_models(staged.artifacts_dir, parse_lm_mapping(args.lm_model),
+                                 lm_files.required_lm_names(args.model_yaml_config_file,
+                                                            args.graph_json_config_file))
         check_artifacts(staged.artifacts_dir, args.infer_task_type)
         config_file = model_config.write(settings, Path(tmp) / "model-config.yaml")
         return run_archiver(

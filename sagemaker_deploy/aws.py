@@ -67,6 +67,11 @@ class AwsClients:
         return self.session.client("s3")
 
     @cached_property
+    def sts(self):
+        """The STS client (the caller's account, for S3's ExpectedBucketOwner)."""
+        return self.session.client("sts")
+
+    @cached_property
     def autoscaling(self):
         """The Application Auto Scaling client."""
         return self.session.client("application-autoscaling")

@@ -10,15 +10,18 @@ from pathlib import Path
 
 import botocore.session
 
-from mar_builder.artifact_args import add_artifact_args
 from sagemaker_deploy.aws import ConfigError
+from sagemaker_deploy.container_env import TASK_TYPES, container_env_problems
 from sagemaker_deploy.naming import check_name_format, extract_ecr_region, parse_s3_url
-from sagemaker_deploy.packaging import ModelSource
+from sagemaker_deploy.packaging import PACKAGE_KINDS, ModelSource, serving_stack_installed
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/\S+$")
 # GConstruct and GSProcessing spellings of the text tokenizer transform, which real-time
 # inference does not support (same check as GraphStorm's launch script).
+# Signs that the model loads a Hugging Face model at start (GraphStorm's bert_hf feature transform,
+# LM node encoders): such a container needs outside access, so network isolation stays off.
+_OUTSIDE_ACCESS = (re.compile(r'"(bert_hf|huggingface)"'), re.compile(r"\b(lm_model|node_lm_configs|bert_model)\b"))
 _TOKENIZE = (re.compile(r'"transform"\s*:\s*{[^}]*"name"\s*:\s*"tokenize_hf"'),
              re.compile(r'"transformation"\s*:\s*{[^}]*"kwargs"\s*:\s*{[^}]*"action"\s*:\s*"tokenize_hf"'))
 
@@ -40,6 +43,19 @@ def key_value(text: str) -> tuple[str, str]:
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     return key, value
+
+
+def add_artifact_args(parser: argparse.ArgumentParser, required: bool) -> None:
+    """The artifact flags (GraphStorm's names, as gs-build-mar's). Defined here, not imported from
+    mar_builder, so that the deploy tools import nothing of the serving code (Python >= 3.9)."""
+    parser.add_argument("--restore-model-path", type=Path, required=required,
+                        help="folder holding the trained model.bin")
+    parser.add_argument("--model-yaml-config-file", type=Path, required=required,
+                        help="GRAPHSTORM_RUNTIME_UPDATED_TRAINING_CONFIG.yaml saved by training")
+    parser.add_argument("--graph-json-config-file", type=Path, required=required,
+                        help="data_transform_new.json written by GConstruct/GSProcessing")
+    parser.add_argument("--infer-task-type", type=str, required=required, choices=TASK_TYPES,
+                        help=f"real-time inference task, one of {TASK_TYPES}")
 
 
 def add_model_version_args(parser: argparse.ArgumentParser, required: bool) -> None:
@@ -75,7 +91,30 @@ def add_model_version_args(parser: argparse.ArgumentParser, required: bool) -> N
                         help="VPC security group IDs for the model (with --vpc-subnet-ids)")
     parser.add_argument("--container-env", type=key_value, nargs="+", default=[],
                         metavar="KEY=VALUE",
-                        help="extra container environment, e.g. SAGEMAKER_TS_BATCH_SIZE=8")
+                        help="extra container environment, e.g. SAGEMAKER_TS_BATCH_SIZE=8; keys starting "
+                             "GS_ or SAGEMAKER_ must be ones the container reads (docs/sagemaker.md)")
+    parser.add_argument("--http-status", action="store_true",
+                        help="answer with the envelope's status_code as the HTTP status (sets "
+                             "GS_HTTP_STATUS=true), so that CloudWatch's Invocation4XXErrors/5XXErrors "
+                             "count failed requests; default: HTTP 200 with the status in the body, "
+                             "as GraphStorm")
+    parser.add_argument("--emf-metrics", action="store_true",
+                        help="write CloudWatch embedded-metric-format lines per batch (sets "
+                             "GS_EMF_METRICS=true): requests by status code, stage latencies, batch size")
+    parser.add_argument("--model-package", choices=PACKAGE_KINDS, default="auto",
+                        help="model tarball: 'mar' (built and checked here with gs-build-mar; needs "
+                             ".[serve]), 'artifacts' (GraphStorm's files; the container builds the .mar "
+                             "at start), 'auto' (default): mar where the serving stack is installed")
+    parser.add_argument("--network-isolation", choices=("auto", "true", "false"), default="auto",
+                        help="CreateModel EnableNetworkIsolation (no outbound network from the "
+                             "container); 'auto' (default): on unless the model loads a Hugging Face "
+                             "model (bert_hf transform, LM encoder)")
+    parser.add_argument("--s3-bucket-owner", type=str, default=None,
+                        help="account ID that must own the --upload-tarfile-s3 bucket (S3 "
+                             "ExpectedBucketOwner); default: the caller's account; '' to not check")
+    parser.add_argument("--s3-kms-key-id", type=str, default=None,
+                        help="KMS key (ID, ARN or alias) to encrypt the model tarball with (SSE-KMS); "
+                             "default: the bucket's default encryption")
 
 
 def add_wait_args(parser: argparse.ArgumentParser) -> None:
@@ -123,6 +162,42 @@ def model_source(args: argparse.Namespace) -> ModelSource:
                        args.graph_json_config_file, args.infer_task_type)
 
 
+def container_environment(args: argparse.Namespace, package_kind: str) -> dict[str, str]:
+    """The container's Environment: --container-env plus what the flags and the package imply.
+
+    Args:
+        args: the parsed flags.
+        package_kind: ``mar`` or ``artifacts`` (an artifacts tarball tells the container the task
+            and model name, which a `.mar` carries itself).
+
+    Returns:
+        The environment (explicit --container-env values win).
+    """
+    env: dict[str, str] = {}
+    if args.http_status:
+        env["GS_HTTP_STATUS"] = "true"
+    if args.emf_metrics:
+        env["GS_EMF_METRICS"] = "true"
+    if package_kind == "artifacts":
+        env.update(GS_INFER_TASK_TYPE=args.infer_task_type, GS_MODEL_NAME=args.model_name)
+    env.update(dict(args.container_env))
+    return env
+
+
+def needs_outside_access(source: ModelSource) -> bool:
+    """Whether the model's configs show that the container downloads a model when it starts."""
+    texts = [p.read_text(errors="replace") for p in (source.graph_json_config_file, source.model_yaml_config_file)
+             if p.is_file()]
+    return any(pattern.search(text) for pattern in _OUTSIDE_ACCESS for text in texts)
+
+
+def network_isolation(args: argparse.Namespace) -> bool:
+    """CreateModel's EnableNetworkIsolation for the --network-isolation flag."""
+    if args.network_isolation == "auto":
+        return not needs_outside_access(model_source(args))
+    return args.network_isolation == "true"
+
+
 def check_model_version_args(args: argparse.Namespace, region: str) -> None:
     """GraphStorm's sanity checks plus ours, all before any AWS call.
 
@@ -152,6 +227,12 @@ def check_model_version_args(args: argparse.Namespace, region: str) -> None:
     problems += model_source(args).missing()
     problems += _graph_json_problems(args.graph_json_config_file)
     problems += _production_variant_problems(args.custom_production_variant)
+    problems += container_env_problems(args.container_env)
+    if args.s3_bucket_owner and not re.fullmatch(r"\d{12}", args.s3_bucket_owner):
+        problems.append(f"--s3-bucket-owner must be a 12-digit AWS account ID, got {args.s3_bucket_owner!r}")
+    if args.model_package == "mar" and not serving_stack_installed():
+        problems.append("--model-package mar needs the serving stack here (pip install .[serve]); "
+                        "use --model-package artifacts")
     if problems:
         raise ConfigError("; ".join(problems))
 

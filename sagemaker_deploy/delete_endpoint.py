@@ -12,7 +12,7 @@ import sys
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sagemaker_deploy.aws import AwsClients, ConfigError, resolve_region
-from sagemaker_deploy.deploy import remove_autoscaling
+from sagemaker_deploy.deploy import AUTOSCALING_TAG, endpoint_tags, remove_autoscaling
 from sagemaker_deploy.naming import check_name_format, parse_s3_url
 
 PROG = "gs-delete-endpoint"
@@ -33,13 +33,17 @@ def build_parser() -> argparse.ArgumentParser:
 def delete(endpoint: str, clients: AwsClients, delete_artifacts: bool) -> None:
     """Deletes the endpoint and what it is made of, printing each step."""
     sm = clients.sagemaker
-    config_name = sm.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+    desc = sm.describe_endpoint(EndpointName=endpoint)
+    config_name = desc["EndpointConfigName"]
     config = sm.describe_endpoint_config(EndpointConfigName=config_name)
     variants = config["ProductionVariants"]
     models = [v["ModelName"] for v in variants]
     data_urls = sorted({url for m in models for url in _model_data_urls(sm.describe_model(ModelName=m))})
 
-    remove_autoscaling(clients, endpoint, [v["VariantName"] for v in variants])
+    # Application Auto Scaling permissions are needed only where gs-launch-endpoint registered
+    # scaling (its tag); otherwise a caller with SageMaker permissions alone can delete.
+    scaling_set = endpoint_tags(clients, desc["EndpointArn"]).get(AUTOSCALING_TAG) == "true"
+    remove_autoscaling(clients, endpoint, [v["VariantName"] for v in variants], required=scaling_set)
     sm.delete_endpoint(EndpointName=endpoint)
     print(f"Deleted endpoint {endpoint}", flush=True)
     sm.delete_endpoint_config(EndpointConfigName=config_name)

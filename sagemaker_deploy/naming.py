@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 from sagemaker_deploy.aws import ConfigError
 
@@ -37,7 +37,7 @@ def check_name_format(name: str) -> str:
 
 def timestamp(now: datetime | None = None) -> str:
     """GraphStorm's name suffix: UTC time as ``%Y-%m-%d-%H-%M-%S``."""
-    return (now or datetime.now(UTC)).strftime("%Y-%m-%d-%H-%M-%S")
+    return (now or datetime.now(timezone.utc)).strftime("%Y-%m-%d-%H-%M-%S")
 
 
 def object_name(model_name: str, kind: str, stamp: str) -> str:

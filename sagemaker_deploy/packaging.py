@@ -1,11 +1,21 @@
-"""Model tarball for SageMaker: the `.mar` built by gs-build-mar, packed as model.tar.gz and uploaded.
+"""Model tarball for SageMaker, packed as model.tar.gz and uploaded.
 
-SageMaker extracts ``ModelDataUrl`` into ``/opt/ml/model``; the image's entrypoint serves the one
-``*.mar`` it finds there.
+Two kinds (``--model-package``):
+
+* ``mar``: the `.mar` built by gs-build-mar, which restores the model once and so checks that the
+  artifacts fit together; needs the serving stack (``pip install .[serve]``);
+* ``artifacts``: GraphStorm's own layout (model.bin, the training YAML and the transform JSON at
+  the root), for the deploy tools alone (boto3, pyyaml, any Python >= 3.9); the container builds
+  the `.mar` when it starts.
+
+``auto`` (default) is ``mar`` where the serving stack is installed, else ``artifacts``.
+SageMaker extracts ``ModelDataUrl`` into ``/opt/ml/model``; the image's entrypoint serves what it
+finds there.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -18,6 +28,10 @@ from pathlib import Path
 from sagemaker_deploy.naming import join_s3_key, parse_s3_url
 
 MODEL_FILE_NAME = "model.bin"
+# The names the container looks for first (handler/artifacts.py); an artifacts tarball uses them.
+TRAINING_CONFIG_NAME = "GRAPHSTORM_RUNTIME_UPDATED_TRAINING_CONFIG.yaml"
+TRANSFORM_CONFIG_NAME = "data_transform_new.json"
+PACKAGE_KINDS = ("auto", "mar", "artifacts")
 
 
 @dataclass(frozen=True)
@@ -42,6 +56,18 @@ class ModelSource:
             if not path.is_file():
                 problems.append(f"{flag} {path} is not a file")
         return problems
+
+
+def serving_stack_installed() -> bool:
+    """Whether this environment can run gs-build-mar (torch and torch-model-archiver importable)."""
+    return all(importlib.util.find_spec(name) is not None for name in ("torch", "model_archiver"))
+
+
+def resolve_package_kind(kind: str) -> str:
+    """``mar`` or ``artifacts`` for a ``--model-package`` value (``auto`` decided here)."""
+    if kind == "auto":
+        return "mar" if serving_stack_installed() else "artifacts"
+    return kind
 
 
 def gs_build_mar_command() -> list[str]:
@@ -102,7 +128,49 @@ def pack_tarball(mar: Path, tar_path: Path) -> Path:
     return tar_path
 
 
-def upload_tarball(s3_client, tar_path: Path, s3_prefix: str, object_stem: str) -> str:
+def pack_artifacts(source: ModelSource, tar_path: Path) -> Path:
+    """Writes a gzip tarball with GraphStorm's artifacts at its root, under the names the
+    container looks for (model.bin, the training YAML and the transform JSON).
+
+    Args:
+        source: the GraphStorm artifacts.
+        tar_path: the tarball to write.
+
+    Returns:
+        ``tar_path``.
+    """
+    with tarfile.open(tar_path, "w:gz") as tar:
+        tar.add(source.restore_model_path / MODEL_FILE_NAME, arcname=MODEL_FILE_NAME)
+        tar.add(source.model_yaml_config_file, arcname=TRAINING_CONFIG_NAME)
+        tar.add(source.graph_json_config_file, arcname=TRANSFORM_CONFIG_NAME)
+    return tar_path
+
+
+@dataclass(frozen=True)
+class UploadOptions:
+    """How the tarball is written to S3.
+
+    Attributes:
+        expected_bucket_owner: account ID the bucket must belong to (S3 refuses the request
+            otherwise: no model data lands in someone else's bucket); None: not checked.
+        kms_key_id: KMS key for SSE-KMS encryption; None: the bucket's default encryption.
+    """
+
+    expected_bucket_owner: str | None = None
+    kms_key_id: str | None = None
+
+    def extra_args(self) -> dict:
+        """The ExtraArgs of ``upload_file`` (and the request fields of other object calls)."""
+        args: dict = {}
+        if self.expected_bucket_owner:
+            args["ExpectedBucketOwner"] = self.expected_bucket_owner
+        if self.kms_key_id:
+            args.update(ServerSideEncryption="aws:kms", SSEKMSKeyId=self.kms_key_id)
+        return args
+
+
+def upload_tarball(s3_client, tar_path: Path, s3_prefix: str, object_stem: str,
+                   options: UploadOptions | None = None) -> str:
     """Uploads the tarball to ``<s3_prefix>/<object_stem>.tar.gz``.
 
     Args:
@@ -111,24 +179,31 @@ def upload_tarball(s3_client, tar_path: Path, s3_prefix: str, object_stem: str) 
         s3_prefix: the ``--upload-tarfile-s3`` URL.
         object_stem: the object name without extension (the timestamped SageMaker model name,
             so a new version never overwrites the data of a model still in use).
+        options: bucket owner check and encryption.
 
     Returns:
         The ``s3://`` URL of the object.
     """
     bucket, prefix = parse_s3_url(s3_prefix)
     key = join_s3_key(prefix, f"{object_stem}.tar.gz")
-    s3_client.upload_file(str(tar_path), bucket, key)
+    s3_client.upload_file(str(tar_path), bucket, key, ExtraArgs=(options or UploadOptions()).extra_args())
     return f"s3://{bucket}/{key}"
 
 
-def build_and_upload(source: ModelSource, model_name: str, s3_client, s3_prefix: str,
-                     object_stem: str) -> str:
-    """Builds the `.mar`, packs model.tar.gz in a temporary folder and uploads it.
+def build_tarball(source: ModelSource, model_name: str, kind: str, out_dir: Path) -> Path:
+    """Packs ``out_dir/model.tar.gz``: a `.mar` (built and checked by gs-build-mar) or the raw
+    artifacts. Local only: runs before any AWS call, so artifacts that do not fit cost nothing.
+
+    Args:
+        source: the GraphStorm artifacts.
+        model_name: the TorchServe model name.
+        kind: ``mar`` or ``artifacts`` (see the module docstring).
+        out_dir: an existing folder for the tarball (and the `.mar`).
 
     Returns:
-        The ``s3://`` URL of the uploaded tarball.
+        The tarball's path.
     """
-    with tempfile.TemporaryDirectory(prefix="gs-sm-pack-") as tmp:
-        mar = build_mar(source, model_name, Path(tmp))
-        tar_path = pack_tarball(mar, Path(tmp) / "model.tar.gz")
-        return upload_tarball(s3_client, tar_path, s3_prefix, object_stem)
+    tar_path = out_dir / "model.tar.gz"
+    if kind == "mar":
+        return pack_tarball(build_mar(source, model_name, out_dir), tar_path)
+    return pack_artifacts(source, tar_path)

@@ -25,5 +25,5 @@ fi
 [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
 echo "bootstrap: installing into $venv (first run downloads torch; a few minutes)" >&2
 "$venv/bin/python" -m pip install -q --upgrade pip >&2
-"$venv/bin/python" -m pip install -q -e "$root[test,bench]" >&2
+"$venv/bin/python" -m pip install -q -e "$root[serve,test,bench]" >&2
 echo "$want" > "$stamp"

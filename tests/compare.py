@@ -5,6 +5,8 @@ A response is compared with `target/<case>.json` by the case's rule:
 * ``success``: status_code, request_uid, error (""), the (node_type, node_id) list in
   ``targets`` order and each prediction's length exact; values within ``prediction_atol``;
   no NaN/Infinity tokens in the body; message not compared.
+* ``edge_success`` (edge fixtures): as ``success``, results identified by (edge_type,
+  src_node_id, dest_node_id).
 * ``status_and_uid``: status_code, request_uid and data ({}) exact; error non-empty and
   containing every ``error_must_mention`` string.
 """
@@ -43,11 +45,15 @@ def artifacts_dir(variant: str) -> Path:
 
 
 def load_cases(variant: str) -> list[FixtureCase]:
-    """Every case of a fixture's manifest, in manifest order."""
+    """Every case of a fixture's manifest, in manifest order (not the manifest's
+    ``withheld_cases``: their target/ is not the contract)."""
     root = FIXTURES_DIR / variant
     manifest = json.loads((root / "payloads" / "manifest.json").read_text())
+    withheld = set(manifest.get("withheld_cases", {}).get("names", ()))
     cases = []
     for entry in manifest["cases"]:
+        if entry["name"] in withheld:
+            continue
         cases.append(
             FixtureCase(
                 variant=variant,
@@ -60,6 +66,12 @@ def load_cases(variant: str) -> list[FixtureCase]:
             )
         )
     return cases
+
+
+def lm_models(variant: str) -> dict[str, Path]:
+    """The fixture's language models, NAME -> DIR (``<fixture>/lm/NAME``; empty without text)."""
+    root = FIXTURES_DIR / variant / "lm"
+    return {p.name: p for p in sorted(root.iterdir()) if p.is_dir()} if root.is_dir() else {}
 
 
 def all_cases() -> list[FixtureCase]:
@@ -85,19 +97,24 @@ def assert_matches_target(case: FixtureCase, response: dict, raw_body: bytes | N
         for word in rule.get("error_must_mention", []):
             assert word in response["error"], (case.id, word, response["error"])
         return
-    assert mode == "success", mode
+    assert mode in ("success", "edge_success"), mode
     assert response["error"] == "", (case.id, response)
     got = response["data"]["results"]
     want = target["data"]["results"]
-    assert [(r["node_type"], r["node_id"]) for r in got] == [
-        (r["node_type"], r["node_id"]) for r in want
-    ], case.id
+    assert [result_key(r) for r in got] == [result_key(r) for r in want], case.id
     atol = rule.get("prediction_atol", 1e-5)
     for g, w in zip(got, want, strict=True):
         assert len(g["prediction"]) == len(w["prediction"]), case.id
         for gv, wv in zip(g["prediction"], w["prediction"], strict=True):
             assert math.isfinite(gv), (case.id, g)
-            assert abs(gv - wv) <= atol, (case.id, g["node_id"], gv, wv)
+            assert abs(gv - wv) <= atol, (case.id, result_key(g), gv, wv)
     if raw_body is not None:
         for token in (b"NaN", b"Infinity"):
             assert token not in raw_body, case.id
+
+
+def result_key(result: dict) -> tuple:
+    """What a result answers: (node_type, node_id), or (edge_type, src_node_id, dest_node_id)."""
+    if "edge_type" in result:
+        return (tuple(result["edge_type"]), result["src_node_id"], result["dest_node_id"])
+    return (result["node_type"], result["node_id"])

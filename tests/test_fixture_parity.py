@@ -14,14 +14,22 @@ import orjson
 import pytest
 
 from handler import RealtimePredictor, envelope
-from tests.compare import VARIANTS, all_cases, artifacts_dir, assert_matches_target, load_cases
+from tests.compare import (
+    VARIANTS,
+    all_cases,
+    artifacts_dir,
+    assert_matches_target,
+    lm_models,
+    load_cases,
+    result_key,
+)
 
 CASES = all_cases()
 
 
 @cache
 def _predictor(variant: str) -> RealtimePredictor:
-    return RealtimePredictor.from_artifacts(artifacts_dir(variant))
+    return RealtimePredictor.from_artifacts(artifacts_dir(variant), lm_models=lm_models(variant))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
@@ -41,5 +49,5 @@ def test_batch_equals_one_by_one(variant):
         if alone["status_code"] != 200:
             continue
         for g, a in zip(got["data"]["results"], alone["data"]["results"], strict=True):
-            assert (g["node_type"], g["node_id"]) == (a["node_type"], a["node_id"]), case.id
+            assert result_key(g) == result_key(a), case.id
             assert max(abs(x - y) for x, y in zip(g["prediction"], a["prediction"], strict=True)) <= 1e-6, case.id

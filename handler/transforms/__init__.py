@@ -1,7 +1,10 @@
 """GConstruct feature transforms, one per module, and ``build_transform`` to pick one.
 
 Every transform has ``apply(raw_values) -> float32 [n, dim]`` over the values of one feature
-of all nodes (or edges) of one type in one request, with GConstruct 0.5.1's numerics.
+of all nodes (or edges) of one type in one request, with GConstruct 0.5.1's numerics; the one
+exception is ``tokenize_hf``, whose ``apply`` gives ``TextTokens`` (int token matrices that only
+a language-model node encoder reads; see ``text_tokens``). The text transforms load their LM
+through an ``LMResolver`` (``handler.lm_resolution``), never from the hub.
 """
 
 from __future__ import annotations
@@ -9,34 +12,49 @@ from __future__ import annotations
 import sys
 
 from handler.errors import UnsupportedConfigError
+from handler.lm_resolution import LMResolver
 from handler.schema import FeatureSpec
 from handler.transforms.base import FeatureTransform, FeatureValueError, out_dtype
+from handler.transforms.bert_hf import DEFAULT_INFER_BATCH_SIZE, BertHFTransform
 from handler.transforms.bucket_numerical import BucketNumericalTransform
 from handler.transforms.max_min_norm import MaxMinNormTransform
 from handler.transforms.noop import NoopTransform
 from handler.transforms.rank_gauss import RankGaussTransform
 from handler.transforms.standard import StandardTransform
+from handler.transforms.text_tokens import TextTokens
 from handler.transforms.to_categorical import ToCategoricalTransform
+from handler.transforms.tokenize_hf import TokenizeHFTransform
 
-__all__ = ["FeatureTransform", "FeatureValueError", "build_transform", "learnable_embedding_transform"]
+__all__ = [
+    "FeatureTransform", "FeatureValueError", "TextTokens", "TokenizeHFTransform", "build_transform",
+    "learnable_embedding_transform",
+]
+
+TEXT_TRANSFORMS = ("tokenize_hf", "bert_hf")
 
 
-def build_transform(spec: FeatureSpec) -> FeatureTransform:
+def build_transform(spec: FeatureSpec, lm_resolver: LMResolver | None = None) -> FeatureTransform:
     """The transform a GConstruct feature spec describes.
 
     Args:
         spec: the feature's spec from ``data_transform_new.json``.
+        lm_resolver: where text transforms find their LM (default:
+            ``LMResolver.for_model_dir(None)``: ``GS_LM_MODELS``, the working directory, the
+            local Hugging Face cache).
 
     Returns:
         The transform.
 
     Raises:
-        UnsupportedConfigError: a transform this server does not implement (text encoders,
-            tabular models, hard negatives), or one without the saved state inference needs.
+        UnsupportedConfigError: a transform this server does not implement (tabular models,
+            hard negatives), or one without the saved state inference needs.
+        LMNotFoundError: a text transform's LM is not available locally.
     """
     conf = spec.transform or {}
     name = spec.transform_name
     dtype = out_dtype(spec.out_dtype)
+    if name in TEXT_TRANSFORMS:
+        return _text_transform(spec, conf, dtype, lm_resolver or LMResolver.for_model_dir(None))
     scalar = spec.dim == (1,)
     if name == "no-op":
         return NoopTransform(
@@ -76,6 +94,18 @@ def build_transform(spec: FeatureSpec) -> FeatureTransform:
             raise UnsupportedConfigError(f"feature {spec.name}: standard transform has no saved sum")
         return StandardTransform(spec.name, conf["sum"], dtype=dtype, scalar_input=scalar)
     raise UnsupportedConfigError(f"feature {spec.name}: transform {name!r} is not supported")
+
+
+def _text_transform(spec: FeatureSpec, conf: dict, dtype: type, resolver: LMResolver) -> FeatureTransform:
+    """``tokenize_hf`` or ``bert_hf`` (GConstruct requires ``bert_model`` and ``max_seq_length``)."""
+    if "bert_model" not in conf or "max_seq_length" not in conf:
+        raise UnsupportedConfigError(f"feature {spec.name}: {conf['name']} needs bert_model and max_seq_length")
+    lm_dir = resolver.resolve(conf["bert_model"])
+    max_seq_length = int(conf["max_seq_length"])
+    if conf["name"] == "tokenize_hf":
+        return TokenizeHFTransform(spec.name, lm_dir, max_seq_length)
+    return BertHFTransform(spec.name, lm_dir, max_seq_length,
+                           int(conf.get("infer_batch_size", DEFAULT_INFER_BATCH_SIZE)), dtype=dtype)
 
 
 def learnable_embedding_transform(name: str) -> FeatureTransform:

@@ -8,8 +8,9 @@ The helpers here do the same, but say which row (node or edge) is at fault.
 
 from __future__ import annotations
 
+import itertools
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -113,8 +114,23 @@ def out_dtype(name: str | None, default: type = np.float32) -> type:
     return _OUT_DTYPES[name]
 
 
-def to_array(values: Sequence[Any]) -> np.ndarray:
-    """``np.array(values)``, naming the first row whose length differs from the first row's."""
+# The longest string a numeric feature value may be: a number written as text is far shorter,
+# and ``np.array`` of strings allocates (longest string) x (values) characters, so one long
+# string among many values would otherwise cost hundreds of MB (docs/reliability.md).
+MAX_NUMBER_TEXT = 64
+_NUMBER_TYPES = (int, float)
+
+
+def to_array(values: Sequence[Any], numeric: bool = True) -> np.ndarray:
+    """``np.array(values)``, naming the first row whose length differs from the first row's.
+
+    Args:
+        values: one raw value per row.
+        numeric: the values should be numbers: strings too long to be a number are refused
+            before numpy sees them (the caller bounds string lengths otherwise).
+    """
+    if numeric:
+        _refuse_long_strings(values)
     try:
         return np.array(values)
     except ValueError:
@@ -125,6 +141,27 @@ def to_array(values: Sequence[Any]) -> np.ndarray:
                     row, f"has {_describe(value)}, but the first one has {_describe(values[0])}"
                 ) from None
         raise FeatureValueError(None, "values do not form a regular array") from None
+
+
+def _refuse_long_strings(values: Sequence[Any]) -> None:
+    """Raises for the first row holding a string longer than ``MAX_NUMBER_TEXT`` (a flat C-speed
+    type scan first: rows of plain numbers, the usual case, cost one pass)."""
+    if all(type(v) in _NUMBER_TYPES for v in values):
+        return
+    nested = any(type(v) is list for v in values)
+    flat = itertools.chain.from_iterable(v if type(v) is list else (v,) for v in values) if nested else values
+    if str not in set(map(type, flat)) and not (nested and list in set(map(type, _inner(values)))):
+        return
+    for row, value in enumerate(values):
+        if any(type(item) is str and len(item) > MAX_NUMBER_TEXT for item in _flatten([value])):
+            raise FeatureValueError(row, "is not a number (a text value)")
+
+
+def _inner(values: Sequence[Any]) -> Iterator[Any]:
+    """The items of the list-valued rows (to spot lists nested two deep)."""
+    for v in values:
+        if type(v) is list:
+            yield from v
 
 
 def to_numeric(arr: np.ndarray, values: Sequence[Any]) -> np.ndarray:
@@ -162,16 +199,26 @@ def _first_non_number(values: Sequence[Any]) -> int | None:
 
 
 def _flatten(items: list[Any]) -> list[Any]:
-    flat = []
-    for item in items:
-        flat.extend(_flatten(item) if isinstance(item, list) else [item])
+    """The leaves of nested lists, without recursion (a payload may nest 1,000 levels deep)."""
+    flat: list[Any] = []
+    stack = [iter(items)]
+    while stack:
+        for item in stack[-1]:
+            if isinstance(item, list):
+                stack.append(iter(item))
+                break
+            flat.append(item)
+        else:
+            stack.pop()
     return flat
 
 
 def _shape(value: Any) -> tuple[int, ...]:
-    if isinstance(value, list):
-        return (len(value), *(_shape(value[0]) if value else ()))
-    return ()
+    shape = []
+    while isinstance(value, list):
+        shape.append(len(value))
+        value = value[0] if value else None
+    return tuple(shape)
 
 
 def _describe(value: Any) -> str:

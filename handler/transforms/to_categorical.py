@@ -28,6 +28,9 @@ class ToCategoricalTransform(FeatureTransform):
         self.mapping = {str(k): int(v) for k, v in mapping.items()}
         self.width = len(self.mapping)
         self.separator = separator
+        self.longest = max((len(k) for k in self.mapping), default=0)
+        # Stands in for a string too long to be a category: matches none, reads as a string.
+        self.unmatched = next(c for c in map(chr, range(1, 0x110000)) if c not in self.mapping)
 
     def _transform(self, raw_values: Sequence[Any]) -> np.ndarray:
         if self.separator is None and all(type(v) is str for v in raw_values):
@@ -38,9 +41,7 @@ class ToCategoricalTransform(FeatureTransform):
                 encoding = np.zeros((len(cols), self.width), dtype=np.int8)
                 encoding[np.arange(len(cols)), cols] = 1
                 return encoding
-        feats = to_array(raw_values)
-        # For 1-d arrays tolist() gives the Python scalars whose str() equals numpy's.
-        items = feats.tolist() if feats.ndim == 1 else list(feats)
+        items = self._items(raw_values)
         encoding = np.zeros((len(items), self.width), dtype=np.int8)
         rows, cols = [], []
         for row, value in enumerate(items):
@@ -61,3 +62,29 @@ class ToCategoricalTransform(FeatureTransform):
                     cols.append(col)
         encoding[rows, cols] = 1
         return encoding
+
+    def _items(self, raw_values: Sequence[Any]) -> list[Any]:
+        """The values as GConstruct compares them: numpy's element of ``np.array(values)``.
+
+        numpy's string array holds every value at the longest value's width, so strings are
+        never handed to it whole: all-string values are read directly (with the trailing NULs
+        numpy drops), and in mixed values a string too long to be a category (without a
+        separator) stands in as one that matches none.
+        """
+        if all(type(v) is str for v in raw_values):
+            return [v.rstrip("\x00") for v in raw_values]
+        if all(v is None or type(v) is str for v in raw_values):
+            return list(raw_values)  # an object array: values unchanged
+        if self.separator is None:
+            raw_values = [self.unmatched if type(v) is str and len(v) > self.longest else v for v in raw_values]
+        else:
+            longest = max((len(v) for v in raw_values if type(v) is str), default=0)
+            if longest * len(raw_values) > _MAX_MIXED_TEXT:
+                raise FeatureValueError(None, f"mixes text of up to {longest} characters with other kinds of values")
+        feats = to_array(raw_values, numeric=False)
+        # For 1-d arrays tolist() gives the Python scalars whose str() equals numpy's.
+        return feats.tolist() if feats.ndim == 1 else list(feats)
+
+
+# The most characters a mixed-type categorical feature may expand to in numpy's string array.
+_MAX_MIXED_TEXT = 4 * 1024 * 1024

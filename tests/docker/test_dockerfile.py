@@ -82,6 +82,18 @@ def test_build_image_flags(tmp_path: Path) -> None:
                      f"-t gs-torchserve:sagemaker-endpoint-cpu {REPO}"]
 
 
+def test_suffix_is_appended_as_graphstorm(tmp_path: Path) -> None:
+    """GraphStorm's -s/--suffix is appended to <environment>-<device>; -t names the whole tag."""
+    env = _fake_tools(tmp_path)
+    proc = _run("build_image.sh", "-e", "sagemaker-endpoint", "-d", "cpu", "-s", "-v2", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "-t gs-torchserve:sagemaker-endpoint-cpu-v2 " in (tmp_path / "calls").read_text()
+    (tmp_path / "calls").unlink()
+    proc = _run("build_image.sh", "-e", "sagemaker-endpoint", "-d", "cpu", "-t", "v7", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "-t gs-torchserve:v7 " in (tmp_path / "calls").read_text()
+
+
 def test_push_image_flags(tmp_path: Path) -> None:
     """Push logs in to ECR, creates the repository when missing, tags and pushes."""
     proc = _run("push_image.sh", "-e", "sagemaker-endpoint", "-d", "gpu", "--region", "eu-west-1",

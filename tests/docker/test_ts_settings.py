@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import zipfile
 from pathlib import Path
@@ -14,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "docker"))
 from ts_settings import (  # noqa: E402
     ContainerSettings,
     copy_mar_with_overrides,
+    default_workers,
     handler_max_request_bytes,
     read_properties,
     write_properties,
@@ -25,8 +27,36 @@ SAGEMAKER_PROPERTIES = Path(__file__).resolve().parents[2] / "serving_config" / 
 
 
 def test_defaults_are_sagemakers() -> None:
+    """Without worker settings, workers follow the instance (one per usable vCPU here, no GPU)."""
     s = ContainerSettings.from_env({})
-    assert (s.host, s.port, s.model_overrides) == ("0.0.0.0", 8080, {})
+    workers = len(os.sched_getaffinity(0))
+    assert (s.host, s.port) == ("0.0.0.0", 8080)
+    assert s.model_overrides == {"minWorkers": workers, "maxWorkers": workers}
+    assert (s.max_request_size, s.max_response_size, s.server_timeout) == (None, None, None)
+
+
+def test_default_workers_one_per_gpu(tmp_path: Path) -> None:
+    for name in ("nvidia0", "nvidia1", "nvidiactl", "nvidia-uvm"):
+        (tmp_path / name).touch()
+    assert default_workers(tmp_path) == 2
+    assert default_workers(tmp_path / "none") == len(os.sched_getaffinity(0))
+
+
+def test_sagemaker_size_and_timeout_knobs(tmp_path: Path) -> None:
+    """SAGEMAKER_TS_MAX_REQUEST/RESPONSE_SIZE set TorchServe's limits (an explicit request size wins
+    over the handler's); SAGEMAKER_MODEL_SERVER_TIMEOUT the model's timeout unless the TS one is set."""
+    env = {"SAGEMAKER_TS_MAX_REQUEST_SIZE": "1048576", "SAGEMAKER_TS_MAX_RESPONSE_SIZE": "2097152",
+           "SAGEMAKER_MODEL_SERVER_TIMEOUT": "90", "SAGEMAKER_MODEL_SERVER_WORKERS": "3"}
+    s = ContainerSettings.from_env(env)
+    assert s.model_overrides == {"responseTimeout": 90, "minWorkers": 3, "maxWorkers": 3}
+    props = read_properties(write_properties({"max_request_size": "6553500"}, s, tmp_path,
+                                             tmp_path / "config.properties", max_request_bytes=100_000_000))
+    assert (props["max_request_size"], props["max_response_size"]) == ("1048576", "2097152")
+    assert props["default_response_timeout"] == "90"
+    s = ContainerSettings.from_env({**env, "SAGEMAKER_TS_RESPONSE_TIMEOUT": "30"})
+    assert s.model_overrides["responseTimeout"] == 30
+    with pytest.raises(ValueError, match="SAGEMAKER_TS_MAX_REQUEST_SIZE must be an integer"):
+        ContainerSettings.from_env({"SAGEMAKER_TS_MAX_REQUEST_SIZE": "10MB"})
 
 
 def test_sagemaker_variables_map_to_model_config_keys() -> None:

@@ -9,6 +9,7 @@ import yaml
 
 from handler.config import ModelConfig
 from handler.errors import UnsupportedConfigError
+from handler.types import TASKS
 from tests.compare import FIXTURES_DIR, VARIANTS
 
 YAML_NAME = "GRAPHSTORM_RUNTIME_UPDATED_TRAINING_CONFIG.yaml"
@@ -21,7 +22,7 @@ def _raw(variant: str = "rgcn_nc") -> dict:
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_fixture_configs_parse(variant: str) -> None:
     config = ModelConfig.from_yaml(FIXTURES_DIR / variant / "artifacts" / YAML_NAME)
-    assert config.task_type in ("node_classification", "node_regression")
+    assert config.task_type in TASKS
     assert config.num_layers == 2
     assert config.hidden_size == config.out_emb_size == 32
     assert config.encoder_type == variant.split("_")[0]
@@ -76,7 +77,7 @@ def test_out_emb_size() -> None:
         ("runtime", "construct_feat_ntype", ["subject"]),
         ("hyperparam", "training_method", {"name": "glem", "kwargs": {}}),
         ("basic", "model_encoder_type", "mlp"),
-        ("runtime", "task_type", "link_prediction"),
+        ("runtime", "task_type", "multi_task"),
         ("input", "input_activate", "tanh"),
         ("gnn", "gnn_norm", "group"),
         ("gnn", "edge_feat_mp_op", "max"),
@@ -98,7 +99,7 @@ def test_feature_groups_and_lm_models_are_refused() -> None:
     with pytest.raises(UnsupportedConfigError, match="node_feat_name"):
         ModelConfig.from_dict(raw)
     raw = _raw()
-    raw["lm_model"] = {"node_lm_models": [{"lm_type": "bert", "node_types": ["paper"]}]}
+    raw["lm_model"] = {"distill_lm_models": [{"lm_type": "bert", "node_types": ["paper"]}]}  # node_lm_models: served
     with pytest.raises(UnsupportedConfigError, match="lm_model"):
         ModelConfig.from_dict(raw)
 

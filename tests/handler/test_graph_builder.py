@@ -8,6 +8,7 @@ except where a rule changes them (T5: rank_gauss over one node is 0; T6: e05 equ
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from functools import cache
 from pathlib import Path
@@ -21,30 +22,38 @@ from handler.decode import decode
 from handler.errors import RealtimeError
 from handler.graph_builder import GraphBuilder, PayloadGraph
 from handler.limits import RequestLimits
+from handler.lm_resolution import LMResolver
 from handler.parse import RequestParser
 from handler.schema import GraphSchema
+from tests.compare import lm_models
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 VARIANTS = sorted(p.name for p in FIXTURES.iterdir() if (p / "payloads" / "manifest.json").exists())
+TOKEN_FIELDS = ("input_ids", "attention_mask", "token_type_ids")
 INTERMEDIATE = [(v, p.stem) for v in VARIANTS for p in sorted((FIXTURES / v / "intermediate").glob("*.npz"))]
 
 
 @cache
-def _builder(variant: str) -> GraphBuilder:
+def _builder(variant: str, rule: bool = True) -> GraphBuilder:
+    """The fixture's builder; ``rule=False``: an edge model's message-passing rule off, so that
+    ``edges`` are the payload's (as the npz, which is BEFORE the rule)."""
     art = FIXTURES / variant / "artifacts"
     schema = GraphSchema.from_file(art / "data_transform_new.json")
     config = ModelConfig.from_yaml(art / "GRAPHSTORM_RUNTIME_UPDATED_TRAINING_CONFIG.yaml",
                                    schema.ntypes, schema.canonical_etypes)
-    return GraphBuilder(schema, config)
+    if not rule and config.edge_task is not None:
+        config = dataclasses.replace(config, edge_task=dataclasses.replace(
+            config.edge_task, remove_target_edge_type=False, exclude_training_targets=False))
+    return GraphBuilder(schema, config, lm_resolver=LMResolver(mapping=lm_models(variant)))
 
 
 def _payload(variant: str, case: str) -> dict:
     return json.loads((FIXTURES / variant / "payloads" / f"{case}.json").read_bytes())
 
 
-def _build(variant: str, payload: dict | bytes) -> PayloadGraph:
+def _build(variant: str, payload: dict | bytes, rule: bool = True) -> PayloadGraph:
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    builder = _builder(variant)
+    builder = _builder(variant, rule)
     parser = RequestParser(builder.schema, builder.config.task_type, RequestLimits())
     return builder.build(parser.parse(decode(body, "application/json", RequestLimits())))
 
@@ -53,6 +62,12 @@ def _reject(variant: str, payload: dict) -> RealtimeError:
     with pytest.raises(RealtimeError) as info:
         _build(variant, payload)
     return info.value
+
+
+def _bert_hf_features(variant: str) -> set[tuple[str, str]]:
+    schema = _builder(variant).schema
+    return {(nt, s.name) for nt, specs in schema.node_features.items() for s in specs
+            if s.transform_name == "bert_hf"}
 
 
 def _rank_gauss_features(variant: str) -> set[tuple[str, str]]:
@@ -67,9 +82,10 @@ def test_graph_and_features_match_graphstorm(variant, case):
     # Cases answered 403/421 (T8/T9) still have a graph; ask for a predictable target instead.
     config = _builder(variant).config
     payload["gml_task"] = config.task_type
-    payload["targets"] = [{"node_type": n["node_type"], "node_id": n["node_id"]}
-                          for n in payload["graph"]["nodes"] if n["node_type"] in config.target_ntypes][:1]
-    pg = _build(variant, payload)
+    if config.edge_task is None:  # edge fixtures' npz cases all have valid edge targets
+        payload["targets"] = [{"node_type": n["node_type"], "node_id": n["node_id"]}
+                              for n in payload["graph"]["nodes"] if n["node_type"] in config.target_ntypes][:1]
+    pg = _build(variant, payload, rule=False)
     # T6: e05 is v02 with scalars wrapped in lists; GraphStorm's e05 values are the wrong ones.
     ref_case = "v02_small" if case == "e05_scalars_as_lists" else case
     ref = np.load(FIXTURES / variant / "intermediate" / f"{ref_case}.npz")
@@ -79,10 +95,18 @@ def test_graph_and_features_match_graphstorm(variant, case):
         kind, type_name, *rest = key.split("/")
         if kind == "node_ids":
             assert [str(i) for i in pg.node_ids[type_name]] == ref[key].tolist(), key
+        elif kind == "lm_pooler":
+            continue  # the LM's output: tests/handler/nn/test_lm_input_layer.py
+        elif kind == "node_feat" and rest[0] in TOKEN_FIELDS:  # tokenize_hf: exact, with dtype
+            got = getattr(pg.text_inputs[type_name], rest[0])
+            assert got.dtype == ref[key].dtype, key
+            np.testing.assert_array_equal(got, ref[key], err_msg=key)
         elif kind == "node_feat":
             got = pg.node_features[type_name][rest[0]]
             if (type_name, rest[0]) in zero_by_t5 and len(got) == 1:
                 np.testing.assert_array_equal(got, np.zeros((1, 1)), err_msg=key)  # T5
+            elif (type_name, rest[0]) in _bert_hf_features(variant):  # an LM forward: float noise
+                np.testing.assert_allclose(got, ref[key], rtol=0, atol=1e-6, err_msg=key)
             else:
                 np.testing.assert_array_equal(got, ref[key].astype(np.float32), err_msg=key)
         elif kind in ("edge_src", "edge_dst"):
@@ -118,7 +142,7 @@ def test_model_inputs_are_the_model_features_in_config_order(variant):
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_graph_has_every_model_type_and_the_payload_edges(variant):
-    pg = _build(variant, _payload(variant, "v02_small"))
+    pg = _build(variant, _payload(variant, "v02_small"), rule=False)
     schema = _builder(variant).schema
     assert set(pg.edges) == set(schema.canonical_etypes)
     assert set(pg.num_nodes_by_type) == set(schema.ntypes)
@@ -136,13 +160,40 @@ def test_graph_has_every_model_type_and_the_payload_edges(variant):
 def test_edgeless_payload_is_valid(variant):  # T4
     payload = _payload(variant, "v02_small")
     target = payload["targets"][0]
-    payload["graph"] = {"nodes": [n for n in payload["graph"]["nodes"]
-                                  if (n["node_type"], n["node_id"]) == (target["node_type"], target["node_id"])],
+    if "edge_type" in target:  # keep both endpoints
+        keep = {(target["edge_type"][0], target["src_node_id"]), (target["edge_type"][2], target["dest_node_id"])}
+    else:
+        keep = {(target["node_type"], target["node_id"])}
+    payload["graph"] = {"nodes": [n for n in payload["graph"]["nodes"] if (n["node_type"], n["node_id"]) in keep],
                         "edges": []}
     payload["targets"] = [target]
     pg = _build(variant, payload)
-    assert pg.num_edges == 0 and pg.num_nodes == 1
-    assert pg.target_index == (0,)
+    assert pg.num_edges == 0 and pg.num_nodes == len(keep)
+    if "edge_type" in target:
+        assert len(pg.target_pairs) == 1 and pg.target_index == ()
+    else:
+        assert pg.target_index == (0,)
+
+
+@pytest.mark.parametrize(("variant", "relations"), [
+    ("rgcn_ec", {("author", "writing", "paper"), ("paper", "writing-rev", "author")}),  # removed
+    ("rgcn_lp", {("paper", "cited", "paper"), ("paper", "cited-rev", "paper")}),  # target pairs excluded
+])
+def test_edge_model_rule_applies_to_the_built_graph(variant, relations):
+    payload = _payload(variant, "v02_small")
+    ruled, plain = _build(variant, payload), _build(variant, payload, rule=False)
+    config = _builder(variant).config
+    for etype, (src, _) in plain.edges.items():
+        if etype not in relations:
+            assert torch.equal(ruled.edges[etype][0], src), etype
+        elif config.edge_task.remove_target_edge_type:
+            assert len(ruled.edges[etype][0]) == 0, etype
+        else:
+            assert 0 < len(ruled.edges[etype][0]) < len(src), etype  # only the target pairs go
+    ids = {nt: ruled.node_ids[nt] for nt in ruled.node_ids}
+    got = [(t.edge_type, ids[t.edge_type[0]][s], ids[t.edge_type[2]][d])
+           for t, (s, d) in zip(ruled.targets, ruled.target_pairs, strict=True)]
+    assert got == [(tuple(t["edge_type"]), t["src_node_id"], t["dest_node_id"]) for t in payload["targets"]]
 
 
 def test_targets_keep_request_order_and_duplicates():

@@ -189,3 +189,14 @@ def test_archiver_staging_does_not_touch_shared_tmpdir(tmp_path, monkeypatch):
     monkeypatch.setenv("TMPDIR", str(shared))
     assert main(_argv(tmp_path)) == 0
     assert (shared / "gsmodel" / "keep.txt").read_text() == "another build's staging"
+
+
+def test_relative_export_path_is_taken_from_the_callers_directory(tmp_path, monkeypatch, capsys):
+    """`--export-path model_store` (as in the README) writes ./model_store/NAME.mar."""
+    monkeypatch.chdir(tmp_path)
+    argv = _argv(tmp_path)
+    argv[argv.index("--export-path") + 1] = "model_store"
+    assert main(argv) == 0, capsys.readouterr().err
+    mar = tmp_path / "model_store" / "gsmodel.mar"
+    assert zipfile.is_zipfile(mar)
+    assert Path(capsys.readouterr().out.strip()) == mar

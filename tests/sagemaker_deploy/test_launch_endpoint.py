@@ -14,6 +14,7 @@ import boto3
 import pytest
 
 from sagemaker_deploy import delete_endpoint, invoke_endpoint, launch_endpoint
+from sagemaker_deploy.aws import AwsClients
 from tests.compare import load_cases
 from tests.sagemaker_deploy.moto_env import (
     FIXTURES,
@@ -149,12 +150,20 @@ BAD_FLAGS = {
     "not_ecr": ({"image_uri": "docker.io/library/gs:cpu"}, "is in the region None"),
     "vpc_half": ({"vpc_subnet_ids": "subnet-1"}, "Both --vpc-subnet-ids and --vpc-security-group-ids"),
     "model_name": ({"model_name": "bad_name"}, "failed to satisfy regular expression pattern"),
-    "task": ({"infer_task_type": "link_prediction"}, "invalid choice: 'link_prediction'"),
+    "task": ({"infer_task_type": "node_ranking"}, "invalid choice: 'node_ranking'"),
     "variant_key": ({"custom_production_variant": '{"InstanceTyp": "ml.m5.large"}'},
                     "ProductionVariant does not have: ['InstanceTyp']"),
     "variant_json": ({"custom_production_variant": "[1]"}, "must be a JSON object"),
     "s3": ({"upload_tarfile_s3": "gs-bad/prefix"}, "not an S3 URL"),
     "role": ({"role": "GsRole"}, "--role must be an IAM role ARN"),
+    "env_misspelled": ({"container_env": "SAGEMAKER_TS_BACTH_SIZE=8"},
+                       "SAGEMAKER_TS_BACTH_SIZE is not a variable the container reads; did you mean "
+                       "SAGEMAKER_TS_BATCH_SIZE?"),
+    "env_unknown_gs": ({"container_env": "GS_TURBO=1"}, "GS_TURBO is not a variable the container reads"),
+    "env_bad_value": ({"container_env": "GS_HTTP_STATUS=yes"}, "GS_HTTP_STATUS must be true or false"),
+    "env_bad_int": ({"container_env": "SAGEMAKER_TS_MAX_REQUEST_SIZE=big"},
+                    "SAGEMAKER_TS_MAX_REQUEST_SIZE must be an integer"),
+    "bucket_owner": ({"s3_bucket_owner": "12345"}, "--s3-bucket-owner must be a 12-digit"),
     "count": ({"instance_count": "0"}, "--instance-count must be >= 1"),
     "instance_type": ({"instance_type": "c5.xlarge"}, "must be a SageMaker instance type"),
     "missing_model": ({"restore_model_path": "/nonexistent/model"}, "is not a directory"),
@@ -207,3 +216,120 @@ def test_console_script_bad_flag_exits_2(tmp_path: Path) -> None:
                           env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2, proc.stderr
     assert "is in the region eu-west-1" in proc.stderr
+
+
+class _FakeHttp:
+    """The HTTP half of a botocore ``before-call`` answer."""
+
+    def __init__(self, status_code: int) -> None:
+        self.status_code = status_code
+        self.headers: dict = {}
+
+
+def _answer(client, operation: str, parsed: dict, status: int = 200) -> None:
+    """Makes ``client`` answer ``operation`` with ``parsed`` (AWS itself: moto cannot make an
+    endpoint fail or refuse a permission); every other call still goes to the moto server."""
+    parsed = {"ResponseMetadata": {"HTTPStatusCode": status}, **parsed}
+    client.meta.events.register(f"before-call.*.{operation}", lambda **_: (_FakeHttp(status), parsed))
+
+
+def _denied(client, operation: str) -> None:
+    _answer(client, operation, {"Error": {"Code": "AccessDeniedException",
+                                          "Message": f"not authorized to perform {operation}"}}, 400)
+
+
+def _names(sm, prefix: str) -> dict[str, list[str]]:
+    return {"models": [m["ModelName"] for m in sm.list_models()["Models"] if m["ModelName"].startswith(prefix)],
+            "configs": [c["EndpointConfigName"] for c in sm.list_endpoint_configs()["EndpointConfigs"]
+                        if c["EndpointConfigName"].startswith(prefix)],
+            "endpoints": [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]
+                          if e["EndpointName"].startswith(prefix)]}
+
+
+def test_failed_endpoint_is_cleaned_up(bucket: str, capsys: pytest.CaptureFixture) -> None:
+    """The endpoint goes Failed: exit 1 with the reason, and the tarball, Model, EndpointConfig and the
+    failed endpoint this run created are all deleted."""
+    clients = AwsClients(REGION)
+    reason = "The primary container for production variant AllTraffic did not pass the ping health check."
+    _answer(clients.sagemaker, "DescribeEndpoint", {
+        "EndpointName": "x", "EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/x",
+        "EndpointConfigName": "x", "EndpointStatus": "Failed", "FailureReason": reason,
+        "CreationTime": "2025-01-01T00:00:00Z", "LastModifiedTime": "2025-01-01T00:00:00Z"})
+    models: list[dict] = []
+    clients.sagemaker.meta.events.register("before-parameter-build.sagemaker.CreateModel",
+                                           lambda params, **_: models.append(dict(params)))
+    argv = model_version_argv("rgcn_nc", "node_classification", "gs-fails", f"s3://{bucket}/fails")
+    assert launch_endpoint.main(argv + ["--poll-interval", "0.01"], clients=clients) == 1
+    assert models[0]["EnableNetworkIsolation"] is True  # auto: the model needs no outside access
+    err = capsys.readouterr().err
+    assert reason in err
+    for what in ("endpoint gs-fails-Endpoint-", "endpoint config gs-fails-EndpointConfig-", "model gs-fails-",
+                 f"model tarball s3://{bucket}/fails/gs-fails-"):
+        assert f"Cleaned up {what}" in err
+    assert _names(boto3.client("sagemaker"), "gs-fails-") == {"models": [], "configs": [], "endpoints": []}
+    assert "Contents" not in boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix="fails/")
+
+
+def test_rerun_does_not_create_a_second_endpoint(bucket: str, capsys: pytest.CaptureFixture) -> None:
+    """A second launch for the same --model-name refuses while the first endpoint is live, having
+    created nothing; --allow-another-endpoint is the explicit way to a second one."""
+    argv = model_version_argv("rgcn_nc", "node_classification", "gs-rerun", f"s3://{bucket}/rerun")
+    assert launch_endpoint.main(argv + ["--async-execution", "true"]) == 0
+    sm = boto3.client("sagemaker")
+    first = _names(sm, "gs-rerun-")
+    capsys.readouterr()
+    assert launch_endpoint.main(argv) == 1
+    err = capsys.readouterr().err
+    assert f"an endpoint for --model-name gs-rerun already exists: {first['endpoints'][0]}" in err
+    assert _names(sm, "gs-rerun-") == first
+    assert len(boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix="rerun/")["Contents"]) == 1
+    assert delete_endpoint.main(["--endpoint-name", first["endpoints"][0], "--delete-model-artifacts"]) == 0
+
+
+def test_scaling_failure_keeps_the_serving_endpoint(bucket: str, capsys: pytest.CaptureFixture) -> None:
+    """Auto-scaling refused after InService: exit 3, the message says the endpoint serves and bills
+    and gives the commands that register the scaling or delete it; the endpoint stays."""
+    clients = AwsClients(REGION)
+    _denied(clients.autoscaling, "RegisterScalableTarget")
+    argv = model_version_argv("rgcn_nc", "node_classification", "gs-noscale", f"s3://{bucket}/noscale")
+    argv += ["--poll-interval", "0.01", "--max-instances", "4", "--target-invocations-per-instance", "100"]
+    assert launch_endpoint.main(argv, clients=clients) == launch_endpoint.EXIT_SCALING_FAILED
+    err = capsys.readouterr().err
+    [endpoint] = _names(boto3.client("sagemaker"), "gs-noscale-")["endpoints"]
+    assert f"endpoint '{endpoint}' IS IN SERVICE AND BILLING at 1 instance(s)" in err
+    assert "aws application-autoscaling register-scalable-target" in err
+    assert f"gs-delete-endpoint --endpoint-name {endpoint}" in err
+    assert boto3.client("sagemaker").describe_endpoint(EndpointName=endpoint)["EndpointStatus"] == "InService"
+    assert delete_endpoint.main(["--endpoint-name", endpoint, "--delete-model-artifacts"]) == 0
+
+
+def test_delete_needs_only_sagemaker_permissions(bucket: str, capsys: pytest.CaptureFixture) -> None:
+    """No scaling was set: delete succeeds although every Application Auto Scaling call is denied."""
+    argv = model_version_argv("rgcn_nc", "node_classification", "gs-smonly", f"s3://{bucket}/smonly")
+    assert launch_endpoint.main(argv + ["--poll-interval", "0.01"]) == 0
+    [endpoint] = _names(boto3.client("sagemaker"), "gs-smonly-")["endpoints"]
+    clients = AwsClients(REGION)
+    for operation in ("DescribeScalableTargets", "DeregisterScalableTarget"):
+        _denied(clients.autoscaling, operation)
+    assert delete_endpoint.main(["--endpoint-name", endpoint, "--delete-model-artifacts"], clients=clients) == 0
+    assert "no permission to look further" in capsys.readouterr().out
+    assert _names(boto3.client("sagemaker"), "gs-smonly-") == {"models": [], "configs": [], "endpoints": []}
+
+
+def test_upload_checks_bucket_owner_and_encrypts(bucket: str) -> None:
+    """The upload passes ExpectedBucketOwner (the caller's account by default) and SSE-KMS."""
+    clients = AwsClients(REGION)
+    seen: list[dict] = []
+    clients.s3.meta.events.register("before-parameter-build.s3.PutObject",
+                                    lambda params, **_: seen.append(dict(params)))
+    models: list[dict] = []
+    clients.sagemaker.meta.events.register("before-parameter-build.sagemaker.CreateModel",
+                                           lambda params, **_: models.append(dict(params)))
+    argv = model_version_argv("rgcn_nc", "node_classification", "gs-kms", f"s3://{bucket}/kms")
+    argv += ["--async-execution", "true", "--s3-kms-key-id", "alias/gs-models", "--network-isolation", "false"]
+    assert launch_endpoint.main(argv, clients=clients) == 0
+    assert seen and seen[0]["ExpectedBucketOwner"] == "123456789012"
+    assert (seen[0]["ServerSideEncryption"], seen[0]["SSEKMSKeyId"]) == ("aws:kms", "alias/gs-models")
+    assert models[0]["EnableNetworkIsolation"] is False
+    [endpoint] = _names(boto3.client("sagemaker"), "gs-kms-")["endpoints"]
+    assert delete_endpoint.main(["--endpoint-name", endpoint, "--delete-model-artifacts"]) == 0

@@ -49,15 +49,20 @@ def stubbed(aws_env: dict, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Aw
         stub.assert_no_pending_responses()
 
 
-def _expect_roll(stub: Stubber, target: str, final: dict) -> None:
-    """UpdateEndpoint, the previous-config tag, then the wait (Updating, then ``final``)."""
-    stub.add_response("update_endpoint", {"EndpointArn": ENDPOINT_ARN},
-                      {"EndpointName": ENDPOINT, "EndpointConfigName": target})
-    stub.add_response("add_tags", {"Tags": []}, {
-        "ResourceArn": ENDPOINT_ARN, "Tags": [{"Key": PREVIOUS_CONFIG_TAG, "Value": OLD_CONFIG}]})
-    stub.add_response("describe_endpoint", _endpoint("Updating", OLD_CONFIG), {"EndpointName": ENDPOINT})
+def _expect_roll(stub: Stubber, target: str, final: dict, deployment: dict | None = None,
+                 middle: tuple[str, ...] = ("Updating",)) -> None:
+    """UpdateEndpoint (keeping variant properties), the wait (``middle`` states, then ``final``), and
+    the previous-config tag only when ``final`` runs ``target`` (the update succeeded)."""
+    request = {"EndpointName": ENDPOINT, "EndpointConfigName": target, "RetainAllVariantProperties": True}
+    if deployment is not None:
+        request["DeploymentConfig"] = deployment
+    stub.add_response("update_endpoint", {"EndpointArn": ENDPOINT_ARN}, request)
+    for status in middle:
+        stub.add_response("describe_endpoint", _endpoint(status, OLD_CONFIG), {"EndpointName": ENDPOINT})
     stub.add_response("describe_endpoint", final, {"EndpointName": ENDPOINT})
-    stub.add_response("describe_endpoint", final, {"EndpointName": ENDPOINT})
+    if final["EndpointConfigName"] == target and final["EndpointStatus"] == "InService":
+        stub.add_response("add_tags", {"Tags": []}, {
+            "ResourceArn": ENDPOINT_ARN, "Tags": [{"Key": PREVIOUS_CONFIG_TAG, "Value": OLD_CONFIG}]})
 
 
 def test_roll_to_new_model_version(stubbed, bucket: str, capsys: pytest.CaptureFixture) -> None:
@@ -67,7 +72,8 @@ def test_roll_to_new_model_version(stubbed, bucket: str, capsys: pytest.CaptureF
     data_url = f"s3://{bucket}/v2/{NEW_MODEL}.tar.gz"
     stub.add_response("create_model", {"ModelArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model/x"}, {
         "ModelName": NEW_MODEL, "ExecutionRoleArn": ROLE_ARN,
-        "Containers": [{"Image": IMAGE_URI, "ModelDataUrl": data_url, "Environment": {}}]})
+        "Containers": [{"Image": IMAGE_URI, "ModelDataUrl": data_url, "Environment": {}}],
+        "EnableNetworkIsolation": True})
     stub.add_response("create_endpoint_config", {"EndpointConfigArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:x"}, {
         "EndpointConfigName": NEW_CONFIG,
         "ProductionVariants": [{"InstanceType": "ml.c5.xlarge", "InitialInstanceCount": 1,
@@ -90,12 +96,13 @@ def test_rollback_to_recorded_config(stubbed, capsys: pytest.CaptureFixture) -> 
     stub.add_response("list_tags", {"Tags": [{"Key": PREVIOUS_CONFIG_TAG, "Value": OLD_CONFIG}]},
                       {"ResourceArn": ENDPOINT_ARN})
     stub.add_response("update_endpoint", {"EndpointArn": ENDPOINT_ARN},
-                      {"EndpointName": ENDPOINT, "EndpointConfigName": OLD_CONFIG})
-    stub.add_response("add_tags", {"Tags": []}, {
-        "ResourceArn": ENDPOINT_ARN, "Tags": [{"Key": PREVIOUS_CONFIG_TAG, "Value": current}]})
-    for status in ("Updating", "InService", "InService"):
+                      {"EndpointName": ENDPOINT, "EndpointConfigName": OLD_CONFIG,
+                       "RetainAllVariantProperties": True})
+    for status in ("Updating", "InService"):
         stub.add_response("describe_endpoint", _endpoint(status, OLD_CONFIG if status == "InService" else current),
                           {"EndpointName": ENDPOINT})
+    stub.add_response("add_tags", {"Tags": []}, {
+        "ResourceArn": ENDPOINT_ARN, "Tags": [{"Key": PREVIOUS_CONFIG_TAG, "Value": current}]})
     assert update_endpoint.main(["--endpoint-name", ENDPOINT, "--rollback", *WAIT], clients=clients) == 0
     assert f"{current} -> {OLD_CONFIG}" in capsys.readouterr().out
 
@@ -114,21 +121,101 @@ def test_failed_update_reports_reason(stubbed, capsys: pytest.CaptureFixture) ->
     clients, stub = stubbed
     target = "gs-rgcn-nc-EndpointConfig-2025-03-03-00-00-00"
     stub.add_response("describe_endpoint", _endpoint("InService", OLD_CONFIG), {"EndpointName": ENDPOINT})
-    stub.add_response("describe_endpoint_config", {
-        "EndpointConfigName": target, "EndpointConfigArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:x",
-        "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": "m"}],
-        "CreationTime": dt.datetime(2025, 3, 3, tzinfo=dt.UTC)}, {"EndpointConfigName": target})
+    _describe_config(stub, target)
     reason = "The primary container for production variant AllTraffic did not pass the ping health check."
     _expect_roll(stub, target, _endpoint("InService", OLD_CONFIG, FailureReason=reason))
     argv = ["--endpoint-name", ENDPOINT, "--endpoint-config-name", target, *WAIT]
     assert update_endpoint.main(argv, clients=clients) == 1
-    assert reason in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert reason in err and "rolled back" in err
+
+
+def _describe_config(stub: Stubber, name: str) -> None:
+    stub.add_response("describe_endpoint_config", {
+        "EndpointConfigName": name, "EndpointConfigArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:x",
+        "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": "m"}],
+        "CreationTime": dt.datetime(2025, 3, 3, tzinfo=dt.UTC)}, {"EndpointConfigName": name})
+
+
+def _variants(current: int, desired: int) -> dict:
+    return {"ProductionVariants": [{"VariantName": "AllTraffic", "CurrentInstanceCount": current,
+                                    "DesiredInstanceCount": desired}]}
+
+
+def test_update_keeps_instance_count_and_scaling(stubbed, capsys: pytest.CaptureFixture) -> None:
+    """An auto-scaled endpoint at 3 instances: the update asks SageMaker to retain the variant
+    properties (instance count), ends at 3 instances, and the scaling registration (moto) stays."""
+    clients, stub = stubbed
+    aas = boto3.client("application-autoscaling")
+    resource = f"endpoint/{ENDPOINT}/variant/AllTraffic"
+    aas.register_scalable_target(ServiceNamespace="sagemaker", ResourceId=resource,
+                                 ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+                                 MinCapacity=1, MaxCapacity=5)
+    target = "gs-rgcn-nc-EndpointConfig-2025-04-04-00-00-00"
+    stub.add_response("describe_endpoint", _endpoint("InService", OLD_CONFIG, **_variants(3, 3)),
+                      {"EndpointName": ENDPOINT})
+    _describe_config(stub, target)
+    _expect_roll(stub, target, _endpoint("InService", target, **_variants(3, 3)))
+    argv = ["--endpoint-name", ENDPOINT, "--endpoint-config-name", target, *WAIT]
+    try:
+        assert update_endpoint.main(argv, clients=clients) == 0
+        out = capsys.readouterr().out
+        assert "keeping capacity AllTraffic: 3 (desired 3)" in out
+        assert f"now runs {target}; capacity AllTraffic: 3 (desired 3)" in out
+        assert f"Kept auto-scaling {resource}: 1..5" in out
+        found = aas.describe_scalable_targets(ServiceNamespace="sagemaker", ResourceIds=[resource])
+        assert [(t["MinCapacity"], t["MaxCapacity"]) for t in found["ScalableTargets"]] == [(1, 5)]
+    finally:
+        aas.deregister_scalable_target(ServiceNamespace="sagemaker", ResourceId=resource,
+                                       ScalableDimension="sagemaker:variant:DesiredInstanceCount")
+
+
+def test_canary_alarm_rolls_back(stubbed, capsys: pytest.CaptureFixture) -> None:
+    """Canary with a rollback alarm: SageMaker gets the blue/green config; when the alarm fires it
+    rolls back (RollingBack, then InService on the old config): exit 1, said so, nothing tagged."""
+    clients, stub = stubbed
+    target = "gs-rgcn-nc-EndpointConfig-2025-05-05-00-00-00"
+    stub.add_response("describe_endpoint", _endpoint("InService", OLD_CONFIG), {"EndpointName": ENDPOINT})
+    _describe_config(stub, target)
+    deployment = {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": {"Type": "CANARY", "WaitIntervalInSeconds": 120,
+                                            "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 20}},
+            "TerminationWaitInSeconds": 0},
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "gs-5xx"}, {"AlarmName": "gs-latency"}]}}
+    reason = "Alarm gs-5xx went into ALARM during the canary; the deployment was rolled back."
+    _expect_roll(stub, target, _endpoint("InService", OLD_CONFIG, FailureReason=reason), deployment,
+                 middle=("Updating", "RollingBack"))
+    argv = ["--endpoint-name", ENDPOINT, "--endpoint-config-name", target, "--traffic-shifting", "canary",
+            "--canary-percent", "20", "--wait-interval", "120", "--rollback-alarms", "gs-5xx", "gs-latency",
+            *WAIT]
+    assert update_endpoint.main(argv, clients=clients) == 1
+    captured = capsys.readouterr()
+    assert "CANARY traffic shift, rollback on alarms ['gs-5xx', 'gs-latency']" in captured.out
+    assert f"SageMaker rolled back and endpoint '{ENDPOINT}' serves {OLD_CONFIG} again: {reason}" in captured.err
+
+
+def test_update_rollback_failed_stops_waiting(stubbed, capsys: pytest.CaptureFixture) -> None:
+    """UpdateRollbackFailed ends the wait at once (not after --wait-timeout): exit 1, nothing tagged."""
+    clients, stub = stubbed
+    target = "gs-rgcn-nc-EndpointConfig-2025-06-06-00-00-00"
+    stub.add_response("describe_endpoint", _endpoint("InService", OLD_CONFIG), {"EndpointName": ENDPOINT})
+    _describe_config(stub, target)
+    final = _endpoint("UpdateRollbackFailed", OLD_CONFIG, FailureReason="rollback could not finish")
+    _expect_roll(stub, target, final)
+    argv = ["--endpoint-name", ENDPOINT, "--endpoint-config-name", target, "--wait-timeout", "3600", *WAIT]
+    assert update_endpoint.main(argv, clients=clients) == 1
+    err = capsys.readouterr().err
+    assert "UpdateRollbackFailed: rollback could not finish" in err
+    assert "SageMaker could not roll back" in err
 
 
 @pytest.mark.parametrize("argv, message", [
     ([], "choose exactly one of"),
     (["--rollback", "--endpoint-config-name", "c1"], "choose exactly one of"),
     (["--image-uri", IMAGE_URI], "a new model version also needs --role"),
+    (["--rollback", "--canary-percent", "0"], "--canary-percent must be 1..50"),
+    (["--rollback", "--rollback-alarms", "a", "--async-execution", "true"], "not with --async-execution"),
 ])
 def test_bad_modes_fail_fast(argv: list[str], message: str, aws_env: dict,
                              capsys: pytest.CaptureFixture) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mar_builder.cli import main as gs_build_mar
 from tests.compare import artifacts_dir
@@ -31,7 +32,7 @@ def build_fixture_mar(variant: str, export_path: Path, *, name: str | None = Non
         "--restore-model-path", str(art),
         "--model-yaml-config-file", str(art / "GRAPHSTORM_RUNTIME_UPDATED_TRAINING_CONFIG.yaml"),
         "--graph-json-config-file", str(art / "data_transform_new.json"),
-        "--infer-task-type", "node_regression" if variant.endswith("_nr") else "node_classification",
+        "--infer-task-type", fixture_task_type(variant),
         "--model-name", name,
         "--model-version", version,
         "--export-path", str(export_path),
@@ -39,6 +40,12 @@ def build_fixture_mar(variant: str, export_path: Path, *, name: str | None = Non
     ]
     assert gs_build_mar(argv) == 0, argv
     return export_path / f"{name}.mar"
+
+
+def fixture_task_type(variant: str) -> str:
+    """The task a fixture's model was trained for (``runtime.task_type`` of its training YAML)."""
+    raw = yaml.safe_load((artifacts_dir(variant) / "GRAPHSTORM_RUNTIME_UPDATED_TRAINING_CONFIG.yaml").read_text())
+    return raw["gsf"]["runtime"]["task_type"]
 
 
 @pytest.fixture(scope="session")

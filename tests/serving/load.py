@@ -69,16 +69,20 @@ class Tally:
     statuses: Counter = field(default_factory=Counter)
     latencies_ms: list[float] = field(default_factory=list)
     samples: list[str] = field(default_factory=list)  # the first few problems, for messages
-    events: list[tuple[float, str]] = field(default_factory=list)  # (time, outcome)
+    # (sent, answered, outcome) per request, times from time.monotonic()
+    events: list[tuple[float, float, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def add(self, outcome: str, status: int | None, ms: float, detail: str | None) -> None:
+    def add(self, outcome: str, status: int | None, ms: float, detail: str | None,
+            sent: float | None = None) -> None:
+        """Records one answered request (``sent``: its time.monotonic() start; default now)."""
+        now = time.monotonic()
         with self.lock:
             self.outcomes[outcome] += 1
             if status is not None:
                 self.statuses[status] += 1
             self.latencies_ms.append(ms)
-            self.events.append((time.monotonic(), outcome))
+            self.events.append((now if sent is None else sent, now, outcome))
             if detail and len(self.samples) < 5:
                 self.samples.append(detail[:500])
 
@@ -106,7 +110,8 @@ def judge(status: int, body: bytes, req: LoadRequest) -> tuple[str, int | None, 
 
 
 def run_load(port: int, path: str, plan: Sequence[LoadRequest], concurrency: int,
-             stop: threading.Event | None = None, timeout_s: float = 60.0) -> Tally:
+             stop: threading.Event | None = None, timeout_s: float = 60.0,
+             tally: Tally | None = None) -> Tally:
     """Sends ``plan`` (in order, spread over ``concurrency`` keep-alive clients).
 
     Args:
@@ -116,11 +121,12 @@ def run_load(port: int, path: str, plan: Sequence[LoadRequest], concurrency: int
         concurrency: client threads.
         stop: when set, the clients stop early.
         timeout_s: socket timeout per request.
+        tally: where to count (default: a new one); pass one to watch progress while it runs.
 
     Returns:
         The tally.
     """
-    tally = Tally()
+    tally = Tally() if tally is None else tally
     cursor = iter(range(len(plan)))
     cursor_lock = threading.Lock()
 
@@ -131,7 +137,7 @@ def run_load(port: int, path: str, plan: Sequence[LoadRequest], concurrency: int
                 i = next(cursor, None)
             if i is None:
                 break
-            req, start = plan[i], time.perf_counter()
+            req, start, sent = plan[i], time.perf_counter(), time.monotonic()
             try:
                 status, body = _send(conn, path, req)
                 outcome, env_status, detail = judge(status, body, req)
@@ -139,7 +145,7 @@ def run_load(port: int, path: str, plan: Sequence[LoadRequest], concurrency: int
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
                 outcome, env_status, detail = "connection", None, f"{req.name}: {err!r}"
-            tally.add(outcome, env_status, (time.perf_counter() - start) * 1000, detail)
+            tally.add(outcome, env_status, (time.perf_counter() - start) * 1000, detail, sent)
         conn.close()
 
     with ThreadPoolExecutor(concurrency) as pool:
@@ -184,20 +190,24 @@ class WorkerWatch:
                     continue
         return rss
 
+    def _sample(self) -> None:
+        try:
+            sample = self.worker_rss()
+        except (OSError, ValueError):
+            sample = {}
+        self.samples.append((time.monotonic(), sample))
+        self.pids_seen.update(sample)
+
     def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                sample = self.worker_rss()
-            except (OSError, ValueError):
-                sample = {}
-            self.samples.append((time.monotonic(), sample))
-            self.pids_seen.update(sample)
-            self._stop.wait(self.every_s)
+        while not self._stop.wait(self.every_s):
+            self._sample()
 
     def __enter__(self) -> WorkerWatch:
+        self._sample()  # the first and last samples never depend on the thread being scheduled
         self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+        self._sample()

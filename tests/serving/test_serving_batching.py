@@ -1,4 +1,10 @@
-"""Batching, worker settings and the project's Prometheus metrics on a real TorchServe."""
+"""Batching, worker settings and the project's Prometheus metrics on a real TorchServe.
+
+Nothing here depends on timing: the batch delay is so long that a batch closes only when it is
+full (every request-sending test sends exactly BATCH requests at once), clients wait longer
+than that delay, and metrics are read once they account for every request sent (the worker's
+metric lines reach /metrics asynchronously, after the answers).
+"""
 
 from __future__ import annotations
 
@@ -9,15 +15,17 @@ import time
 import pytest
 
 from tests.compare import FIXTURES_DIR, assert_matches_target, load_cases
-from tests.serving.torchserve_process import prometheus_value, serving
+from tests.serving.torchserve_process import SLOW_CALL_S, prometheus_value, serving
 
 pytestmark = pytest.mark.torchserve
 
 MODEL = "rgcn_nc"
 BATCH = 4
-# Long enough that BATCH concurrent requests always meet in one batch: a full batch leaves at
-# once, so the tests never wait for this delay.
-DELAY_MS = 5000
+# A batch closes when BATCH requests are in it, or this long after its first one: long enough
+# that BATCH concurrent requests meet in one batch however slowly a loaded machine sends them.
+# A full batch leaves at once, so the tests never wait for this delay.
+DELAY_MS = 300_000
+METRICS_WAIT_S = 120
 CASES = {c.name: c for c in load_cases(MODEL)}
 MANIFEST = {c["name"]: c for c in json.loads((FIXTURES_DIR / MODEL / "payloads" / "manifest.json").read_text())["cases"]}
 
@@ -42,9 +50,10 @@ def _describe(ts) -> dict:
 def _scale(ts, workers: int) -> None:
     """Sets the worker count (TorchServe removes workers only above max_worker)."""
     resp = ts.management(
-        "PUT", f"/models/{MODEL}?min_worker={workers}&max_worker={workers}&synchronous=true")
+        "PUT", f"/models/{MODEL}?min_worker={workers}&max_worker={workers}&synchronous=true",
+        timeout=SLOW_CALL_S)
     assert resp.status == 200, resp.body
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + SLOW_CALL_S
     while len(_describe(ts)["workers"]) != workers:
         assert time.monotonic() < deadline, _describe(ts)
         time.sleep(0.3)
@@ -59,7 +68,7 @@ def _concurrently(ts, cases) -> list:
     def post(i: int) -> None:
         barrier.wait()
         responses[i] = ts.inference("POST", f"/predictions/{MODEL}", cases[i].body,
-                                    {"Content-Type": cases[i].content_type})
+                                    {"Content-Type": cases[i].content_type}, timeout=SLOW_CALL_S)
 
     threads = [threading.Thread(target=post, args=(i,)) for i in range(len(cases))]
     for t in threads:
@@ -67,6 +76,22 @@ def _concurrently(ts, cases) -> list:
     for t in threads:
         t.join()
     return responses
+
+
+def _batches(text: str) -> dict[int, float]:
+    """GsBatches counts of ``MODEL`` by batch size."""
+    sizes = {int(line.split('BatchSize="', 1)[1].split('"', 1)[0])
+             for line in text.splitlines() if line.startswith("GsBatches{") and 'BatchSize="' in line}
+    return {size: prometheus_value(text, "GsBatches", BatchSize=str(size), ModelName=MODEL) for size in sizes}
+
+
+def _metrics_once(ts, ready) -> str:
+    """The /metrics text once ``ready(text)`` holds (the worker's lines arrive after the answers)."""
+    deadline = time.monotonic() + METRICS_WAIT_S
+    while not ready(text := ts.metrics()):
+        assert time.monotonic() < deadline, text
+        time.sleep(0.2)
+    return text
 
 
 def test_model_config_settings_are_applied(server):
@@ -88,32 +113,39 @@ def test_worker_count_follows_scaling(server):
 
 def test_concurrent_requests_arrive_as_one_batch(server):
     _scale(server, 1)  # one worker: the batch cannot be split between workers
-    before = prometheus_value(server.metrics(), "GsBatches", BatchSize=str(BATCH), ModelName=MODEL)
+    before = _batches(server.metrics())
     cases = [CASES["v01_tiny"], CASES["v02_small"], CASES["x03_unknown_target_id"], CASES["v04_medium_full"]]
     responses = _concurrently(server, cases)
     for case, resp in zip(cases, responses, strict=True):
         assert_matches_target(case, resp.json(), raw_body=resp.body)
-    after = prometheus_value(server.metrics(), "GsBatches", BatchSize=str(BATCH), ModelName=MODEL)
-    assert after == before + 1
+
+    def new_batches(text: str) -> dict[int, float]:
+        after = _batches(text)
+        return {size: n - before.get(size, 0) for size, n in after.items() if n != before.get(size, 0)}
+
+    # Wait until the batches holding all BATCH requests are counted, then: one batch of BATCH.
+    text = _metrics_once(server, lambda t: sum(size * n for size, n in new_batches(t).items()) >= BATCH)
+    assert new_batches(text) == {BATCH: 1}
 
 
 def test_prometheus_shows_project_metrics(server):
     _scale(server, 1)
-    text = server.metrics()
-    before = {name: prometheus_value(text, name, ModelName=MODEL) for name in (
-        "GsGraphNodes_count", "GsGraphNodes_sum", "GsGraphEdges_count", "GsGraphEdges_sum",
-        "GsPreprocessTime_count",
-        "GsInferenceTime_count", "GsPostprocessTime_count")}
-    errors_before = prometheus_value(text, "GsRequestErrors", StatusCode="404", ModelName=MODEL)
     tiny, missing = CASES["v01_tiny"], CASES["x03_unknown_target_id"]
+    want = {  # increase of each series after three tiny requests and one 404, sent together
+        ("GsGraphNodes_count", ()): 3, ("GsGraphEdges_count", ()): 3,
+        ("GsInferenceTime_count", ()): 3,  # the 404 never reaches the model
+        ("GsPreprocessTime_count", ()): 4, ("GsPostprocessTime_count", ()): 4,
+        ("GsGraphNodes_sum", ()): 3 * MANIFEST["v01_tiny"]["num_nodes"],
+        ("GsGraphEdges_sum", ()): 3 * MANIFEST["v01_tiny"]["num_edges"],
+        ("GsRequestErrors", (("StatusCode", "404"),)): 1,
+    }
+
+    def values(text: str) -> dict:
+        return {(name, labels): prometheus_value(text, name, ModelName=MODEL, **dict(labels))
+                for name, labels in want}
+
+    before = values(server.metrics())
     _concurrently(server, [tiny, tiny, tiny, missing])
-    text = server.metrics()
-    delta = {name: prometheus_value(text, name, ModelName=MODEL) - value for name, value in before.items()}
-    assert delta["GsGraphNodes_count"] == 3
-    assert delta["GsGraphEdges_count"] == 3
-    assert delta["GsInferenceTime_count"] == 3  # the 404 never reaches the model
-    assert delta["GsPreprocessTime_count"] == 4
-    assert delta["GsPostprocessTime_count"] == 4
-    assert delta["GsGraphNodes_sum"] == 3 * MANIFEST["v01_tiny"]["num_nodes"]
-    assert delta["GsGraphEdges_sum"] == 3 * MANIFEST["v01_tiny"]["num_edges"]
-    assert prometheus_value(text, "GsRequestErrors", StatusCode="404", ModelName=MODEL) == errors_before + 1
+    text = _metrics_once(server, lambda t: all(
+        now - before[key] >= want[key] for key, now in values(t).items()))
+    assert {key: now - before[key] for key, now in values(text).items()} == want

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.compare import assert_matches_target, load_cases
-from tests.serving.torchserve_process import serving
+from tests.serving.torchserve_process import VERSIONING_CONFIG, serving
 
 pytestmark = pytest.mark.torchserve
 
@@ -26,7 +26,10 @@ def server(tmp_path_factory, mar_builder):
     store = tmp_path_factory.mktemp("store")
     for variant in (STARTUP_MODEL, REGISTERED_MODEL):
         mar_builder(variant, store, flags=("--batch-size", "4", "--max-batch-delay", "5"))
-    with serving(tmp_path_factory.mktemp("ts"), store, {STARTUP_MODEL: f"{STARTUP_MODEL}.mar"}) as ts:
+    # One startup model (so /invocations needs no name) and one registered at runtime, which
+    # takes the versioning config: model API with token authorisation (the helpers send keys).
+    with serving(tmp_path_factory.mktemp("ts"), store, {STARTUP_MODEL: f"{STARTUP_MODEL}.mar"},
+                 base_config=VERSIONING_CONFIG) as ts:
         resp = ts.register(f"{REGISTERED_MODEL}.mar")
         assert resp.status == 200, (resp.body, ts.logs())
         yield ts

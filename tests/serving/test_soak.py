@@ -21,7 +21,7 @@ import pytest
 
 from tests.compare import load_cases
 from tests.serving.load import WorkerWatch, expected_error, fixture_request, mixed_plan, run_load
-from tests.serving.torchserve_process import serving
+from tests.serving.torchserve_process import SLOW_CALL_S, serving
 
 pytestmark = pytest.mark.torchserve
 
@@ -67,11 +67,14 @@ def soak(ts, requests: int) -> dict:
     """Runs the soak and returns its figures (asserting nothing)."""
     describe = lambda: ts.management("GET", f"/models/{MODEL}").json()  # noqa: E731
     path = f"/predictions/{MODEL}"
-    warm = run_load(ts.inference_port, path, mixed_plan(POOL, 3 * len(POOL), seed=1), CONCURRENCY)
+    # Client timeout: generous, so a loaded machine makes the soak slower, never failed.
+    warm = run_load(ts.inference_port, path, mixed_plan(POOL, 3 * len(POOL), seed=1), CONCURRENCY,
+                    timeout_s=SLOW_CALL_S)
     with WorkerWatch(describe) as watch:
         rss_start = watch.worker_rss()
         start = time.monotonic()
-        tally = run_load(ts.inference_port, path, mixed_plan(POOL, requests, seed=2), CONCURRENCY)
+        tally = run_load(ts.inference_port, path, mixed_plan(POOL, requests, seed=2), CONCURRENCY,
+                         timeout_s=SLOW_CALL_S)
         elapsed = time.monotonic() - start
         rss_end = watch.worker_rss()
     series = [sum(s.values()) for _, s in watch.samples if s]

@@ -25,8 +25,13 @@ import psutil
 
 REPO = Path(__file__).resolve().parents[2]
 BASE_CONFIG = REPO / "serving_config" / "config.properties"
+# The versioning recipe: model API on, token authorisation on (docs/serving.md, section 5).
+VERSIONING_CONFIG = REPO / "serving_config" / "versioning.properties"
 LOG_CONFIG = REPO / "serving_config" / "log4j2.xml"
 TORCHSERVE = Path(sys.executable).parent / "torchserve"
+# Client timeout of calls that wait for workers to start (synchronous register/scale) or for a
+# long batch delay: generous, so a loaded machine slows a test down but never fails it.
+SLOW_CALL_S = 600.0
 
 
 @dataclass
@@ -75,11 +80,15 @@ class TorchServeProcess:
         workdir: private folder of this instance (tmp/, logs/, config.properties, launcher.log).
         model_store: folder of the .mar files.
         models: the `--models` startup list (NAME=FILE.mar), also what /invocations serves.
+        base_config: the config.properties this instance's config is made from (ports and store
+            replaced): the default local config, or `VERSIONING_CONFIG`.
+        extra_config: further settings that replace or add to ``base_config``'s.
     """
 
     workdir: Path
     model_store: Path
     models: list[str]
+    base_config: Path = BASE_CONFIG
     extra_config: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen | None = None
 
@@ -99,7 +108,7 @@ class TorchServeProcess:
             **self.extra_config,
         }
         lines = []
-        for line in BASE_CONFIG.read_text().splitlines():
+        for line in self.base_config.read_text().splitlines():
             key = line.split("=", 1)[0].strip()
             if not line.startswith("#") and key in overrides:
                 continue
@@ -121,8 +130,7 @@ class TorchServeProcess:
         cmd = [str(TORCHSERVE), "--start", "--foreground", "--ncs",
                "--ts-config", str(self._write_config()),
                "--model-store", str(self.model_store),
-               "--log-config", str(LOG_CONFIG),
-               "--disable-token-auth"]
+               "--log-config", str(LOG_CONFIG)]  # token auth as the config says
         if self.models:
             cmd += ["--models", *self.models]
         with open(self.workdir / "launcher.log", "ab") as out:
@@ -166,21 +174,43 @@ class TorchServeProcess:
                 parts.append(f"==> {path.name} <==\n{path.read_text(errors='replace')[-4000:]}")
         return "\n".join(parts)
 
-    # -- HTTP helpers -------------------------------------------------------------------------
-    def inference(self, method: str, path: str, body: bytes | None = None,
-                  headers: dict[str, str] | None = None) -> Response:
-        return http_request(self.inference_port, method, path, body, headers)
+    def keys(self) -> dict[str, str]:
+        """The token authorisation keys ("management", "inference", "API") of this server.
 
-    def management(self, method: str, path: str, body: bytes | None = None) -> Response:
-        return http_request(self.management_port, method, path, body)
+        TorchServe writes them to ``key_file.json`` in its working directory (our workdir) at
+        startup when token authorisation is on; empty while there is no such file.
+        """
+        try:
+            written = json.loads((self.workdir / "key_file.json").read_text())
+        except (OSError, ValueError):
+            return {}
+        return {name: entry["key"] for name, entry in written.items()}
+
+    def _authorised(self, key: str, headers: dict[str, str] | None) -> dict[str, str]:
+        """``headers`` plus the bearer token of ``key`` when token authorisation is on."""
+        token = self.keys().get(key)
+        return {**(headers or {}), **({"Authorization": f"Bearer {token}"} if token else {})}
+
+    # -- HTTP helpers (each sends the right key when token authorisation is on) ----------------
+    def inference(self, method: str, path: str, body: bytes | None = None,
+                  headers: dict[str, str] | None = None, timeout: float = 60.0) -> Response:
+        return http_request(self.inference_port, method, path, body,
+                            self._authorised("inference", headers), timeout)
+
+    def management(self, method: str, path: str, body: bytes | None = None,
+                   timeout: float = 60.0) -> Response:
+        return http_request(self.management_port, method, path, body,
+                            self._authorised("management", None), timeout)
 
     def metrics(self) -> str:
         return http_request(self.metrics_port, "GET", "/metrics").body.decode()
 
     def register(self, mar: str, workers: int = 1) -> Response:
         """Registers ``mar`` (a file in the model store) and waits for its workers."""
+        # synchronous=true answers once the workers have loaded the model: minutes on a busy box.
         return self.management(
-            "POST", f"/models?url={mar}&initial_workers={workers}&synchronous=true")
+            "POST", f"/models?url={mar}&initial_workers={workers}&synchronous=true",
+            timeout=SLOW_CALL_S)
 
     def ready_workers(self, name: str, version: str | None = None) -> int:
         """READY workers of model ``name`` (its default version, or ``version``)."""
@@ -208,7 +238,8 @@ class TorchServeProcess:
 
 @contextmanager
 def serving(workdir: Path, model_store: Path, models: dict[str, str],
-            workers: dict[str, int] | None = None) -> Iterator[TorchServeProcess]:
+            workers: dict[str, int] | None = None,
+            base_config: Path = BASE_CONFIG) -> Iterator[TorchServeProcess]:
     """A started TorchServe whose startup models are READY; always stopped on exit.
 
     Args:
@@ -216,9 +247,12 @@ def serving(workdir: Path, model_store: Path, models: dict[str, str],
         model_store: folder of the .mar files.
         models: startup models, name -> .mar file name in ``model_store``.
         workers: READY workers to wait for per model (default 1 each).
+        base_config: the server config (default: the local one; `VERSIONING_CONFIG` for the
+            model API with token authorisation).
     """
     workdir.mkdir(parents=True, exist_ok=True)
-    ts = TorchServeProcess(workdir, model_store, [f"{n}={f}" for n, f in models.items()])
+    ts = TorchServeProcess(workdir, model_store, [f"{n}={f}" for n, f in models.items()],
+                           base_config=base_config)
     ts.start()
     try:
         for name in models:

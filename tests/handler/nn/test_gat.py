@@ -1,20 +1,16 @@
-"""GAT encoder: equality with DGL's GATConv under GraphStorm's wrapper (no fixture trains gat)."""
+"""GAT encoder: equality with DGL's GATConv under GraphStorm's wrapper, via the recordings in
+``tests/fixtures/dgl_reference/gat/`` (no fixture trains gat)."""
 
 from __future__ import annotations
 
-import pytest
-
-from tests.handler.nn.homogeneous_checks import (
-    ATTENTION_CASES,
-    assert_matches_dgl,
-    assert_refuses_unsupported,
-)
+from tests.handler.nn.homogeneous_checks import assert_refuses_unsupported
+from tests.handler.nn.recorded_reference import assert_matches_recording
+from tests.handler.nn.reference_cases import ReferenceCase, parametrize_cases
 
 
-@ATTENTION_CASES
-@pytest.mark.parametrize("num_edges", [0, 20])
-def test_matches_dgl_gatconv(gnn: dict, num_edges: int) -> None:
-    assert_matches_dgl("gat", num_edges, **gnn)
+@parametrize_cases("gat")
+def test_matches_dgl_gatconv(case: ReferenceCase) -> None:
+    assert_matches_recording(case)
 
 
 def test_refuses_unsupported() -> None:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import torch
 
 from handler.nn.relation_plan import RelationPlan
-from tests.handler.nn.hetero_reference import EDGES, NUM_NODES, graphs
+from tests.handler.nn.reference_cases import HETERO_EDGES as EDGES
+from tests.handler.nn.reference_cases import HETERO_NUM_NODES as NUM_NODES
+from tests.handler.nn.reference_cases import hetero_graph
 
 # Slots: every relation is projected from its source type, plus one "self" slot per type.
 SLOTS = {nt: [*(et for et in EDGES if et[0] == nt), "self"] for nt in NUM_NODES}
 
 
 def _plan() -> RelationPlan:
-    graph, _ = graphs()
-    return RelationPlan(graph, NUM_NODES, SLOTS, list(EDGES))
+    return RelationPlan(hetero_graph(), NUM_NODES, SLOTS, list(EDGES))
 
 
 def test_empty_relations_are_left_out() -> None:

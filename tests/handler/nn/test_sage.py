@@ -1,5 +1,6 @@
 """SAGE encoder: parameter names vs model.bin, predictions vs sage_homo_nc's target/, and
-equality with DGL's SAGEConv under GraphStorm's wrapper."""
+equality with DGL's SAGEConv under GraphStorm's wrapper (recordings in
+``tests/fixtures/dgl_reference/sage/``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import torch
 from handler.nn.sage import build_sage_encoder
 from tests.compare import FIXTURES_DIR
 from tests.handler.nn.encoder_fixtures import ATOL, max_target_diff, npz_inputs, success_npz_cases
-from tests.handler.nn.homogeneous_checks import assert_matches_dgl, assert_refuses_unsupported
+from tests.handler.nn.homogeneous_checks import assert_refuses_unsupported
+from tests.handler.nn.recorded_reference import assert_matches_recording
+from tests.handler.nn.reference_cases import ReferenceCase, parametrize_cases
 from tests.handler.npz_graph import load_config, model_etypes, model_ntypes
 
 VARIANT = "sage_homo_nc"
@@ -28,15 +31,9 @@ def test_predictions_match_target(case: str) -> None:
     assert max_target_diff(VARIANT, case, npz_inputs(VARIANT, case)) <= ATOL
 
 
-@pytest.mark.parametrize(
-    "gnn",
-    [{}, {"gnn_norm": "layer", "num_ffn_layers_in_gnn": 1, "out_emb_size": 6},
-     {"gnn_norm": "batch", "num_layers": 3}],
-    ids=["plain", "layernorm_ffn_out", "batchnorm_3layers"],
-)
-@pytest.mark.parametrize("num_edges", [0, 20])
-def test_matches_dgl_sageconv(gnn: dict, num_edges: int) -> None:
-    assert_matches_dgl("sage", num_edges, **gnn)
+@parametrize_cases("sage")
+def test_matches_dgl_sageconv(case: ReferenceCase) -> None:
+    assert_matches_recording(case)
 
 
 def test_refuses_unsupported() -> None:
