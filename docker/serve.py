@@ -5,8 +5,14 @@ SageMaker runs ``docker run IMAGE serve``, extracts the model tarball to ``SM_MO
 ``SAGEMAKER_BIND_TO_PORT`` (8080); to stop, it sends SIGTERM and 30 s later SIGKILL.
 
 The model directory holds either one ``*.mar`` built by gs-build-mar, or GraphStorm's own model
-tarball contents (``model.bin`` + training YAML + transform JSON at the root, optional ``code/``),
-from which the ``.mar`` is built here with gs-build-mar.
+tarball contents (``model.bin`` + training YAML + transform JSON at the root, optional ``code/``,
+optional ``lm/<NAME>/`` language-model folders), which are served as TorchServe's unarchived
+model format: a model-store folder with ``MAR-INF/MANIFEST.json``, the handler entry file, the
+model-config.yaml and ``artifacts`` linked to the model directory. That takes milliseconds,
+where gs-build-mar would restore the model once to validate it, zip it, and TorchServe would
+unzip it again, all on SageMaker's start-up health-check clock; the worker imports the image's
+installed (pre-compiled) ``handler`` package. The artifacts are checked cheaply here (files,
+task, language models present); a model that does not restore fails in the worker's log.
 
 ``torchserve --foreground`` does not pass SIGTERM on to the Java frontend, whose Python workers
 would be orphaned; so this process starts TorchServe in its own process group, becomes the
@@ -17,6 +23,7 @@ after ``GS_STOP_TIMEOUT`` seconds, default 25).
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import shutil
 import signal
@@ -36,12 +43,12 @@ from ts_settings import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-TASKS = ("node_classification", "node_regression")
-# gs-build-mar flag for each model-config.yaml key the environment may set
-_BUILD_FLAGS = {"batchSize": "--batch-size", "maxBatchDelay": "--max-batch-delay",
-                "minWorkers": "--min-workers", "maxWorkers": "--max-workers",
-                "responseTimeout": "--response-timeout"}
 _PR_SET_CHILD_SUBREAPER = 36
+# TorchServe's manifest of an unarchived model (as torch-model-archiver --archive-format no-archive).
+_MANIFEST = "MAR-INF/MANIFEST.json"
+_MODEL_CONFIG = "model-config.yaml"
+# The manifest format of torch-model-archiver 0.12 (setup.py's pin); TorchServe warns without it.
+_ARCHIVER_VERSION = "0.12.0"
 
 
 class ServeError(RuntimeError):
@@ -64,6 +71,8 @@ def _console_script(name: str) -> str:
 
 def task_type_of(yaml_path: Path) -> str:
     """The task of a GraphStorm training YAML: its ``gsf`` task section (GraphStorm's rule)."""
+    from handler.types import TASKS
+
     raw = yaml.safe_load(yaml_path.read_text()) or {}
     found = [t for t in (raw.get("gsf") or {}) if t in TASKS]
     if len(found) != 1:
@@ -72,30 +81,58 @@ def task_type_of(yaml_path: Path) -> str:
     return found[0]
 
 
-def build_from_artifacts(model_dir: Path, store: Path, settings: ContainerSettings, tmp: Path) -> str:
-    """Builds ``<store>/<name>.mar`` from raw GraphStorm artifacts with gs-build-mar; returns name."""
-    from handler.artifacts import locate_artifacts  # the project is installed in the image
+def build_from_artifacts(model_dir: Path, store: Path, settings: ContainerSettings) -> str:
+    """Lays out raw GraphStorm artifacts as an unarchived model ``<store>/<name>/``; returns name.
+
+    Args:
+        model_dir: the raw artifacts (read-only; linked, not copied).
+        store: TorchServe's model store.
+        settings: the container settings (model-config.yaml overrides).
+
+    Returns:
+        The TorchServe model name (``GS_MODEL_NAME``, default ``model``).
+
+    Raises:
+        ServeError: the task is not what ``GS_INFER_TASK_TYPE`` says, or a language model the
+            artifacts name is not in ``<model_dir>/lm/`` (nor ``GS_LM_MODELS``).
+    """
+    # The project is installed in the image; these modules import neither torch nor DGL.
+    import handler
+    from handler.artifacts import locate_artifacts
+    from handler.lm_resolution import LMNotFoundError, LMResolver
+    from mar_builder import lm_files, model_config
 
     paths = locate_artifacts(model_dir)
     name = os.environ.get("GS_MODEL_NAME", "model")
-    task = os.environ.get("GS_INFER_TASK_TYPE") or task_type_of(paths.yaml)
-    cmd = [_console_script("gs-build-mar"), "--restore-model-path", str(model_dir),
-           "--model-yaml-config-file", str(paths.yaml),
-           "--graph-json-config-file", str(paths.transform_json),
-           "--infer-task-type", task, "--model-name", name, "--export-path", str(store)]
-    for key, value in settings.model_overrides.items():
-        cmd += [_BUILD_FLAGS[key], str(value)]
-    say(f"building {name}.mar from the GraphStorm artifacts in {model_dir} ({task})")
-    archiver_tmp = tmp / "archiver"
-    archiver_tmp.mkdir(parents=True, exist_ok=True)
-    # torch-model-archiver stages in $TMPDIR/<model-name> and deletes it: give it its own.
-    done = subprocess.run(cmd, env={**os.environ, "TMPDIR": str(archiver_tmp)}, check=False)
-    if done.returncode != 0:
-        raise ServeError(f"gs-build-mar failed with exit status {done.returncode}")
+    task = task_type_of(paths.yaml)
+    wanted = os.environ.get("GS_INFER_TASK_TYPE")
+    if wanted and wanted != task:
+        raise ServeError(f"GS_INFER_TASK_TYPE is {wanted} but {paths.yaml.name} was trained for {task}")
+    resolver = LMResolver.for_model_dir(model_dir)
+    for lm_name in lm_files.required_lm_names(paths.yaml, paths.transform_json):
+        try:
+            resolver.resolve(lm_name)
+        except LMNotFoundError as err:
+            raise ServeError(str(err)) from None
+    say(f"serving the GraphStorm artifacts in {model_dir} as model {name} ({task})")
+    target = store / name
+    (target / "MAR-INF").mkdir(parents=True)
+    entry = Path(handler.__file__).resolve().parent / "torchserve_handler.py"
+    shutil.copy2(entry, target / entry.name)
+    # The handler reads <model dir>/artifacts (and its lm/ folder): the model directory itself.
+    (target / "artifacts").symlink_to(model_dir.resolve(), target_is_directory=True)
+    config = model_config.to_yaml_dict(model_config.ServingSettings())
+    config.update(settings.model_overrides)
+    (target / _MODEL_CONFIG).write_text(yaml.safe_dump(config, sort_keys=False))
+    manifest = {"createdOn": time.strftime("%d/%m/%Y %H:%M:%S"), "runtime": "python",
+                "model": {"modelName": name, "handler": entry.name, "modelVersion": "1.0",
+                          "configFile": _MODEL_CONFIG},
+                "archiverVersion": _ARCHIVER_VERSION}
+    (target / _MANIFEST).write_text(json.dumps(manifest, indent=2))
     return name
 
 
-def prepare_model(model_dir: Path, store: Path, settings: ContainerSettings, tmp: Path) -> str:
+def prepare_model(model_dir: Path, store: Path, settings: ContainerSettings) -> str:
     """Puts the model's `.mar` into ``store``; returns the TorchServe model name.
 
     Raises:
@@ -111,7 +148,7 @@ def prepare_model(model_dir: Path, store: Path, settings: ContainerSettings, tmp
         copy_mar_with_overrides(mars[0], store / mars[0].name, settings.model_overrides)
         return mars[0].stem
     if (model_dir / "model.bin").is_file():
-        return build_from_artifacts(model_dir, store, settings, tmp)
+        return build_from_artifacts(model_dir, store, settings)
     raise ServeError(f"{model_dir} holds neither a .mar nor GraphStorm artifacts (model.bin + YAML + JSON)")
 
 
@@ -195,14 +232,15 @@ def main() -> int:
         logs = Path(env.get("LOG_LOCATION", str(work / "logs")))
         for d in (store, tmp, logs):
             d.mkdir(parents=True, exist_ok=True)
-        name = prepare_model(Path(env.get("SM_MODEL_DIR", "/opt/ml/model")), store, settings, tmp)
+        name = prepare_model(Path(env.get("SM_MODEL_DIR", "/opt/ml/model")), store, settings)
         base = Path(env.get("GS_TS_CONFIG", ROOT / "serving_config" / "sagemaker.properties"))
-        max_request_bytes = handler_max_request_bytes(store / f"{name}.mar")
+        served = store / name if (store / name).is_dir() else store / f"{name}.mar"
+        max_request_bytes = handler_max_request_bytes(served)
         config = write_properties(read_properties(base), settings, store, work / "config.properties",
                                   max_request_bytes)
         log_config = Path(env.get("GS_TS_LOG_CONFIG", Path(__file__).resolve().parent / "log4j2.xml"))
         cmd = [_console_script("torchserve"), "--start", "--foreground", "--ncs",
-               "--model-store", str(store), "--models", f"{name}={name}.mar",
+               "--model-store", str(store), "--models", f"{name}={served.name}",
                "--ts-config", str(config), "--log-config", str(log_config)]
         ts_env = {**env, "TMPDIR": str(tmp), "TEMP": str(tmp), "LOG_LOCATION": str(logs),
                   "METRICS_LOCATION": str(logs)}

@@ -171,16 +171,24 @@ def copy_mar_with_overrides(src: Path, dst: Path, overrides: Mapping[str, int]) 
     return dst
 
 
-def handler_max_request_bytes(mar: Path) -> int:
-    """The ``handler.max_request_bytes`` of a `.mar`'s model-config.yaml (default if unset).
+def handler_max_request_bytes(model: Path) -> int:
+    """The ``handler.max_request_bytes`` of a model's model-config.yaml (default if unset).
+
+    Args:
+        model: a `.mar` (zip file) or an unarchived model folder (``MAR-INF/MANIFEST.json``).
 
     Raises:
-        ValueError: the archive's limit is not a positive integer.
+        ValueError: the model's limit is not a positive integer.
     """
-    with zipfile.ZipFile(mar) as z:
-        manifest = json.loads(z.read(_MANIFEST))
-        config_name = manifest.get("model", {}).get("configFile") or _DEFAULT_CONFIG_NAME
-        config = yaml.safe_load(z.read(config_name)) if config_name in z.namelist() else None
+    if model.is_dir():
+        manifest = json.loads((model / _MANIFEST).read_text())
+        config_file = model / (manifest.get("model", {}).get("configFile") or _DEFAULT_CONFIG_NAME)
+        config = yaml.safe_load(config_file.read_text()) if config_file.is_file() else None
+    else:
+        with zipfile.ZipFile(model) as z:
+            manifest = json.loads(z.read(_MANIFEST))
+            config_name = manifest.get("model", {}).get("configFile") or _DEFAULT_CONFIG_NAME
+            config = yaml.safe_load(z.read(config_name)) if config_name in z.namelist() else None
     options = (config or {}).get("handler") if isinstance(config, dict) else None
     return RequestLimits.from_options(options if isinstance(options, dict) else None).max_request_bytes
 

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from ts.torch_handler.base_handler import BaseHandler
 
-from handler import serving_metrics
+from handler import emf, serving_metrics
 from handler.envelope import Envelope, request_uid
 from handler.errors import InternalError
 from handler.limits import RequestLimits
@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 TORCH_THREADS = 1
 # Environment overrides of model-config.yaml's handler options (set by the SageMaker container).
 HTTP_STATUS_ENV = "GS_HTTP_STATUS"
+# On: one CloudWatch embedded-metric-format line per batch on the worker's stdout (handler/emf.py).
+EMF_METRICS_ENV = "GS_EMF_METRICS"
+EMF_NAMESPACE = "GsTorchServe"
 DECODED_BODY = ("TorchServe decoded the request body before the handler saw it, so its exact bytes "
                 "are lost; set decode_input_request=false")
 
@@ -68,7 +71,9 @@ class GraphStormHandler(BaseHandler):
         self.predictor = RealtimePredictor.from_artifacts(
             artifacts if artifacts.is_dir() else model_dir, device=device, limits=limits
         )
-        self.http_status = _flag(os.environ.get(HTTP_STATUS_ENV), bool(options.get("http_status", False)))
+        self.http_status = _flag(HTTP_STATUS_ENV, bool(options.get("http_status", False)))
+        self.emf_metrics = _flag(EMF_METRICS_ENV, False)
+        self.model_name = getattr(context, "model_name", None) or model_dir.name
         self.initialized = True
         logger.info("GraphStorm model loaded from %s on %s; %s; http_status=%s", model_dir, device,
                     limits, self.http_status)
@@ -93,7 +98,19 @@ class GraphStormHandler(BaseHandler):
                 self._set_response_headers(context, idx, outcome.status_code)
                 serving_metrics.emit_request(context.metrics, idx, outcome)
             serving_metrics.emit_batch(context.metrics, len(data))
+        if self.emf_metrics:
+            self._write_emf(outcomes)
         return [outcome.body for outcome in outcomes]
+
+    def _write_emf(self, outcomes: list[RequestOutcome]) -> None:
+        """One EMF line for the batch, on stdout (the container's log, CloudWatch Logs on SageMaker)."""
+        try:
+            line = emf.emf_record(EMF_NAMESPACE, self.model_name, [o.status_code for o in outcomes],
+                                  [o.timings_ms for o in outcomes], len(outcomes))
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+        except Exception:  # metrics must never fail the batch
+            logger.warning("EMF metrics line not written", exc_info=True)
 
     def _answer(self, data: list[dict[str, Any]], context) -> list[RequestOutcome]:
         """The predictor's answers; a body TorchServe decoded beyond recovery is a 500."""
@@ -180,8 +197,9 @@ def _internal_error(uid: str, detail: str = "") -> RequestOutcome:
     return RequestOutcome(envelope=env, body=env.to_bytes())
 
 
-def _flag(value: str | None, default: bool) -> bool:
+def _flag(name: str, default: bool) -> bool:
     """An on/off environment setting: true/1/yes or false/0/no; unset keeps ``default``."""
+    value = os.environ.get(name)
     if value is None or not value.strip():
         return default
     text = value.strip().lower()
@@ -189,4 +207,4 @@ def _flag(value: str | None, default: bool) -> bool:
         return True
     if text in ("false", "0", "no", "off"):
         return False
-    raise ValueError(f"{HTTP_STATUS_ENV}={value!r}: expected true or false")
+    raise ValueError(f"{name}={value!r}: expected true or false")

@@ -110,3 +110,25 @@ def test_unexpected_failures_are_a_generic_500_logged_with_the_request_uid(model
     assert answer == envelope.Envelope.from_error(uid, InternalError("")).as_dict()
     assert "secret" not in out[0].decode() and "RuntimeError" not in out[0].decode()
     assert uid in caplog.text and "secret internal detail" in caplog.text and "Traceback" in caplog.text
+
+
+def test_container_env_turns_on_http_status_and_emf_lines(model_dir, monkeypatch, capsys):
+    """GS_HTTP_STATUS overrides the archive's option; GS_EMF_METRICS prints one EMF line a batch."""
+    monkeypatch.setenv("GS_HTTP_STATUS", "true")
+    monkeypatch.setenv("GS_EMF_METRICS", "true")
+    cases = [CASES["v01_tiny"], CASES["x03_unknown_target_id"]]
+    capsys.readouterr()
+    out, ctx = _handle(model_dir, [{"body": bytearray(c.body)} for c in cases], [{}, {}], http_status=False)
+    assert [ctx.get_response_status(i)[0] for i in range(2)] == [200, 404]
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    assert len(lines) == 1
+    record = lines[0]
+    assert record["ModelName"] == "rgcn_nc" and record["BatchSize"] == 2
+    assert (record["Requests2XX"], record["Requests4XX"], record["Requests5XX"]) == (1, 1, 0)
+    assert len(record["ForwardMs"]) == 1 and len(record["ParseMs"]) == 2
+
+
+def test_a_misspelled_env_flag_fails_loading_not_requests(model_dir, monkeypatch):
+    monkeypatch.setenv("GS_HTTP_STATUS", "yes please")
+    with pytest.raises(ValueError, match="GS_HTTP_STATUS"):
+        GraphStormHandler().initialize(_context(model_dir, None))

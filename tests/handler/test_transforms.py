@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from scipy.special import erfinv
 
 from handler.errors import UnsupportedConfigError
+from handler.lm_resolution import LMNotFoundError
 from handler.schema import FeatureSpec
 from handler.transforms import FeatureValueError, build_transform
 from handler.transforms.bucket_numerical import BucketNumericalTransform
@@ -50,12 +51,18 @@ def test_build_transform_picks_the_transform(transform, cls):
 
 @pytest.mark.parametrize(
     "transform",
-    [{"name": "bert_hf", "bert_model": "x", "max_seq_length": 8}, {"name": "tabular"},
+    [{"name": "bert_hf", "bert_model": "x"}, {"name": "tabular"},
      {"name": "to_categorical"}, {"name": "standard"}, {"name": "bucket_numerical", "range": [0, 1]}],
 )
 def test_build_transform_refuses_what_it_cannot_serve(transform):
     with pytest.raises(UnsupportedConfigError, match="feature f"):
         build_transform(_spec(transform))
+
+
+def test_text_transform_without_a_local_lm(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(LMNotFoundError, match="--lm-model x=DIR"):
+        build_transform(_spec({"name": "tokenize_hf", "bert_model": "x", "max_seq_length": 8}))
 
 
 def test_out_dtype_rounds_like_gconstruct():
