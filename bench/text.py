@@ -9,7 +9,7 @@ after ``warmup``:
   transform; LM node encoder: the fine-tuned LM of the model);
 * ``total``: ``envelope.dumps(predictor.predict(body))``, vs GraphStorm's ``timings.json``.
 
-Run: ``DGLBACKEND=pytorch python -m bench.text [--runs 15]``; prints a Markdown table.
+Run: ``python -m bench.text [--runs 15]``; prints a Markdown table.
 """
 
 from __future__ import annotations

@@ -242,8 +242,10 @@ def main() -> int:
         cmd = [_console_script("torchserve"), "--start", "--foreground", "--ncs",
                "--model-store", str(store), "--models", f"{name}={served.name}",
                "--ts-config", str(config), "--log-config", str(log_config)]
+        # The hub stays off whatever the image's environment says: language models come only
+        # from the model (lm/<NAME>/, a .mar's artifacts/lm/) or GS_LM_MODELS.
         ts_env = {**env, "TMPDIR": str(tmp), "TEMP": str(tmp), "LOG_LOCATION": str(logs),
-                  "METRICS_LOCATION": str(logs)}
+                  "METRICS_LOCATION": str(logs), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
         say(f"starting TorchServe: model {name}, http://{settings.host}:{settings.port} "
             f"(/ping, /invocations), requests up to {max_request_bytes} bytes")
         return supervise(cmd, ts_env, work, float(env.get("GS_STOP_TIMEOUT", "25")))

@@ -20,7 +20,7 @@ import yaml
 from handler.edge_task_config import EdgeTaskConfig, parse_edge_task
 from handler.errors import UnsupportedConfigError
 from handler.lm_config import LMNodeModelSpec, parse_node_lm_models
-from handler.types import EDGE_TARGET_TASKS, NODE_TASKS, TASKS, CanonicalEtype  # noqa: F401 (re-exported)
+from handler.types import EDGE_TARGET_TASKS, NODE_TASKS, TASKS, CanonicalEtype, as_etype  # noqa: F401 (re-exported)
 
 GNN_ENCODERS = ("rgcn", "rgat", "hgt", "sage", "gat", "gatv2")
 EDGE_FEAT_MP_OPS = ("concat", "add", "sub", "mul", "div")
@@ -275,14 +275,14 @@ def _edge_feat_names(
             raise UnsupportedConfigError(
                 "edge_feat_name: a global feature name needs the graph's edge types"
             )
-        return {tuple(et): (raw[0].strip(),) for et in canonical_etypes}
+        return {as_etype(et): (raw[0].strip(),) for et in canonical_etypes}
     names: dict[CanonicalEtype, tuple[str, ...]] = {}
     for item in raw:
         etype, sep, feats = item.partition(":")
-        cet = tuple(p.strip() for p in etype.split(","))
-        if not sep or len(cet) != 3:
+        parts = tuple(p.strip() for p in etype.split(","))
+        if not sep or len(parts) != 3:
             raise ValueError(f"edge_feat_name entry {item!r} is not SRC,REL,DST:FEAT_NAMES")
-        names[cet] = tuple(f.strip() for f in feats.split(","))
+        names[as_etype(parts)] = tuple(f.strip() for f in feats.split(","))
     return names
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from handler.errors import UnsupportedConfigError
-from handler.types import EDGE_TASKS, LINK_PREDICTION, CanonicalEtype
+from handler.types import EDGE_TASKS, LINK_PREDICTION, CanonicalEtype, as_etype
 
 EDGE_DECODER_TYPES = ("DenseBiDecoder", "MLPDecoder", "MLPEFeatEdgeDecoder")
 LP_DECODER_TYPES = ("dot_product", "distmult", "rotate", "transe_l1", "transe_l2")
@@ -157,7 +157,7 @@ def _parse_link_prediction(
     if raw_train is None:
         if canonical_etypes is None:
             raise UnsupportedConfigError("train_etype: unset (every relation) needs the graph's edge types")
-        train = tuple(tuple(et) for et in canonical_etypes)
+        train = tuple(as_etype(et) for et in canonical_etypes)
     else:
         train = _etypes(raw_train, "train_etype")
     decoder = str(opts.get("lp_decoder_type", "distmult")).lower()
@@ -248,12 +248,12 @@ def _etypes(raw: Any, key: str) -> tuple[CanonicalEtype, ...]:
         return (DEFAULT_ETYPE,)
     if isinstance(raw, str) or not isinstance(raw, Sequence) or not raw:
         raise ValueError(f"{key} must be a non-empty list of 'src,rel,dst', got {raw!r}")
-    out = []
+    out: list[CanonicalEtype] = []
     for item in raw:
         parts = tuple(p.strip() for p in str(item).split(","))
         if len(parts) != 3:
             raise ValueError(f"{key} entry {item!r} is not 'src,rel,dst'")
-        out.append(parts)
+        out.append(as_etype(parts))
     return tuple(out)
 
 

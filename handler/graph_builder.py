@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -146,7 +146,8 @@ class GraphBuilder:
         self._edge_rule = None if edge_task is None else MessagePassingRule.from_config(edge_task)
 
     @staticmethod
-    def _compile(specs: Sequence[FeatureSpec], used: Sequence[str], resolver: LMResolver) -> dict[str, _Compiled]:
+    def _compile(specs: Sequence[FeatureSpec], used: Sequence[str | None],
+                 resolver: LMResolver) -> dict[str, _Compiled]:
         """Transform and output shape by feature name; features the model does not read may
         use transforms this server lacks, or an LM it cannot find (their payload values are
         then ignored)."""
@@ -188,8 +189,9 @@ class GraphBuilder:
             target_pairs = edge_target_pairs(request.targets, node_index, self.config.edge_task.target_etypes)
         node_inputs = self._node_inputs(node_features, node_ids)
         edge_inputs = self._edge_inputs(edge_features, edge_lists)
-        text_inputs = {nt: node_features[nt][name] for nt, name in self._text_features.items()
-                       if nt in node_features}
+        # A text feature's transform is tokenize_hf, whose value is TextTokens (typed np.ndarray above).
+        text_inputs = {nt: cast(TextTokens, node_features[nt][name])
+                       for nt, name in self._text_features.items() if nt in node_features}
         empty = torch.zeros(0, dtype=torch.int64)
         edges = {et: edge_lists.get(et, (empty, empty)) for et in self.schema.canonical_etypes}
         if self._edge_rule is not None:
@@ -231,7 +233,7 @@ class GraphBuilder:
         # Unlike node features, GraphStorm transforms every configured edge feature, so the
         # payload's edges must carry all of them, used by the model or not.
         for name in transforms:
-            if name not in group.keys:
+            if name not in (group.keys or ()):  # keys are set when there are transforms (checked above)
                 raise GraphConstructionError(
                     f"edge type {list(etype)}: the edges lack feature '{name}' of the graph "
                     "construction config"

@@ -22,6 +22,7 @@ from handler.nn.input_layer import EdgeInputLayer, NodeInputLayer
 from handler.nn.lm_input_layer import build_lm_node_input_layer
 from handler.nn.relational_graph import CanonicalEtype, RelationalGraph
 from handler.transforms.text_tokens import TextTokens
+from handler.types import as_etype
 
 PARTS = ("node_embed", "edge_embed", "gnn", "decoder")
 
@@ -37,7 +38,8 @@ class GraphStormNodeModel(nn.Module):
         node_embed: node input layer.
         edge_embed: edge input layer.
         gnn: GNN encoder (see ``handler.nn.encoder``).
-        decoder: one decoder, or one per target node type.
+        decoder: one decoder, or one per target node type (``nn.ModuleDict``); an edge model
+            (``handler.edge_model``) passes its edge decoder.
     """
 
     def __init__(
@@ -45,7 +47,7 @@ class GraphStormNodeModel(nn.Module):
         node_embed: NodeInputLayer,
         edge_embed: EdgeInputLayer,
         gnn: nn.Module,
-        decoder: NodeDecoder | nn.ModuleDict,
+        decoder: nn.Module,
     ) -> None:
         super().__init__()
         self.node_embed = node_embed
@@ -118,12 +120,12 @@ class GraphStormNodeModel(nn.Module):
         device: torch.device,
     ) -> dict[CanonicalEtype, torch.Tensor]:
         """Checks the edge inputs of the edge types the model takes features for."""
-        dims = {etype: self.edge_embed.in_dim(etype) for etype in graph.edges}
+        dims = {etype: dim for etype in graph.edges if (dim := self.edge_embed.in_dim(etype)) is not None}
         return {etype: _checked_input(edge_inputs.get(etype), src.numel(), dims[etype],
                                       f"edge features of the edges of type {etype}", device)
-                for etype, (src, _) in graph.edges.items() if dims[etype] is not None}
+                for etype, (src, _) in graph.edges.items() if etype in dims}
 
-    def _decoder_for(self, ntype: str) -> NodeDecoder:
+    def _decoder_for(self, ntype: str) -> nn.Module:
         if isinstance(self.decoder, nn.ModuleDict):
             if ntype not in self.decoder:
                 raise ValueError(f"the model has no decoder for node type {ntype!r}")
@@ -173,6 +175,7 @@ def build_model(
     """
     hidden = config.hidden_size
     learnable = [nt for nt in ntypes if nt not in node_feat_dims]
+    node_embed: NodeInputLayer
     if config.lm_models:
         if config.edge_task is not None:
             raise UnsupportedConfigError("lm_model: language-model node encoders are supported for node tasks only")
@@ -240,7 +243,7 @@ def restore_model(
     Raises:
         ModelLoadError: missing / unexpected parameters or shape mismatches.
     """
-    canonical_etypes = [tuple(et) for et in canonical_etypes]
+    canonical_etypes = [as_etype(et) for et in canonical_etypes]
     if ntypes is None:
         ntypes = sorted({nt for et in canonical_etypes for nt in (et[0], et[2])}
                         | set(config.node_feat_names) | set(config.target_ntypes))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from handler.errors import GraphConstructionError, MissingFieldDataError, echo
+from handler.errors import MAX_ECHO_CHARS, GraphConstructionError, MissingFieldDataError, echo
 from handler.schema import GraphSchema
 from handler.types import CanonicalEtype
 
@@ -244,17 +244,23 @@ def index_nodes(groups: dict[str, TypeGroup]) -> tuple[dict[str, list[Any]], dic
             seen: set[Any] = set()
             for node_id in group.ids:
                 if node_id in seen:
-                    raise GraphConstructionError(f"node type {ntype}: node id {node_id} is listed twice")
+                    raise GraphConstructionError(f"node type {ntype}: node id {format_id(node_id)} is listed twice")
                 seen.add(node_id)
         ids[ntype], index[ntype] = group.ids, local
     return ids, index
 
 
 def format_id(member_id: Any) -> str:
-    """A node id, or an edge's ``(src, dst)`` as ``src -> dst``, for error texts."""
+    """A node id, or an edge's ``(src, dst)`` as ``src -> dst``, for error texts; each id cut
+    to ``MAX_ECHO_CHARS`` so that a long id never pushes the explanation out of the text."""
     if isinstance(member_id, tuple):
-        return f"{member_id[0]} -> {member_id[1]}"
-    return str(member_id)
+        return f"{_shown_id(member_id[0])} -> {_shown_id(member_id[1])}"
+    return _shown_id(member_id)
+
+
+def _shown_id(node_id: Any) -> str:
+    text = str(node_id)[: MAX_ECHO_CHARS + 1]
+    return text if len(text) <= MAX_ECHO_CHARS else text[: MAX_ECHO_CHARS - 3] + "..."
 
 
 def _etype_key(raw: Any) -> Any:

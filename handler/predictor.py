@@ -240,7 +240,9 @@ class RealtimePredictor:
     def run_model(self, union: DisjointUnion) -> dict[Any, torch.Tensor]:
         """The model over a disjoint union: per target node type (edge models: per target
         relation), one row per distinct target."""
-        out = self.model.predict(union.graph, union.node_inputs, union.edge_inputs, union.targets,
+        # An edge model's predict (GraphStormEdgeModel) takes the relation -> pairs arm of targets.
+        out = self.model.predict(union.graph, union.node_inputs, union.edge_inputs,
+                                 union.targets,  # type: ignore[arg-type]
                                  union.text_inputs or None)
         return {nt: t.detach().float().cpu() for nt, t in out.items()}
 
@@ -291,7 +293,7 @@ class RealtimePredictor:
         failing one gets a 500."""
         try:
             graphs = [f.graph for f in chunk]
-            union = disjoint_union(graphs)  # type: ignore[arg-type]
+            union = disjoint_union(graphs)  # type: ignore[arg-type]  # _budget_chunks: flights with graphs
             out = self.run_model(union)
         except Exception as exc:  # noqa: BLE001 (the exception boundary)
             if len(chunk) == 1:
@@ -446,7 +448,7 @@ def _target_keys(pg: PayloadGraph, offsets: dict[str, int]) -> Iterator[tuple[An
             yield etype, (offsets[etype[0]] + src, offsets[etype[2]] + dst)
         return
     for target, local in zip(pg.targets, pg.target_index, strict=True):
-        yield target.node_type, offsets[target.node_type] + local  # type: ignore[union-attr]
+        yield target.node_type, offsets[target.node_type] + local  # type: ignore[union-attr]  # node targets
 
 
 def _target_tensors(items: dict[Any, list[Any]]) -> dict[Any, Any]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from handler.types import CanonicalEtype  # noqa: F401 (re-exported)
+from handler.types import CanonicalEtype, as_etype  # noqa: F401 (re-exported)
 
 LEARNABLE_EMBEDDING_KEY = "gs_learnable_embedding"
 # GConstruct's suffix for the reverse relation it adds with --add-reverse-edges.
@@ -97,11 +97,12 @@ class GraphSchema:
             relation = block["relation"]
             if not isinstance(relation, list) or len(relation) != 3:
                 raise ValueError(f"relation {relation!r} is not [src, rel, dst]")
-            feats = edge_features.setdefault(tuple(relation), [])
+            feats = edge_features.setdefault(as_etype(relation), [])
             feats.extend(_feature_spec(f) for f in block.get("features", []))
         is_homogeneous = bool(conf.get("is_homogeneous", False))
         add_reverse = bool(conf.get("add_reverse_edges", False))
-        etypes, reverse_of = list(edge_features), {}
+        etypes = list(edge_features)
+        reverse_of: dict[CanonicalEtype, CanonicalEtype] = {}
         if add_reverse and not is_homogeneous:
             etypes, reverse_of = _with_reverse_relations(etypes)
         ntypes = list(node_features)
@@ -143,9 +144,10 @@ def _with_reverse_relations(
         source[(src, rel, dst)] = None
         source[(dst, rel + REVERSE_SUFFIX, src)] = (src, rel, dst)
     for etype in configured:
-        if source[etype] is not None:
+        replaced_by = source[etype]
+        if replaced_by is not None:
             raise ValueError(
-                f"relation {list(etype)} is also GConstruct's reverse of {list(source[etype])}, "
+                f"relation {list(etype)} is also GConstruct's reverse of {list(replaced_by)}, "
                 "which replaced its edges (add_reverse_edges); rename the relation"
             )
     return list(source), {et: fwd for et, fwd in source.items() if fwd is not None}

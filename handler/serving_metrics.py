@@ -47,7 +47,9 @@ class _Collect(logging.Handler):
         if record.levelno == logging.INFO:
             self.lines.append(record.getMessage())
         else:  # an update TorchServe refused: keep its error as it was
-            self.target.parent.handle(record)
+            parent = self.target.parent  # a named logger's parent is never None (root at least)
+            if parent is not None:
+                parent.handle(record)
 
 
 @contextlib.contextmanager

@@ -157,7 +157,7 @@ def _route_warnings_to_stderr() -> None:
             log.addHandler(h)
         log.setLevel(logging.INFO)
         log.propagate = False
-        log._gs_routed = True
+        log._gs_routed = True  # type: ignore[attr-defined]  # our marker on a stdlib Logger
 
 
 def _raw_body(request: dict[str, Any]) -> bytes | None:

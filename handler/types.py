@@ -6,8 +6,27 @@ mar builder and the container entry point import it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 # A relation: (source node type, relation name, destination node type).
 CanonicalEtype = tuple[str, str, str]
+
+
+def as_etype(parts: Iterable[str]) -> CanonicalEtype:
+    """A relation given as any three names (a JSON list, a tuple) as a ``CanonicalEtype``.
+
+    Args:
+        parts: source node type, relation name, destination node type.
+
+    Returns:
+        The three names as a tuple.
+
+    Raises:
+        ValueError: ``parts`` does not hold exactly three names (callers check the length first
+            where the message matters).
+    """
+    src, rel, dst = parts
+    return (src, rel, dst)
 
 # A payload node id as JSON gives it (GraphStorm compares ids by Python equality).
 NodeId = str | int | float

@@ -21,7 +21,7 @@ def check_artifacts(artifacts_dir: Path, infer_task_type: str) -> None:
             model.bin does not match the YAML, or the YAML asks for an unsupported option),
             or the YAML's task differs from ``infer_task_type``.
     """
-    # Imported here: torch/dgl load only once the command-line arguments are valid.
+    # Imported here: torch loads only once the command-line arguments are valid.
     from handler.predictor import RealtimePredictor
 
     try:

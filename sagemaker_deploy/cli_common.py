@@ -12,18 +12,17 @@ import botocore.session
 
 from sagemaker_deploy.aws import ConfigError
 from sagemaker_deploy.container_env import TASK_TYPES, container_env_problems
+from sagemaker_deploy.lm_models import lm_problems, parse_lm_models, required_lm_names
 from sagemaker_deploy.naming import check_name_format, extract_ecr_region, parse_s3_url
-from sagemaker_deploy.packaging import PACKAGE_KINDS, ModelSource, serving_stack_installed
+from sagemaker_deploy.packaging import (
+    PACKAGE_KINDS,
+    ModelSource,
+    resolve_package_kind,
+    serving_stack_installed,
+)
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/\S+$")
-# GConstruct and GSProcessing spellings of the text tokenizer transform, which real-time
-# inference does not support (same check as GraphStorm's launch script).
-# Signs that the model loads a Hugging Face model at start (GraphStorm's bert_hf feature transform,
-# LM node encoders): such a container needs outside access, so network isolation stays off.
-_OUTSIDE_ACCESS = (re.compile(r'"(bert_hf|huggingface)"'), re.compile(r"\b(lm_model|node_lm_configs|bert_model)\b"))
-_TOKENIZE = (re.compile(r'"transform"\s*:\s*{[^}]*"name"\s*:\s*"tokenize_hf"'),
-             re.compile(r'"transformation"\s*:\s*{[^}]*"kwargs"\s*:\s*{[^}]*"action"\s*:\s*"tokenize_hf"'))
 
 
 def json_object(text: str) -> dict:
@@ -56,6 +55,11 @@ def add_artifact_args(parser: argparse.ArgumentParser, required: bool) -> None:
                         help="data_transform_new.json written by GConstruct/GSProcessing")
     parser.add_argument("--infer-task-type", type=str, required=required, choices=TASK_TYPES,
                         help=f"real-time inference task, one of {TASK_TYPES}")
+    parser.add_argument("--lm-model", action="append", default=[], metavar="NAME=DIR",
+                        help="ship the language model NAME (as the artifacts name it: tokenize_hf / "
+                             "bert_hf bert_model, lm_model model_name) from DIR (tokenizer, config, "
+                             "weights) in the model tarball; repeatable. The container never "
+                             "downloads a model")
 
 
 def add_model_version_args(parser: argparse.ArgumentParser, required: bool) -> None:
@@ -107,8 +111,8 @@ def add_model_version_args(parser: argparse.ArgumentParser, required: bool) -> N
                              "at start), 'auto' (default): mar where the serving stack is installed")
     parser.add_argument("--network-isolation", choices=("auto", "true", "false"), default="auto",
                         help="CreateModel EnableNetworkIsolation (no outbound network from the "
-                             "container); 'auto' (default): on unless the model loads a Hugging Face "
-                             "model (bert_hf transform, LM encoder)")
+                             "container); 'auto' (default): on, since the model needs no outside "
+                             "access (language models travel in the tarball, --lm-model)")
     parser.add_argument("--s3-bucket-owner", type=str, default=None,
                         help="account ID that must own the --upload-tarfile-s3 bucket (S3 "
                              "ExpectedBucketOwner); default: the caller's account; '' to not check")
@@ -159,7 +163,8 @@ def is_async(args: argparse.Namespace) -> bool:
 def model_source(args: argparse.Namespace) -> ModelSource:
     """The artifacts named by the flags."""
     return ModelSource(args.restore_model_path, args.model_yaml_config_file,
-                       args.graph_json_config_file, args.infer_task_type)
+                       args.graph_json_config_file, args.infer_task_type,
+                       parse_lm_models(getattr(args, "lm_model", None) or []))
 
 
 def container_environment(args: argparse.Namespace, package_kind: str) -> dict[str, str]:
@@ -184,18 +189,13 @@ def container_environment(args: argparse.Namespace, package_kind: str) -> dict[s
     return env
 
 
-def needs_outside_access(source: ModelSource) -> bool:
-    """Whether the model's configs show that the container downloads a model when it starts."""
-    texts = [p.read_text(errors="replace") for p in (source.graph_json_config_file, source.model_yaml_config_file)
-             if p.is_file()]
-    return any(pattern.search(text) for pattern in _OUTSIDE_ACCESS for text in texts)
-
-
 def network_isolation(args: argparse.Namespace) -> bool:
-    """CreateModel's EnableNetworkIsolation for the --network-isolation flag."""
-    if args.network_isolation == "auto":
-        return not needs_outside_access(model_source(args))
-    return args.network_isolation == "true"
+    """CreateModel's EnableNetworkIsolation for the --network-isolation flag.
+
+    ``auto`` is on: the container reads only the model tarball (language models included,
+    ``--lm-model``; it never downloads one) and answers SageMaker's calls.
+    """
+    return args.network_isolation in ("auto", "true")
 
 
 def check_model_version_args(args: argparse.Namespace, region: str) -> None:
@@ -224,7 +224,15 @@ def check_model_version_args(args: argparse.Namespace, region: str) -> None:
         parse_s3_url(args.upload_tarfile_s3)
     except ConfigError as err:
         problems.append(f"--upload-tarfile-s3: {err}")
-    problems += model_source(args).missing()
+    try:
+        lm_given = parse_lm_models(args.lm_model or [])
+    except ValueError as err:
+        problems.append(str(err))
+    else:
+        problems += model_source(args).missing()
+        needed = required_lm_names(args.model_yaml_config_file, args.graph_json_config_file)
+        kind = resolve_package_kind(args.model_package)
+        problems += lm_problems(lm_given, needed, must_give_all=kind == "artifacts")
     problems += _graph_json_problems(args.graph_json_config_file)
     problems += _production_variant_problems(args.custom_production_variant)
     problems += container_env_problems(args.container_env)
@@ -260,17 +268,13 @@ def check_autoscaling_args(args: argparse.Namespace) -> None:
 
 
 def _graph_json_problems(path: Path) -> list[str]:
-    """The graph JSON must parse and must not use tokenize_hf (unsupported in real time)."""
+    """The graph JSON must parse."""
     if not path.is_file():
         return []  # reported by ModelSource.missing
-    text = path.read_text()
     try:
-        json.loads(text)
+        json.loads(path.read_text())
     except json.JSONDecodeError as err:
         return [f"--graph-json-config-file {path} is not valid JSON: {err}"]
-    if any(p.search(text) for p in _TOKENIZE):
-        return [f"--graph-json-config-file {path} uses the tokenize_hf transform, which real-time "
-                "inference does not support"]
     return []
 
 

@@ -9,6 +9,8 @@ Two kinds (``--model-package``):
   the `.mar` when it starts.
 
 ``auto`` (default) is ``mar`` where the serving stack is installed, else ``artifacts``.
+Language models given with ``--lm-model NAME=DIR`` travel in either kind (``artifacts/lm/<NAME>/``
+of the `.mar`, ``lm/<NAME>/`` of an artifacts tarball): the container never downloads one.
 SageMaker extracts ``ModelDataUrl`` into ``/opt/ml/model``; the image's entrypoint serves what it
 finds there.
 """
@@ -22,9 +24,10 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from sagemaker_deploy.lm_models import add_lm_files
 from sagemaker_deploy.naming import join_s3_key, parse_s3_url
 
 MODEL_FILE_NAME = "model.bin"
@@ -36,12 +39,17 @@ PACKAGE_KINDS = ("auto", "mar", "artifacts")
 
 @dataclass(frozen=True)
 class ModelSource:
-    """The GraphStorm artifacts of one model version (the launch script's flags)."""
+    """The GraphStorm artifacts of one model version (the launch script's flags).
+
+    Attributes:
+        lm_models: ``--lm-model`` NAME -> DIR, the language models shipped with the model.
+    """
 
     restore_model_path: Path
     model_yaml_config_file: Path
     graph_json_config_file: Path
     infer_task_type: str
+    lm_models: dict = field(default_factory=dict)
 
     def missing(self) -> list[str]:
         """Human-readable problems with the paths; empty when every file is there."""
@@ -101,6 +109,8 @@ def build_mar(source: ModelSource, model_name: str, export_dir: Path) -> Path:
         "--model-name", model_name,
         "--export-path", str(export_dir),
     ]
+    for name, directory in sorted(source.lm_models.items()):
+        cmd += ["--lm-model", f"{name}={directory}"]
     # torch-model-archiver stages in $TMPDIR/<model-name> and deletes it: give it its own TMPDIR.
     with tempfile.TemporaryDirectory(prefix="gs-mar-tmp-") as tmp:
         env = {**os.environ, "TMPDIR": tmp}
@@ -130,7 +140,8 @@ def pack_tarball(mar: Path, tar_path: Path) -> Path:
 
 def pack_artifacts(source: ModelSource, tar_path: Path) -> Path:
     """Writes a gzip tarball with GraphStorm's artifacts at its root, under the names the
-    container looks for (model.bin, the training YAML and the transform JSON).
+    container looks for (model.bin, the training YAML and the transform JSON), and the
+    ``--lm-model`` language models under ``lm/<NAME>/``.
 
     Args:
         source: the GraphStorm artifacts.
@@ -143,6 +154,7 @@ def pack_artifacts(source: ModelSource, tar_path: Path) -> Path:
         tar.add(source.restore_model_path / MODEL_FILE_NAME, arcname=MODEL_FILE_NAME)
         tar.add(source.model_yaml_config_file, arcname=TRAINING_CONFIG_NAME)
         tar.add(source.graph_json_config_file, arcname=TRANSFORM_CONFIG_NAME)
+        add_lm_files(tar, source.lm_models)
     return tar_path
 
 

@@ -14,7 +14,6 @@ if ! command -v wrk >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk) >&2 \
     || echo "bench: wrk not installed; using the Python load generator" >&2
 fi
-export DGLBACKEND=pytorch
 .venv/bin/python -m bench.run "$@"
 for arg in "$@"; do
   case "$arg" in -h|--help) exit 0 ;; esac  # help only: there is no new run to draw

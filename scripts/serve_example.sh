@@ -11,7 +11,6 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash scripts/bootstrap.sh
-export DGLBACKEND=pytorch
 
 model=acm_rgcn
 example="$root/examples/$model"

@@ -13,9 +13,11 @@
 #  3. `docker build` of docker/Dockerfile (DEVICE=cpu) on that base; torch from PyPI, because
 #     PyTorch's CPU wheel index is not reachable here (GS_TORCH_INDEX_URL overrides; real builds
 #     keep the Dockerfile's default, the CPU wheels);
-#  4. pytest -m image tests/docker/test_image.py: `docker run IMAGE serve` with the rgcn_nc
-#     fixture's raw artifacts and with a .mar at /opt/ml/model; /ping; every fixture case through
-#     /invocations against target/; non-root; clean exit on `docker stop`; image size; cold start.
+#  4. pytest -m image tests/docker/test_image.py: `docker run --network host IMAGE serve` with the
+#     rgcn_nc fixture's raw artifacts and with a .mar (and GS_EMF_METRICS=true) at /opt/ml/model;
+#     /ping; every fixture case through /invocations against target/; non-root; clean exit on
+#     `docker stop`; EMF lines on stdout; image size; cold start (docker run to the first /ping
+#     200) with its phases (serve.py started, TorchServe starting, frontend up).
 # The last line reads `image: <ok>/<total> cases ok, <size> MB, cold start <s> s`.
 #
 # Environment: GS_IMAGE (tag, default gs-torchserve:image-test), GS_IMAGE_BASE (base tag, default
@@ -74,6 +76,8 @@ build_image() {
     --build-arg DEVICE=cpu --build-arg "TORCH_INDEX_URL=${GS_TORCH_INDEX_URL:-}" \
     -t "$image" "$root" >"$work/build.log" 2>&1 || { tail -30 "$work/build.log" >&2; exit 1; }
   say "built $image in $((SECONDS - start)) s"
+  # Earlier builds' layers: with the vfs driver each is a full 6 GB copy.
+  docker image prune -f >/dev/null || true
 }
 
 ensure_engine

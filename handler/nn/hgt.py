@@ -95,7 +95,7 @@ class HGTLayer(InferenceCache):
         # Relations into each node type; types with none take the pseudo self-loop.
         self._num_in = {nt: sum(cet[2] == nt for cet in canonical_etypes) for nt in ntypes}
         self._plain = [cet for cet in canonical_etypes if not edge_feat_etypes or cet not in edge_feat_etypes]
-        self._slot_keys = {
+        self._slot_keys: dict[str, list[tuple[str, CanonicalEtype] | str]] = {
             nt: [*(("k", c) for c in self._plain if c[0] == nt), *(("v", c) for c in self._plain if c[0] == nt),
                  "q", "a"]
             for nt in ntypes
@@ -112,7 +112,7 @@ class HGTLayer(InferenceCache):
         def compute() -> tuple[torch.Tensor, torch.Tensor]:
             cols, biases = [], []
             for key in self._slot_keys[ntype]:
-                if key in ("q", "a"):
+                if isinstance(key, str):  # "q" or "a"; the other slots are (kind, relation)
                     lin = (self.q_linears if key == "q" else self.a_linears)[ntype]
                     cols.append(lin.weight.t())
                     biases.append(lin.bias)
@@ -214,7 +214,10 @@ class HGTLayer(InferenceCache):
             src, dst = graph.edges.get(cet, (None, None))
             if cet in self._plain or d not in h or src is None or src.numel() == 0:
                 continue
-            k, v = self._edge_key_value(cet, h[s], src, self._edge_input(cet, src.numel(), edge_inputs))
+            edge_h = self._edge_input(cet, src.numel(), edge_inputs)
+            # Not None: cet has edge features (it is not plain) and edges, so _edge_input raised or found them.
+            assert edge_h is not None
+            k, v = self._edge_key_value(cet, h[s], src, edge_h)
             q = proj.index_select(0, plan.slot_rows(d, "q", dst)).view(-1, self.heads, self.d_k)
             scores.append((q * k).sum(-1) * self.relation_pri[_relation_key(cet)] / self.sqrt_dk)
             values.append(v.reshape(-1, self.out_dim))

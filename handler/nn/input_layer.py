@@ -17,6 +17,7 @@ from torch import nn
 
 from handler.nn.ngnn_mlp import NGNNMLP
 from handler.nn.relational_graph import CanonicalEtype
+from handler.types import as_etype
 
 
 def _float(x: torch.Tensor) -> torch.Tensor:
@@ -139,11 +140,11 @@ class EdgeInputLayer(nn.Module):
         Shapes:
             edge_inputs[et]: [num_edges, in_dim(et)] -> [num_edges, embed_size].
         """
-        embs = {}
+        embs: dict[CanonicalEtype, torch.Tensor] = {}
         for etype, x in edge_inputs.items():
             key = str(tuple(etype))
             if key not in self.input_projs:
                 raise KeyError(f"the model has no edge feature projection for edge type {etype}")
             h = _activate(_float(x) @ self.input_projs[key], self.activation)
-            embs[tuple(etype)] = self.ngnn_mlp[key](h)
+            embs[as_etype(etype)] = self.ngnn_mlp[key](h)
         return embs

@@ -62,11 +62,14 @@ class RelationPlan:
         self.num_nodes = offset
         self.relations: list[CanonicalEtype] = []
         self.device = torch.device("cpu")
-        srcs, dsts, counts = [], [], []
+        srcs: list[torch.Tensor] = []
+        dsts: list[torch.Tensor] = []
+        counts: list[int] = []
         for rel in relations:
-            src, dst = graph.edges.get(rel, (None, None))
-            if src is None or src.shape[0] == 0 or rel[0] not in sizes or rel[2] not in sizes:
+            edges = graph.edges.get(rel)
+            if edges is None or edges[0].shape[0] == 0 or rel[0] not in sizes or rel[2] not in sizes:
                 continue
+            src, dst = edges
             self.relations.append(rel)
             self.device = src.device
             srcs.append(src)

@@ -23,6 +23,7 @@ from handler.nn.ngnn_mlp import NGNNMLP
 from handler.nn.ops import segment_softmax
 from handler.nn.relation_plan import RelationPlan
 from handler.nn.relational_graph import CanonicalEtype, RelationalGraph
+from handler.types import as_etype
 
 
 class GATConv(nn.Module):
@@ -168,7 +169,7 @@ def build_rgat_encoder(
     """
     if config.edge_feat_names:
         raise UnsupportedConfigError("edge_feat_name: edge features are not supported with rgat")
-    rel_names = [tuple(et) for et in canonical_etypes]
+    rel_names = [as_etype(et) for et in canonical_etypes]
     h, heads = config.hidden_size, config.num_heads
     layers = [
         RelationalAttLayer(h, h, rel_names, heads, activation=True, self_loop=config.use_self_loop,

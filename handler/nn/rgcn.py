@@ -13,6 +13,7 @@ the order of the training partition (fixture DEVIATIONS T1).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 
 import torch
@@ -25,6 +26,7 @@ from handler.nn.ngnn_mlp import NGNNMLP
 from handler.nn.ops import in_degrees, scatter_sum
 from handler.nn.relation_plan import RelationPlan
 from handler.nn.relational_graph import CanonicalEtype, RelationalGraph
+from handler.types import as_etype
 
 
 class EdgeFeatConv(nn.Module):
@@ -149,8 +151,9 @@ class RelGraphConvLayer(InferenceCache):
         self.num_ffn_layers = num_ffn_layers
         self._plain = [rel for rel in self.rel_names if rel not in self.edge_feat_rels]
         ntypes = sorted({nt for rel in self.rel_names for nt in (rel[0], rel[2])})
-        self._slot_keys = {nt: [*(r for r in self._plain if r[0] == nt), *(["loop"] if self_loop else [])]
-                           for nt in ntypes}
+        self._slot_keys: dict[str, list[CanonicalEtype | str]] = {
+            nt: [*(r for r in self._plain if r[0] == nt), *(["loop"] if self_loop else [])] for nt in ntypes
+        }
         # Identifies the slot layout in the per-graph plan cache (layers alike share one plan).
         self._layout = repr(("rgcn", self._slot_keys, self_loop))
 
@@ -164,7 +167,8 @@ class RelGraphConvLayer(InferenceCache):
         def compute() -> tuple[torch.Tensor, None]:
             weights = self.basis() if hasattr(self, "basis") else self.weight
             keys = self._slot_keys.get(ntype, ["loop"] if self.self_loop else [])
-            cols = [self.loop_weight if k == "loop" else weights[self.rel_names.index(k)] for k in keys]
+            # A slot is a relation or the str "loop".
+            cols = [self.loop_weight if isinstance(k, str) else weights[self.rel_names.index(k)] for k in keys]
             return torch.cat(cols, dim=1).contiguous(), None
         return self.derived(("w", ntype), compute)
 
@@ -229,7 +233,7 @@ def build_rgcn_encoder(
     Returns:
         The encoder; parameter names ``_layers.<i>.*`` as GraphStorm's.
     """
-    rel_names = sorted(tuple(et) for et in canonical_etypes)
+    rel_names = sorted(as_etype(et) for et in canonical_etypes)
     num_bases = config.num_bases
     if num_bases < 0 or num_bases > len(rel_names):
         num_bases = len(rel_names)
@@ -238,12 +242,12 @@ def build_rgcn_encoder(
         if edge_input_dims.get(rel, config.hidden_size) != config.hidden_size:
             raise ValueError(f"edge embeddings of {rel} must have the hidden size {config.hidden_size}")
     h = config.hidden_size
-    common = dict(edge_feat_rels=efeat_rels, edge_feat_mp_op=config.edge_feat_mp_op,
-                  self_loop=config.use_self_loop)
+    make_layer = functools.partial(RelGraphConvLayer, edge_feat_rels=efeat_rels,
+                                   edge_feat_mp_op=config.edge_feat_mp_op, self_loop=config.use_self_loop)
     layers = [
-        RelGraphConvLayer(h, h, rel_names, num_bases, activation=True, norm=config.gnn_norm,
-                          num_ffn_layers=config.num_ffn_layers_in_gnn, **common)
+        make_layer(h, h, rel_names, num_bases, activation=True, norm=config.gnn_norm,
+                   num_ffn_layers=config.num_ffn_layers_in_gnn)
         for _ in range(config.num_layers - 1)
     ]
-    layers.append(RelGraphConvLayer(h, config.out_emb_size, rel_names, num_bases, **common))
+    layers.append(make_layer(h, config.out_emb_size, rel_names, num_bases))
     return GNNLayerStack(layers)

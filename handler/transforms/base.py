@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
+from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -89,15 +90,17 @@ class _overflow_ignored:  # noqa: N801 (used like np.errstate)
 
     def __enter__(self) -> None:
         if not _HAS_ERROBJ:
-            self._state = np.errstate(over="ignore")
+            self._state: np.errstate[Any] = np.errstate(over="ignore")
             self._state.__enter__()
             return
         self._saved = np.geterrobj()
         np.seterrobj([self._saved[0], self._saved[1] & ~self._OVER_MASK, self._saved[2]])
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if not _HAS_ERROBJ:
-            self._state.__exit__(*exc)
+            self._state.__exit__(exc_type, exc, tb)
             return
         np.seterrobj(self._saved)
 

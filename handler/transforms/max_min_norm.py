@@ -42,7 +42,7 @@ class MaxMinNormTransform(FeatureTransform):
         super().__init__(name, scalar_input)
         self.max_val = None if max_val is None else np.array(max_val, dtype=np.float32)
         self.min_val = None if min_val is None else np.array(min_val, dtype=np.float32)
-        limit = np.finfo(dtype).max
+        limit: np.floating[Any] = np.finfo(dtype).max
         self.max_bound = limit if max_bound >= limit else max_bound
         self.min_bound = -limit if min_bound <= -limit else min_bound
         self.dtype = dtype
@@ -54,7 +54,7 @@ class MaxMinNormTransform(FeatureTransform):
     def _transform(self, raw_values: Sequence[Any]) -> np.ndarray:
         feats = to_numeric(to_array(raw_values), raw_values)
         require_finite(feats)
-        if self._range is not None:
+        if self._range is not None and self.min_val is not None:  # _range set: both values configured
             return self._scale(feats, self.min_val, self._range)
         max_val = self.max_val if self.max_val is not None else self._local(feats, np.amax, self.max_bound)
         min_val = self.min_val if self.min_val is not None else self._local(feats, np.amin, self.min_bound)
@@ -72,7 +72,7 @@ class MaxMinNormTransform(FeatureTransform):
         return out.astype(self.dtype)
 
     @staticmethod
-    def _local(feats: np.ndarray, reduce: Any, bound: float) -> np.ndarray:
+    def _local(feats: np.ndarray, reduce: Any, bound: float | np.floating[Any]) -> np.ndarray:
         """The request's own max or min per column, clipped to the bound."""
         val = reduce(feats, axis=0) if feats.ndim == 2 else np.array([reduce(feats, axis=0)])
         clip = val > bound if reduce is np.amax else val < bound

@@ -44,12 +44,16 @@ def test_image_runs_the_tested_entrypoint() -> None:
     copies = [args.split()[0] for kind, args in ins if kind == "COPY"]
     for source in copies:
         assert (REPO / source).exists(), source
+    assert "." in copies  # the project, as .dockerignore lists it
     # serve.py reads serving_config/sagemaker.properties and docker/log4j2.xml beside it.
-    assert {"docker", "serving_config", "handler", "mar_builder", "setup.py"} <= set(copies)
+    allowed = {line[1:].strip() for line in (REPO / ".dockerignore").read_text().splitlines()
+               if line.startswith("!")}
+    assert {"docker", "serving_config", "handler", "mar_builder", "sagemaker_deploy", "setup.py"} <= allowed
     runs = " ".join(args for kind, args in ins if kind == "RUN")
     assert "docker/install_runtime.sh" in runs
     env = " ".join(args for kind, args in ins if kind == "ENV")
-    for setting in ("SM_MODEL_DIR=/opt/ml/model", "SAGEMAKER_BIND_TO_PORT=8080", "GS_BIND_HOST=0.0.0.0"):
+    for setting in ("SM_MODEL_DIR=/opt/ml/model", "SAGEMAKER_BIND_TO_PORT=8080", "GS_BIND_HOST=0.0.0.0",
+                    "HF_HUB_OFFLINE=1", "TRANSFORMERS_OFFLINE=1"):
         assert setting in env
     users = [args for kind, args in ins if kind == "USER"]
     assert users and users[-1].split(":")[0] not in ("root", "0")

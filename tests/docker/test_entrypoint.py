@@ -155,10 +155,10 @@ def test_sagemaker_settings_reach_torchserve(served: Served) -> None:
     assert model["responseTimeout"] == 45
 
 
-def test_bodies_over_the_sagemaker_properties_limit_reach_the_handler(served: Served) -> None:
-    """A body above sagemaker.properties' 25 MiB but within the handler's 100 MiB gets the
-    handler's envelope (here a 400: not JSON), not TorchServe's bare 413."""
-    body = b"x" * (26 * 1024 * 1024)
+def test_bodies_up_to_the_sagemaker_limit_reach_the_handler(served: Served) -> None:
+    """A body of exactly 6 MiB (SageMaker's InvokeEndpoint limit, sagemaker.properties' and the
+    handler's default) gets the handler's envelope (here a 400: not JSON), not TorchServe's bare 413."""
+    body = b"x" * (6 * 1024 * 1024)
     response = http_request(served.port, "POST", "/invocations", body=body,
                             headers={"Content-Type": "application/json"}, timeout=120)
     assert response.status == 200, response.body[:200]

@@ -127,10 +127,19 @@ def test_handler_max_request_bytes_of_an_archive(tmp_path: Path, config: dict | 
     assert handler_max_request_bytes(_mar(tmp_path / "m.mar", config)) == expected
 
 
-@pytest.mark.parametrize("handler_limit", [RequestLimits().max_request_bytes, 1_000_000])
+def test_sagemaker_properties_limits_are_invoke_endpoints() -> None:
+    """TorchServe's limits in the container are SageMaker's InvokeEndpoint payload limit (6 MB),
+    which is also the handler's default request and response limit."""
+    base = read_properties(SAGEMAKER_PROPERTIES)
+    limits = RequestLimits()
+    assert int(base["max_request_size"]) == int(base["max_response_size"]) == 6291456
+    assert (limits.max_request_bytes, limits.max_response_bytes) == (6291456, 6291456)
+
+
+@pytest.mark.parametrize("handler_limit", [RequestLimits().max_request_bytes, 1_000_000, 8_000_000])
 def test_torchserve_never_refuses_what_the_handler_answers(tmp_path: Path, handler_limit: int) -> None:
-    """max_request_size is raised to the handler's limit (the default 100 MiB is above the
-    SageMaker properties' 25 MiB), never lowered (smaller bodies still get the 413 envelope)."""
+    """max_request_size is raised to the handler's limit when a .mar's is larger than the
+    SageMaker properties' 6 MiB, never lowered (smaller bodies still get the 413 envelope)."""
     base = read_properties(SAGEMAKER_PROPERTIES)
     path = write_properties(base, ContainerSettings.from_env({}), tmp_path / "store",
                             tmp_path / "config.properties", handler_limit)

@@ -1,9 +1,11 @@
-"""The toolkit of the payload mutations (``mutations_structure``, ``mutations_values``).
+"""The toolkit of the payload mutations (``mutations_structure``, ``mutations_values``,
+``mutations_hostile``, ``mutations_edge_targets``).
 
 A mutation takes a hypothesis ``draw``, a decoded valid payload (mutated in place) and the
 model's ``ModelInfo``, and returns what to send and an ``Expect``: the statuses allowed and the
 words the error must contain (what makes the message name the problem). ``junk`` draws a JSON
-value of any kind.
+value of any kind. Values ``json.dumps`` cannot write (``1e999``, a 400-digit integer, deep
+nesting) are placed as string stand-ins and replaced in the body text (``Mutated.raw_values``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,12 @@ from handler import RealtimePredictor
 OK = 200
 # Raw-text stand-ins, replaced in the serialized body (json.dumps cannot write them).
 HUGE_TOKEN, DEEP_TOKEN = "__gs_fuzz_huge__", "__gs_fuzz_deep__"
+RAW_TOKEN = "__gs_fuzz_raw__"
+# Numbers beyond the double range, as raw JSON text: 1e999 reads as inf, a 400-digit integer
+# overflows float conversion; 1e-999 underflows to 0.0 (a valid value).
+BEYOND_DOUBLE = ("1e999", "-1e999", "1" + "0" * 400, "-1" + "0" * 400, "1.5e308" + "0" * 3)
+NON_FINITE_TOKENS = ("NaN", "Infinity", "-Infinity")
+LONG_CHARS = 100_000  # a "long string": 100 KB
 
 
 @dataclass(frozen=True)
@@ -32,11 +40,14 @@ class Expect:
             overflow in the model, names no feature: its text is checked instead).
         renamed: when not None, the answer must equal the base payload's with node ids renamed
             by this map (``(node type, old id) -> new id``); ``{}`` means "same answer".
+        order: with ``renamed``: the expected results are the base answer's results at these
+            indices (duplicated or reordered targets); None: the base results as they are.
     """
 
     statuses: frozenset[int]
     words: tuple[str, ...] = ()
     renamed: dict[tuple[str, Any], Any] | None = None
+    order: tuple[int, ...] | None = None
 
 
 def expect(*statuses: int, words: tuple[str, ...] = ()) -> Expect:
@@ -46,26 +57,46 @@ def expect(*statuses: int, words: tuple[str, ...] = ()) -> Expect:
 SAME = Expect(frozenset({OK}), renamed={})
 
 
+def renamed(mapping: dict[tuple[str, Any], Any]) -> Expect:
+    """The base answer with node ids renamed by ``mapping`` (``(node type, old) -> new``)."""
+    return Expect(frozenset({OK}), renamed=mapping)
+
+
+def reordered(order: tuple[int, ...]) -> Expect:
+    """The base answer's results at ``order`` (e.g. a duplicated target repeats its row)."""
+    return Expect(frozenset({OK}), renamed={}, order=order)
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     """What the mutations need to know about the served model."""
 
     task: str
     ntypes: tuple[str, ...]
-    target_ntypes: tuple[str, ...]
+    target_ntypes: tuple[str, ...]  # empty for edge models
     etypes: tuple[tuple[str, str, str], ...]  # relations a payload may carry (not derived ones)
     transforms: dict[str, dict[str, str]]  # node type -> feature -> transform name
+    target_etypes: tuple[tuple[str, str, str], ...] = ()  # relations an edge model predicts
+    edge_transforms: dict[tuple[str, str, str], dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def edge_targets(self) -> bool:
+        """Whether targets are edges (edge classification / regression, link prediction)."""
+        return bool(self.target_etypes)
 
     @classmethod
     def of(cls, predictor: RealtimePredictor) -> ModelInfo:
-        schema = predictor.schema
+        schema, config = predictor.schema, predictor.config
         return cls(
-            task=predictor.config.task_type,
+            task=config.task_type,
             ntypes=tuple(schema.ntypes),
-            target_ntypes=tuple(predictor.config.target_ntypes),
+            target_ntypes=tuple(config.target_ntypes),
             etypes=tuple(et for et in schema.canonical_etypes if et not in schema.reverse_of),
             transforms={nt: {s.name: s.transform_name for s in specs}
                         for nt, specs in schema.node_features.items()},
+            target_etypes=tuple(config.edge_task.target_etypes) if config.edge_task is not None else (),
+            edge_transforms={et: {s.name: s.transform_name for s in specs}
+                             for et, specs in schema.edge_features.items() if specs},
         )
 
 
@@ -78,12 +109,15 @@ class Mutated:
     content_type: str = "application/json"
     raw: bytes | None = None
     ascii_only: bool = field(default=True)
+    raw_values: dict[str, str] = field(default_factory=dict)  # stand-in string -> raw JSON text
 
     def body(self) -> bytes:
         if self.raw is not None:
             return self.raw
         text = json.dumps(self.payload, allow_nan=True, ensure_ascii=self.ascii_only)
-        return text.replace(f'"{HUGE_TOKEN}"', "1e999").encode("utf-8")
+        for token, raw in {HUGE_TOKEN: "1e999", **self.raw_values}.items():
+            text = text.replace(f'"{token}"', raw)
+        return text.encode("utf-8")
 
 
 def junk(max_leaves: int = 4) -> st.SearchStrategy:
@@ -115,6 +149,35 @@ def pick_feature(draw, payload: dict, kinds: Callable[[Any], bool]) -> tuple[int
     nodes = payload["graph"]["nodes"]
     options = [(i, k) for i, n in enumerate(nodes) for k, v in n.get("features", {}).items() if kinds(v)]
     return draw(st.sampled_from(options)) if options else None
+
+
+def pick_edge_feature(draw, payload: dict, kinds: Callable[[Any], bool]) -> tuple[int, str] | None:
+    """An (edge index, feature name) whose value satisfies ``kinds``, or None."""
+    edges = payload["graph"]["edges"]
+    options = [(i, k) for i, e in enumerate(edges) if isinstance(e.get("features"), dict)
+               for k, v in e["features"].items() if kinds(v)]
+    return draw(st.sampled_from(options)) if options else None
+
+
+def rename_node(payload: dict, ntype: str, old: Any, new: Any) -> None:
+    """Renames one node everywhere: ``graph.nodes``, edge endpoints, node and edge targets."""
+    for node in payload["graph"]["nodes"]:
+        if node["node_type"] == ntype and node["node_id"] == old:
+            node["node_id"] = new
+    for item in (*payload["graph"]["edges"], *payload["targets"]):
+        if "edge_type" in item:
+            src_t, _, dst_t = item["edge_type"]
+            if src_t == ntype and item["src_node_id"] == old:
+                item["src_node_id"] = new
+            if dst_t == ntype and item["dest_node_id"] == old:
+                item["dest_node_id"] = new
+        elif item["node_type"] == ntype and item["node_id"] == old:
+            item["node_id"] = new
+
+
+def long_text(alphabet: str = "x") -> str:
+    """A 100 KB string (``LONG_CHARS`` characters) of ``alphabet`` repeated."""
+    return (alphabet * (LONG_CHARS // len(alphabet) + 1))[:LONG_CHARS]
 
 
 def as_read(value: Any) -> Any:

@@ -166,6 +166,8 @@ def empty_list(draw, p, info):
     which = draw(st.sampled_from(["graph", "edges", "targets", "vector"]))
     if which == "graph":
         p["graph"]["nodes"], p["graph"]["edges"] = [], []
+        if info.edge_targets:  # the first target's source node is missing
+            return Mutated(p, expect(404, words=("source node ID",)))
         return Mutated(p, expect(403, words=("node type",)))
     if which == "edges":
         p["graph"]["edges"] = []

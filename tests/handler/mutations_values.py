@@ -8,7 +8,6 @@ from tests.handler.mutation_kit import (
     HUGE_TOKEN,
     OK,
     SAME,
-    Expect,
     Mutated,
     as_read,
     expect,
@@ -17,6 +16,8 @@ from tests.handler.mutation_kit import (
     new_ids,
     pick_feature,
     pick_index,
+    rename_node,
+    renamed,
 )
 
 
@@ -93,17 +94,8 @@ def rename_id(draw, p, info):
     new = draw(st.one_of(new_ids(), st.sampled_from(["\ud800", "x\udfff", "\udbff\ud800"]))
                .filter(lambda v: v not in existing))
     ascii_only = draw(st.booleans()) or (isinstance(new, str) and not new.isprintable())
-    nodes[i]["node_id"] = new
-    for edge in p["graph"]["edges"]:
-        src_t, _, dst_t = edge["edge_type"]
-        if src_t == ntype and edge["src_node_id"] == old:
-            edge["src_node_id"] = new
-        if dst_t == ntype and edge["dest_node_id"] == old:
-            edge["dest_node_id"] = new
-    for target in p["targets"]:
-        if target["node_type"] == ntype and target["node_id"] == old:
-            target["node_id"] = new
-    return Mutated(p, Expect(frozenset({OK}), renamed={(ntype, old): new}), ascii_only=ascii_only)
+    rename_node(p, ntype, old, new)
+    return Mutated(p, renamed({(ntype, old): new}), ascii_only=ascii_only)
 
 
 def set_feature(draw, p, info):

@@ -190,14 +190,50 @@ def test_bad_flags_fail_before_any_aws_call(case: str, capsys: pytest.CaptureFix
     assert message in capsys.readouterr().err
 
 
-def test_graph_json_with_tokenizer_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    """A transform JSON using tokenize_hf (not supported in real time) fails fast."""
-    spec = {"nodes": [{"node_type": "paper", "features": [
-        {"feature_col": "title", "transform": {"name": "tokenize_hf", "bert_model": "bert-base-uncased"}}]}]}
-    argv = _bad(graph_json_config_file=_write(tmp_path, "g.json", json.dumps(spec)))
+def test_text_model_without_its_lm_is_refused(capsys: pytest.CaptureFixture) -> None:
+    """A raw-artifacts tarball of a tokenize_hf model needs --lm-model: the container never downloads."""
+    argv = model_version_argv("rgcn_nc_lm", "node_classification", "gs-lm", "s3://gs-bad/prefix")
+    with pytest.raises(SystemExit) as exit_info:
+        launch_endpoint.main(argv + ["--model-package", "artifacts"], clients=NoAwsClients())
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "gs-tiny-bert" in err and "--lm-model NAME=DIR" in err
+
+
+def test_lm_model_dir_without_config_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    argv = model_version_argv("rgcn_nc_lm", "node_classification", "gs-lm", "s3://gs-bad/prefix")
     with pytest.raises(SystemExit):
-        launch_endpoint.main(argv, clients=NoAwsClients())
-    assert "tokenize_hf" in capsys.readouterr().err
+        launch_endpoint.main(argv + ["--lm-model", f"gs-tiny-bert={tmp_path}"], clients=NoAwsClients())
+    assert "no config.json" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("package", ["artifacts", "mar"])
+def test_lm_model_ships_in_the_tarball_with_isolation(bucket: str, package: str) -> None:
+    """--lm-model copies the tokenizer and LM files into model.tar.gz (lm/<NAME>/ beside raw
+    artifacts, artifacts/lm/<NAME>/ in the .mar), so the model is created network-isolated."""
+    lm_dir = FIXTURES / "rgcn_nc_lm" / "lm" / "gs-tiny-bert"
+    clients = AwsClients(REGION)
+    models: list[dict] = []
+    clients.sagemaker.meta.events.register("before-parameter-build.sagemaker.CreateModel",
+                                           lambda params, **_: models.append(dict(params)))
+    argv = model_version_argv("rgcn_nc_lm", "node_classification", f"gs-lm-{package}", f"s3://{bucket}/lm")
+    argv += ["--async-execution", "true", "--model-package", package, "--lm-model", f"gs-tiny-bert={lm_dir}"]
+    assert launch_endpoint.main(argv, clients=clients) == 0
+    assert models[0]["EnableNetworkIsolation"] is True
+    url = models[0]["Containers"][0]["ModelDataUrl"]
+    data = boto3.client("s3").get_object(Bucket=bucket, Key=url.split("/", 3)[3])["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        if package == "artifacts":
+            shipped = {n: tar.extractfile(n).read() for n in tar.getnames() if n.startswith("lm/")}
+            prefix = "lm/gs-tiny-bert/"
+        else:
+            mar = zipfile.ZipFile(io.BytesIO(tar.extractfile(f"gs-lm-{package}.mar").read()))
+            shipped = {n: mar.read(n) for n in mar.namelist() if n.startswith("artifacts/lm/")}
+            prefix = "artifacts/lm/gs-tiny-bert/"
+    want = {prefix + str(p.relative_to(lm_dir)): p.read_bytes() for p in lm_dir.rglob("*") if p.is_file()}
+    assert shipped == want
+    [endpoint] = _names(boto3.client("sagemaker"), f"gs-lm-{package}-")["endpoints"]
+    assert delete_endpoint.main(["--endpoint-name", endpoint, "--delete-model-artifacts"]) == 0
 
 
 def test_artifacts_that_do_not_fit_fail_before_any_aws_call(capsys: pytest.CaptureFixture) -> None:
