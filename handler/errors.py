@@ -34,7 +34,10 @@ def echo(value: Any, limit: int = MAX_ECHO_CHARS) -> str:
         return f"<a JSON {kind} of {len(value)} items>"
     if isinstance(value, str) and len(value) > 4 * limit:
         value = value[: 4 * limit]  # repr of a 1 MB string is never built
-    text = repr(value)
+    try:
+        text = repr(value)
+    except RecursionError:  # a JSON value nested ~1,000 levels deep
+        return f"<a JSON {'list' if isinstance(value, list) else 'object'} nested too deeply to show>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -274,7 +274,7 @@ class GraphBuilder:
             if s not in src_map or d not in dst_map:
                 side, ntype, node_id = ("source", src_type, s) if s not in src_map else ("destination", dst_type, d)
                 raise GraphConstructionError(
-                    f"edge type {list(etype)}, edge {s} -> {d}: the {side} node {node_id} is not a "
+                    f"edge type {list(etype)}, edge {format_id((s, d))}: the {side} node {format_id(node_id)} is not a "
                     f"{ntype} node of the payload"
                 )
         raise InternalError(f"edge type {list(etype)}: an endpoint lookup failed")

@@ -33,7 +33,13 @@ from handler.artifacts import locate_artifacts
 from handler.config import ModelConfig
 from handler.decode import DecodedRequest, decode, error_uid
 from handler.envelope import Envelope
-from handler.errors import InternalError, RealtimeError, ResponseTooLargeError, UnprocessablePayloadError
+from handler.errors import (
+    InternalError,
+    PayloadFormatError,
+    RealtimeError,
+    ResponseTooLargeError,
+    UnprocessablePayloadError,
+)
 from handler.graph_builder import GraphBuilder, PayloadGraph, int64_tensor
 from handler.limits import RequestLimits
 from handler.lm_resolution import LMResolver
@@ -360,6 +366,8 @@ class RealtimePredictor:
         generic 500, the details and stack trace go to the log with the request id, never to
         the client. ``RecursionError`` from a payload nested deeper than Python's stack is a 400.
         """
+        if isinstance(exc, RecursionError):
+            exc = PayloadFormatError("the payload is nested too deeply")
         if isinstance(exc, RealtimeError):
             if exc.status_code >= 500:
                 logger.error("request %s: %s", uid, exc.detail)

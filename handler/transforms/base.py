@@ -67,7 +67,10 @@ class FeatureTransform(ABC):
         if self.scalar_input:
             raw_values = [v[0] if isinstance(v, list) and len(v) == 1 else v for v in raw_values]
         with _overflow_ignored():  # overflow is checked below, with the row named
-            out = self._transform(raw_values)
+            try:
+                out = self._transform(raw_values)
+            except RecursionError:  # str()/repr() of a value nested ~1,000 levels deep
+                raise FeatureValueError(None, "holds a value nested too deeply") from None
             if out.ndim == 1:
                 out = out.reshape(-1, 1)
             out = out.astype(np.float32, copy=False)

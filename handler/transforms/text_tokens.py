@@ -96,7 +96,20 @@ def text_values(raw_values: Sequence[Any]) -> list[str]:
         if not isinstance(value, str):
             raise FeatureValueError(row, f"is not a text string (got {_kind(value)})")
         texts.append(value)
+    try:  # one pass for all rows; the tokenizer cannot take a lone surrogate ("\ud800")
+        "".join(texts).encode("utf-8")
+    except UnicodeEncodeError:
+        row = next(r for r, t in enumerate(texts) if not _is_utf8(t))
+        raise FeatureValueError(row, "is not valid Unicode text (it holds a lone surrogate)") from None
     return texts
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _kind(value: Any) -> str:

@@ -43,17 +43,12 @@ RAW_VALUES = {
 
 def _spots(payload: dict[str, Any], edge_targets: bool) -> dict[str, Callable[[dict], None]]:
     """Spot name -> a function writing ``SLOT`` there."""
-    def feature(whole: bool) -> Callable[[dict], None]:
-        def put(p: dict) -> None:
-            for node in p["graph"]["nodes"]:
-                for name, value in node.get("features", {}).items():
-                    if isinstance(value, list) and value and not whole:
-                        value[0] = SLOT
-                        return
-                    if whole:
-                        node["features"][name] = SLOT
-                        return
-        return put
+    def feature_element(p: dict) -> None:
+        for node in p["graph"]["nodes"]:
+            for value in node.get("features", {}).values():
+                if isinstance(value, list) and value:
+                    value[0] = SLOT
+                    return
 
     def setter(*path: Any) -> Callable[[dict], None]:
         def put(p: dict) -> None:
@@ -65,7 +60,12 @@ def _spots(payload: dict[str, Any], edge_targets: bool) -> dict[str, Callable[[d
 
     target_keys = ("src_node_id", "dest_node_id") if edge_targets else ("node_type", "node_id")
     spots = {
-        "feature_element": feature(False), "feature_value": feature(True),
+        "feature_element": feature_element,
+        # every feature of the first node of each type: each transform sees every hazard
+        **{f"{n['node_type']}.{name}": setter("graph", "nodes", i, "features", name)
+           for i, n in enumerate(payload["graph"]["nodes"])
+           if n["node_type"] not in {m["node_type"] for m in payload["graph"]["nodes"][:i]}
+           for name in n.get("features", {})},
         "node_id": setter("graph", "nodes", 0, "node_id"), "node_type": setter("graph", "nodes", 0, "node_type"),
         "task": setter("gml_task"), "version": setter("version"), "targets": setter("targets"),
         "target": setter("targets", 0), **{f"target.{k}": setter("targets", 0, k) for k in target_keys},
