@@ -10,14 +10,15 @@ DEPLOY_REQUIRES = [
 ]
 
 # The serving stack (handler, gs-build-mar, gs-predict, TorchServe): `pip install .[serve]`.
-# Each pin is a fact about the stack, not a taste (README, "Stack"; docs/performance.md, "torch"):
+# Each pin is a fact about the stack, not a taste (README, "Stack"; docs/performance.md, "DGL off the
+# serving path, and torch 2.2.1 -> 2.13.0"):
 # torch: a current release (DGL, which held it at 2.2.1, is no longer used; CVE-2025-32434 is fixed
 # from 2.6); measured equal in speed and ~200 MiB smaller per worker than 2.2.1.
 SERVE_REQUIRES = [
     "torch==2.13.0",
     # GraphStorm 0.5.1's pin: tokenize_hf / bert_hf transforms and LM node encoders.
     "transformers==4.48.0",
-    "numpy>=1.26,<3",
+    "numpy>=2,<3",
     "scipy>=1.11",  # rank_gauss (erfinv)
     "pyyaml>=6",
     "orjson>=3.9",

@@ -54,18 +54,20 @@ class AttentionLayer(HomogeneousLayer):
     Args:
         ntype: the node type; relation: the single relation.
         conv: the attention conv, ``conv(h, src, dst) -> [N, heads, head_dim]``.
+        out_dim: ``heads * head_dim``, the layer's output size.
         activation: ReLU after the conv (hidden layers).
         num_ffn_layers: FFN layers at the end.
     """
 
     def __init__(
-        self, ntype: str, relation: CanonicalEtype, conv: nn.Module, activation: bool, num_ffn_layers: int
+        self, ntype: str, relation: CanonicalEtype, conv: nn.Module, out_dim: int, activation: bool,
+        num_ffn_layers: int,
     ) -> None:
         super().__init__(ntype, relation)
         self.conv = conv
         self.activation = activation
         self.num_ffn_layers = num_ffn_layers
-        self.ngnn_mlp = NGNNMLP(conv.heads * conv.head_dim, num_ffn_layers)
+        self.ngnn_mlp = NGNNMLP(out_dim, num_ffn_layers)
 
     def compute(self, h: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
         """Shapes: h ``[N, in]``, src/dst ``[E]`` -> ``[N, heads * head_dim]``."""
@@ -107,9 +109,10 @@ def build_attention_encoder(
     layers = []
     for i in range(config.num_layers):
         last = i == config.num_layers - 1
-        conv = make_conv(hidden, (out_dim if last else hidden) // heads, heads)
+        layer_dim = out_dim if last else hidden
+        conv = make_conv(hidden, layer_dim // heads, heads)
         layers.append(AttentionLayer(
-            ntypes[0], relation, conv, activation=not last,
+            ntypes[0], relation, conv, layer_dim, activation=not last,
             num_ffn_layers=0 if last else config.num_ffn_layers_in_gnn,
         ))
     return GNNLayerStack(layers)

@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 import torch
 from torch import nn
 
 from handler.errors import UnsupportedConfigError
 from handler.nn.relational_graph import CanonicalEtype, RelationalGraph
+
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
+
+
+class RelationModules(nn.Module, Generic[ModuleT]):
+    """One submodule per relation under ``mods``: DGL ``HeteroGraphConv``'s state-dict layout
+    (``conv.mods.<relation>.*``), which ``model.bin`` keeps.
+
+    Args:
+        mods: ``str(relation)`` -> its module.
+    """
+
+    def __init__(self, mods: Mapping[str, ModuleT]) -> None:
+        super().__init__()
+        self.mods = nn.ModuleDict(dict(mods))
+
+    def __getitem__(self, relation: CanonicalEtype) -> ModuleT:
+        return cast(ModuleT, self.mods[str(relation)])
 
 
 def build_norm(norm: str | None, dim: int) -> nn.Module | None:

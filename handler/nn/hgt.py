@@ -13,6 +13,7 @@ dict loads strictly.
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import numpy as np
 import torch
@@ -110,16 +111,17 @@ class HGTLayer(InferenceCache):
         ``relation_pri / sqrt(d_k)``): ``(h W + b) M = h (W M) + b M``.
         """
         def compute() -> tuple[torch.Tensor, torch.Tensor]:
-            cols, biases = [], []
+            cols: list[torch.Tensor] = []
+            biases: list[torch.Tensor] = []
             for key in self._slot_keys[ntype]:
                 if isinstance(key, str):  # "q" or "a"; the other slots are (kind, relation)
-                    lin = (self.q_linears if key == "q" else self.a_linears)[ntype]
+                    lin = cast(nn.Linear, (self.q_linears if key == "q" else self.a_linears)[ntype])
                     cols.append(lin.weight.t())
                     biases.append(lin.bias)
                     continue
                 kind, cet = key
                 rkey = _relation_key(cet)
-                lin = (self.k_linears if kind == "k" else self.v_linears)[ntype]
+                lin = cast(nn.Linear, (self.k_linears if kind == "k" else self.v_linears)[ntype])
                 mat = self.relation_att[rkey] if kind == "k" else self.relation_msg[rkey]
                 if kind == "k":
                     mat = mat * (self.relation_pri[rkey] / self.sqrt_dk).view(-1, 1, 1)

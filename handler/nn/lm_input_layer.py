@@ -15,7 +15,7 @@ strictly, fine-tuned LM included (rule T15: 0.5.1's real-time layer names them
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -68,7 +68,11 @@ class LMModels(nn.Module):
 
     def hidden_size(self, ntype: str) -> int:
         """Embedding size of ``ntype``'s LM."""
-        return self._lm_models[self.key_of[ntype]].hidden_size
+        return self.encoder(ntype).hidden_size
+
+    def encoder(self, ntype: str) -> LMEncoder:
+        """The LM encoder of ``ntype``."""
+        return cast(LMEncoder, self._lm_models[self.key_of[ntype]])
 
     def forward(self, text_inputs: Mapping[str, TextTokens]) -> dict[str, torch.Tensor]:
         """LM embeddings of every node type's text: ONE forward per LM over all its node types'

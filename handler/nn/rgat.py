@@ -18,6 +18,7 @@ from torch import nn
 from handler.config import ModelConfig
 from handler.errors import UnsupportedConfigError
 from handler.nn.encoder import GNNLayerStack, finish_layer, make_norms
+from handler.nn.gnn_common import RelationModules
 from handler.nn.inference_cache import InferenceCache
 from handler.nn.ngnn_mlp import NGNNMLP
 from handler.nn.ops import segment_softmax
@@ -76,8 +77,7 @@ class RelationalAttLayer(InferenceCache):
         self.rel_names = list(rel_names)
         self.activation = activation
         self.self_loop = self_loop
-        self.conv = nn.Module()
-        self.conv.mods = nn.ModuleDict(
+        self.conv = RelationModules(
             {str(rel): GATConv(in_feat, out_feat // num_heads, num_heads) for rel in self.rel_names}
         )
         self.norm = make_norms(norm, {nt for rel in self.rel_names for nt in (rel[0], rel[2])}, out_feat)
@@ -98,13 +98,13 @@ class RelationalAttLayer(InferenceCache):
     def _fused_weight(self, ntype: str) -> tuple[torch.Tensor, None]:
         """``[in_feat, S * out_feat]``: ``ntype``'s slot weights side by side."""
         return self.derived(("w", ntype), lambda: (torch.cat(
-            [self.loop_weight if key == "loop" else self.conv.mods[str(key[1])].fc.weight.t()
+            [self.loop_weight if key == "loop" else self.conv[key[1]].fc.weight.t()
              for key in self._slots(ntype)], dim=1).contiguous(), None))
 
     def _attention_vectors(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``attn_l`` and ``attn_r`` of every relation, each ``[R, heads, out_feat / heads]``."""
         return self.derived("attn", lambda: tuple(
-            torch.cat([getattr(self.conv.mods[str(rel)], name) for rel in self.rel_names])
+            torch.cat([getattr(self.conv[rel], name) for rel in self.rel_names])
             for name in ("attn_l", "attn_r")))
 
     def forward(
@@ -133,7 +133,7 @@ class RelationalAttLayer(InferenceCache):
         if plan.projected:
             proj = plan.project(h, self._fused_weight)
             if plan.num_edges:
-                heads = self.conv.mods[str(plan.relations[0])].num_heads
+                heads = self.conv[plan.relations[0]].num_heads
                 z_src = proj.index_select(0, plan.edge_rows(0, lambda rel: ("fc", rel))).view(-1, heads, self.out_feat // heads)
                 z_dst = proj.index_select(0, plan.edge_rows(2, lambda rel: ("fc", rel))).view(z_src.shape)
                 rel_ids = plan.relation_ids(self.rel_names)

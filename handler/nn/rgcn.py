@@ -21,6 +21,7 @@ from torch import nn
 
 from handler.config import ModelConfig
 from handler.nn.encoder import GNNLayerStack, finish_layer, make_norms
+from handler.nn.gnn_common import RelationModules
 from handler.nn.inference_cache import InferenceCache
 from handler.nn.ngnn_mlp import NGNNMLP
 from handler.nn.ops import in_degrees, scatter_sum
@@ -134,8 +135,7 @@ class RelGraphConvLayer(InferenceCache):
         self.activation = activation
         self.self_loop = self_loop
         if edge_feat_rels:
-            self.conv = nn.Module()
-            self.conv.mods = nn.ModuleDict(
+            self.conv = RelationModules(
                 {str(rel): EdgeFeatConv(in_feat, out_feat, edge_feat_mp_op) for rel in edge_feat_rels}
             )
         self.edge_feat_rels = set(edge_feat_rels)
@@ -203,7 +203,7 @@ class RelGraphConvLayer(InferenceCache):
             if stype in h and dtype in h:
                 src, dst = graph.edges[rel]
                 start = plan.node_offset[dtype]
-                rst[start:start + sizes[dtype]] += self.conv.mods[str(rel)](
+                rst[start:start + sizes[dtype]] += self.conv[rel](
                     h[stype], src, dst, sizes[dtype], edge_embs.get(rel))
         if plan.projected:
             proj = plan.project(h, self._fused_weight)

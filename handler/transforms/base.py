@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -66,7 +65,7 @@ class FeatureTransform(ABC):
         """
         if self.scalar_input:
             raw_values = [v[0] if isinstance(v, list) and len(v) == 1 else v for v in raw_values]
-        with _overflow_ignored():  # overflow is checked below, with the row named
+        with np.errstate(over="ignore"):  # overflow is checked below, with the row named
             try:
                 out = self._transform(raw_values)
             except RecursionError:  # str()/repr() of a value nested ~1,000 levels deep
@@ -85,30 +84,6 @@ class FeatureTransform(ABC):
         """The transform proper; may return [n] or [n, dim], any numeric dtype."""
 
 
-class _overflow_ignored:  # noqa: N801 (used like np.errstate)
-    """``np.errstate(over="ignore")`` at a fraction of its cost (one error-object swap; the
-    transforms of a tiny request enter it a dozen times)."""
-
-    _OVER_MASK = 7 << 3  # numpy's SHIFT_OVERFLOW bits; 0 there means "ignore"
-
-    def __enter__(self) -> None:
-        if not _HAS_ERROBJ:
-            self._state: np.errstate[Any] = np.errstate(over="ignore")
-            self._state.__enter__()
-            return
-        self._saved = np.geterrobj()
-        np.seterrobj([self._saved[0], self._saved[1] & ~self._OVER_MASK, self._saved[2]])
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if not _HAS_ERROBJ:
-            self._state.__exit__(exc_type, exc, tb)
-            return
-        np.seterrobj(self._saved)
-
-
-_HAS_ERROBJ = hasattr(np, "geterrobj")  # numpy < 2
 
 
 def out_dtype(name: str | None, default: type = np.float32) -> type:

@@ -42,7 +42,7 @@ class MaxMinNormTransform(FeatureTransform):
         super().__init__(name, scalar_input)
         self.max_val = None if max_val is None else np.array(max_val, dtype=np.float32)
         self.min_val = None if min_val is None else np.array(min_val, dtype=np.float32)
-        limit: np.floating[Any] = np.finfo(dtype).max
+        limit = float(np.finfo(dtype).max)
         self.max_bound = limit if max_bound >= limit else max_bound
         self.min_bound = -limit if min_bound <= -limit else min_bound
         self.dtype = dtype

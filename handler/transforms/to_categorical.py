@@ -36,14 +36,15 @@ class ToCategoricalTransform(FeatureTransform):
         if self.separator is None and all(type(v) is str for v in raw_values):
             # Fast path: strings that are all known categories; anything else (an unknown
             # category, or one numpy would alter, e.g. trailing NULs) takes the general path.
-            cols = [self.mapping.get(v) for v in raw_values]
-            if None not in cols:
-                encoding = np.zeros((len(cols), self.width), dtype=np.int8)
-                encoding[np.arange(len(cols)), cols] = 1
+            found = [self.mapping.get(v, -1) for v in raw_values]
+            if -1 not in found:
+                encoding = np.zeros((len(found), self.width), dtype=np.int8)
+                encoding[np.arange(len(found)), found] = 1
                 return encoding
         items = self._items(raw_values)
         encoding = np.zeros((len(items), self.width), dtype=np.int8)
-        rows, cols = [], []
+        rows: list[int] = []
+        cols: list[int] = []
         for row, value in enumerate(items):
             if value is None:
                 continue
