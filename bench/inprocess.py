@@ -131,7 +131,9 @@ def run_inprocess(variants: list[str], cases: list[str], runs: int, warmup: int,
     """Every (variant, case) pair, one predictor per variant."""
     results = []
     for variant in variants:
-        predictor = RealtimePredictor.from_artifacts(FIXTURES / variant / "artifacts")
+        lm_root = FIXTURES / variant / "lm"  # text fixtures ship their language model
+        lm_models = {p.name: p for p in lm_root.iterdir()} if lm_root.is_dir() else None
+        predictor = RealtimePredictor.from_artifacts(FIXTURES / variant / "artifacts", lm_models=lm_models)
         gs = graphstorm_medians(variant)
         for case in cases:
             result = bench_case(predictor, variant, case, runs, warmup, gs)

@@ -177,16 +177,26 @@ def _group_alive(pgid: int) -> bool:
 
 
 def stop_group(pgid: int, watched: int, grace_s: float) -> None:
-    """SIGTERM to the whole process group, SIGKILL to what is left after ``grace_s``."""
+    """SIGTERM to the whole process group, SIGKILL to what is left after ``grace_s``.
+
+    SIGTERM is repeated every second: a frontend that is shutting down may still start a
+    replacement worker, which would never see a single SIGTERM and hold the stop until SIGKILL.
+    """
     for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
         if not _group_alive(pgid):
             return
-        os.killpg(pgid, sig)
         deadline = time.monotonic() + wait_s
+        next_signal = 0.0
         while time.monotonic() < deadline:
             _reap_children(watched)
             if not _group_alive(pgid):
                 return
+            if time.monotonic() >= next_signal:
+                try:
+                    os.killpg(pgid, sig)
+                except ProcessLookupError:
+                    return
+                next_signal = time.monotonic() + 1.0
             time.sleep(0.1)
     say("some TorchServe processes did not exit after SIGKILL")
 

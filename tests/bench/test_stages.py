@@ -8,12 +8,12 @@ import pytest
 
 from handler import RealtimePredictor, envelope
 from handler.predictor import STAGES
-from tests.compare import VARIANTS, artifacts_dir, load_cases
+from tests.compare import VARIANTS, artifacts_dir, lm_models, load_cases
 
 
 @cache
 def _predictor(variant: str) -> RealtimePredictor:
-    return RealtimePredictor.from_artifacts(artifacts_dir(variant))
+    return RealtimePredictor.from_artifacts(artifacts_dir(variant), lm_models=lm_models(variant))
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
