@@ -6,6 +6,9 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 python="${GS_PYTHON:-python3}"
+# The container never downloads a language model: LMs travel in the model (a .mar's
+# artifacts/lm/, or lm/<NAME>/ beside raw artifacts; gs-launch-endpoint --lm-model).
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
 if [ "${1:-serve}" = "serve" ]; then
   [ "$#" -gt 0 ] && shift

@@ -107,8 +107,8 @@ def add_model_version_args(parser: argparse.ArgumentParser, required: bool) -> N
                              "GS_EMF_METRICS=true): requests by status code, stage latencies, batch size")
     parser.add_argument("--model-package", choices=PACKAGE_KINDS, default="auto",
                         help="model tarball: 'mar' (built and checked here with gs-build-mar; needs "
-                             ".[serve]), 'artifacts' (GraphStorm's files; the container builds the .mar "
-                             "at start), 'auto' (default): mar where the serving stack is installed")
+                             ".[serve]), 'artifacts' (GraphStorm's files; the container serves them in "
+                             "place), 'auto' (default): mar where the serving stack is installed")
     parser.add_argument("--network-isolation", choices=("auto", "true", "false"), default="auto",
                         help="CreateModel EnableNetworkIsolation (no outbound network from the "
                              "container); 'auto' (default): on, since the model needs no outside "

@@ -32,7 +32,6 @@ KNOWN_ENV = {
     # Ours.
     "GS_HTTP_STATUS": "bool",
     "GS_EMF_METRICS": "bool",
-    "GS_EMF_NAMESPACE": "str",
     "GS_MODEL_NAME": "str",
     "GS_INFER_TASK_TYPE": "task",
     "GS_STOP_TIMEOUT": "int>=1",
@@ -42,6 +41,8 @@ KNOWN_ENV = {
     "GS_GRPC_INFERENCE_PORT": "int>=1",
     "GS_GRPC_MANAGEMENT_PORT": "int>=1",
     "GS_WORK_DIR": "str",
+    # NAME=DIR entries (os.pathsep-separated) of language models inside the container.
+    "GS_LM_MODELS": "str",
 }
 
 

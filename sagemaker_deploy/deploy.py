@@ -64,8 +64,8 @@ def pack_model_version(args: argparse.Namespace, out_dir: Path) -> tuple[Path, s
     print(f"Packing the model ({'.mar' if kind == 'mar' else 'GraphStorm artifacts'}) for "
           f"'{args.model_name}' ...", flush=True)
     if kind == "artifacts":
-        print("The serving stack is not installed here: the container builds the .mar when it starts "
-              "(install .[serve] to build and check it here instead).", flush=True)
+        print("The serving stack is not installed here: the container serves the artifacts as they are "
+              "(install .[serve] to build and check a .mar here instead).", flush=True)
     return build_tarball(model_source(args), args.model_name, kind, out_dir), kind
 
 

@@ -5,8 +5,8 @@ Two kinds (``--model-package``):
 * ``mar``: the `.mar` built by gs-build-mar, which restores the model once and so checks that the
   artifacts fit together; needs the serving stack (``pip install .[serve]``);
 * ``artifacts``: GraphStorm's own layout (model.bin, the training YAML and the transform JSON at
-  the root), for the deploy tools alone (boto3, pyyaml, any Python >= 3.9); the container builds
-  the `.mar` when it starts.
+  the root), for the deploy tools alone (boto3, pyyaml, any Python >= 3.9); the container serves
+  them in place.
 
 ``auto`` (default) is ``mar`` where the serving stack is installed, else ``artifacts``.
 Language models given with ``--lm-model NAME=DIR`` travel in either kind (``artifacts/lm/<NAME>/``
