@@ -107,7 +107,6 @@ def _status_code(envelope: bytes) -> int | None:
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns the exit status (see the module docstring)."""
     args = build_parser().parse_args(argv)
-    os.environ.setdefault("DGLBACKEND", "pytorch")
     # As in the container: a language model comes from the model or the flags, never the hub.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -117,8 +117,7 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     env = {**os.environ, **SETTINGS, "SM_MODEL_DIR": str(model_dir), "SAGEMAKER_BIND_TO_PORT": str(port),
            "GS_BIND_HOST": "127.0.0.1", "GS_MANAGEMENT_PORT": str(mgmt), "GS_METRICS_PORT": str(metrics),
            "GS_GRPC_INFERENCE_PORT": str(grpc_i), "GS_GRPC_MANAGEMENT_PORT": str(grpc_m),
-           "GS_PYTHON": sys.executable, "TMPDIR": str(tmp), "TEMP": str(tmp), "LOG_LOCATION": str(logs),
-           "DGLBACKEND": "pytorch"}
+           "GS_PYTHON": sys.executable, "TMPDIR": str(tmp), "TEMP": str(tmp), "LOG_LOCATION": str(logs)}
     output = base / "entrypoint.log"
     with open(output, "wb") as out:  # a file, not a pipe: the JVM inherits it
         proc = subprocess.Popen([str(ENTRYPOINT), "serve"], env=env, stdout=out, stderr=subprocess.STDOUT,
