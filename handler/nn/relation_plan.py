@@ -61,7 +61,10 @@ class RelationPlan:
                 rows += num * len(self.slots[ntype])
         self.num_nodes = offset
         self.relations: list[CanonicalEtype] = []
-        self.device = torch.device("cpu")
+        # The graph's device, from any relation: a graph with no edges at all (an isolated
+        # target) still runs on the model's device.
+        first = next(iter(graph.edges.values()), None)
+        self.device = first[0].device if first is not None else torch.device("cpu")
         srcs: list[torch.Tensor] = []
         dsts: list[torch.Tensor] = []
         counts: list[int] = []
@@ -71,7 +74,6 @@ class RelationPlan:
                 continue
             src, dst = edges
             self.relations.append(rel)
-            self.device = src.device
             srcs.append(src)
             dsts.append(dst)
             counts.append(src.shape[0])

@@ -50,3 +50,15 @@ def test_inverse_in_degree_is_per_relation() -> None:
         want.extend(1.0 / (dst == d).sum().item() for d in dst.tolist())
     torch.testing.assert_close(plan.inverse_in_degree().squeeze(1), torch.tensor(want))
     assert plan.num_buckets == sum(NUM_NODES[et[2]] for et in plan.relations)
+
+
+def test_a_graph_without_edges_keeps_the_model_device() -> None:
+    """An isolated target gives a graph whose every relation is empty: the plan's index tensors
+    must still live on the graph's device (on a GPU this was a 500: a CPU index for a CUDA
+    tensor). The meta device stands in for a GPU here."""
+    from handler.nn.relational_graph import RelationalGraph
+
+    empty = torch.zeros(0, dtype=torch.int64, device="meta")
+    graph = RelationalGraph(num_nodes=dict(NUM_NODES), edges={et: (empty, empty) for et in EDGES})
+    plan = RelationPlan(graph, NUM_NODES, SLOTS, list(EDGES))
+    assert plan.relations == [] and plan.device == torch.device("meta")
