@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -100,6 +100,7 @@ def out_dtype(name: str | None, default: type = np.float32) -> type:
 # string among many values would otherwise cost hundreds of MB (docs/reliability.md).
 MAX_NUMBER_TEXT = 64
 _NUMBER_TYPES = (int, float)
+_NUMBER_TYPE_SET = frozenset(_NUMBER_TYPES)
 
 
 def to_array(values: Sequence[Any], numeric: bool = True) -> np.ndarray:
@@ -125,24 +126,17 @@ def to_array(values: Sequence[Any], numeric: bool = True) -> np.ndarray:
 
 
 def _refuse_long_strings(values: Sequence[Any]) -> None:
-    """Raises for the first row holding a string longer than ``MAX_NUMBER_TEXT`` (a flat C-speed
-    type scan first: rows of plain numbers, the usual case, cost one pass)."""
+    """Raises for the first row holding a string longer than ``MAX_NUMBER_TEXT``. One C-speed
+    pass over the rows' items settles the usual case (numbers, or rows of numbers); only other
+    values are looked at row by row."""
     if all(type(v) in _NUMBER_TYPES for v in values):
         return
-    nested = any(type(v) is list for v in values)
-    flat = itertools.chain.from_iterable(v if type(v) is list else (v,) for v in values) if nested else values
-    if str not in set(map(type, flat)) and not (nested and list in set(map(type, _inner(values)))):
+    items = itertools.chain.from_iterable(v if type(v) is list else (v,) for v in values)
+    if set(map(type, items)) <= _NUMBER_TYPE_SET:
         return
     for row, value in enumerate(values):
         if any(type(item) is str and len(item) > MAX_NUMBER_TEXT for item in _flatten([value])):
             raise FeatureValueError(row, "is not a number (a text value)")
-
-
-def _inner(values: Sequence[Any]) -> Iterator[Any]:
-    """The items of the list-valued rows (to spot lists nested two deep)."""
-    for v in values:
-        if type(v) is list:
-            yield from v
 
 
 def to_numeric(arr: np.ndarray, values: Sequence[Any]) -> np.ndarray:
