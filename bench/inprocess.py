@@ -22,9 +22,10 @@ from typing import Any
 
 import orjson
 
-from handler import RealtimePredictor, envelope
-from handler.predictor import STAGES, disjoint_union
-from handler.types import JSON_CONTENT_TYPE
+from handler import RealtimePredictor
+from handler.contract import envelope
+from handler.contract.names import JSON_CONTENT_TYPE
+from handler.serving.predictor import STAGES, disjoint_union
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
 VALID_CASES = ("v01_tiny", "v02_small", "v03_medium_sampled", "v04_medium_full",

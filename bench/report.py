@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.inprocess import FLOOR_TARGET, SPEEDUP_TARGET, CaseResult
-from handler.predictor import STAGES
+from handler.serving.predictor import STAGES
 
 _SHORT = {"decode": "decode", "parse": "parse", "build": "build", "forward": "fwd", "envelope": "env"}
 

@@ -20,8 +20,9 @@ import json
 import torch
 
 from bench.inprocess import FIXTURES, VALID_CASES, graphstorm_medians, summarize, time_calls
-from handler import RealtimePredictor, envelope
-from handler.lm_resolution import LMResolver, load_pretrained_lm
+from handler import RealtimePredictor
+from handler.contract import envelope
+from handler.contract.lm_resolution import LMResolver, load_pretrained_lm
 from handler.transforms.text_tokens import text_values
 from handler.transforms.tokenize_hf import TokenizeHFTransform
 

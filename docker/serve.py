@@ -71,7 +71,7 @@ def _console_script(name: str) -> str:
 
 def task_type_of(yaml_path: Path) -> str:
     """The task of a GraphStorm training YAML: its ``gsf`` task section (GraphStorm's rule)."""
-    from handler.types import TASKS
+    from handler.contract.names import TASKS
 
     raw = yaml.safe_load(yaml_path.read_text()) or {}
     found = [t for t in (raw.get("gsf") or {}) if t in TASKS]
@@ -98,8 +98,8 @@ def build_from_artifacts(model_dir: Path, store: Path, settings: ContainerSettin
     """
     # The project is installed in the image; these modules import neither torch nor DGL.
     import handler
-    from handler.artifacts import locate_artifacts
-    from handler.lm_resolution import LMNotFoundError, LMResolver
+    from handler.contract.artifacts import locate_artifacts
+    from handler.contract.lm_resolution import LMNotFoundError, LMResolver
     from mar_builder import lm_files, model_config
 
     paths = locate_artifacts(model_dir)
@@ -117,7 +117,7 @@ def build_from_artifacts(model_dir: Path, store: Path, settings: ContainerSettin
     say(f"serving the GraphStorm artifacts in {model_dir} as model {name} ({task})")
     target = store / name
     (target / "MAR-INF").mkdir(parents=True)
-    entry = Path(handler.__file__).resolve().parent / "torchserve_handler.py"
+    entry = Path(handler.__file__).resolve().parent / "serving" / "torchserve_handler.py"
     shutil.copy2(entry, target / entry.name)
     # The handler reads <model dir>/artifacts (and its lm/ folder): the model directory itself.
     (target / "artifacts").symlink_to(model_dir.resolve(), target_is_directory=True)

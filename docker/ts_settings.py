@@ -36,7 +36,7 @@ from pathlib import Path
 
 import yaml
 
-from handler.limits import RequestLimits
+from handler.contract.limits import RequestLimits
 
 # environment variable -> model-config.yaml key
 MODEL_ENV_KEYS = {

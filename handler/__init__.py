@@ -1,6 +1,6 @@
 """gs-torchserve core: GraphStorm real-time prediction without TorchServe dependencies.
 
-``RealtimePredictor`` (``handler.predictor``) is the entry point.
+``RealtimePredictor`` (``handler.serving.predictor``) is the entry point.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ __all__ = ["RealtimePredictor"]
 def __getattr__(name: str) -> Any:
     # Lazy, so that light submodules (errors, envelope, config, types) import without torch.
     if name == "RealtimePredictor":
-        from handler.predictor import RealtimePredictor
+        from handler.serving.predictor import RealtimePredictor
 
         return RealtimePredictor
     raise AttributeError(f"module 'handler' has no attribute {name!r}")

@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from handler.types import TASKS
+from handler.contract.names import TASKS
 
-# Node tasks, edge classification / regression and link prediction (handler/types.py).
+# Node tasks, edge classification / regression and link prediction (handler/contract/names.py).
 TASK_TYPES = TASKS
 
 

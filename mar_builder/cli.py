@@ -12,8 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from handler.limits import RequestLimits
-from handler.lm_resolution import parse_lm_mapping
+from handler.contract.limits import RequestLimits
+from handler.contract.lm_resolution import parse_lm_mapping
 from mar_builder import lm_files, model_config, staging
 from mar_builder.archiver import ArchiverError, run_archiver
 from mar_builder.artifact_args import add_artifact_args

@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
-from handler.lm_resolution import ARCHIVE_LM_DIR, LMNotFoundError, LMResolver
+from handler.contract.lm_resolution import ARCHIVE_LM_DIR, LMNotFoundError, LMResolver
 
 TEXT_TRANSFORMS = ("tokenize_hf", "bert_hf")
 # Weights of other frameworks: transformers loads the PyTorch ones, so these only add size.

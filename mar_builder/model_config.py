@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from handler.limits import RequestLimits
+from handler.contract.limits import RequestLimits
 
 # A model whose workers keep failing to load stays "Healthy" on /ping for this long while
 # TorchServe retries (default 300 s); fail fast instead.

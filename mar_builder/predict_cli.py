@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from handler.types import ARTIFACTS_DIR, JSON_CONTENT_TYPE
+from handler.contract.names import ARTIFACTS_DIR, JSON_CONTENT_TYPE
 
 # The archive's model-config.yaml (TorchServe batching plus the handler's options).
 _MAR_MANIFEST = "MAR-INF/MANIFEST.json"
@@ -89,8 +89,8 @@ def predict(model_dir: Path, bodies: list[bytes], content_type: str = JSON_CONTE
         One serialized envelope per body, in order.
     """
     # Imported here: torch loads only once the arguments are valid.
-    from handler.limits import RequestLimits
-    from handler.predictor import RealtimePredictor
+    from handler.contract.limits import RequestLimits
+    from handler.serving.predictor import RealtimePredictor
 
     limits = RequestLimits.from_options(handler_options or None)
     predictor = RealtimePredictor.from_artifacts(model_dir, device="cpu", limits=limits, lm_models=lm_models)
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     try:
-        from handler.lm_resolution import parse_lm_mapping
+        from handler.contract.lm_resolution import parse_lm_mapping
 
         lm_models = parse_lm_mapping(args.lm_model)
         bodies = [_read_payload(name) for name in args.payloads]

@@ -64,5 +64,5 @@ def stage(staging_dir: Path, model_file: Path, yaml_file: Path, json_file: Path)
     shutil.copy2(yaml_file, artifacts / yaml_file.name)
     shutil.copy2(json_file, artifacts / json_file.name)
     return StagedArchive(
-        extra_files_dir=staging_dir, handler_file=package_dst / ENTRY_FILE, artifacts_dir=artifacts
+        extra_files_dir=staging_dir, handler_file=package_dst / "serving" / ENTRY_FILE, artifacts_dir=artifacts
     )

@@ -22,7 +22,7 @@ def check_artifacts(artifacts_dir: Path, infer_task_type: str) -> None:
             or the YAML's task differs from ``infer_task_type``.
     """
     # Imported here: torch loads only once the command-line arguments are valid.
-    from handler.predictor import RealtimePredictor
+    from handler.serving.predictor import RealtimePredictor
 
     try:
         predictor = RealtimePredictor.from_artifacts(artifacts_dir, device="cpu")

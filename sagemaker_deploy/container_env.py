@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 OUR_PREFIXES = ("GS_", "SAGEMAKER_")
 BOOLEAN_VALUES = ("true", "false")
-# handler/types.py TASKS (not imported: it is not Python 3.9 code).
+# handler/contract/names.py TASKS (not imported: it is not Python 3.9 code).
 TASK_TYPES = ("node_classification", "node_regression", "edge_classification", "edge_regression",
               "link_prediction")
 

@@ -31,7 +31,7 @@ from sagemaker_deploy.lm_models import add_lm_files
 from sagemaker_deploy.naming import join_s3_key, parse_s3_url
 
 MODEL_FILE_NAME = "model.bin"
-# The names the container looks for first (handler/artifacts.py); an artifacts tarball uses them.
+# The names the container looks for first (handler/contract/artifacts.py); an artifacts tarball uses them.
 TRAINING_CONFIG_NAME = "GRAPHSTORM_RUNTIME_UPDATED_TRAINING_CONFIG.yaml"
 TRANSFORM_CONFIG_NAME = "data_transform_new.json"
 PACKAGE_KINDS = ("auto", "mar", "artifacts")

@@ -13,7 +13,8 @@ from functools import cache
 import orjson
 import pytest
 
-from handler import RealtimePredictor, envelope
+from handler import RealtimePredictor
+from handler.contract import envelope
 from tests.compare import (
     VARIANTS,
     all_cases,

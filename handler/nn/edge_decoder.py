@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from handler.edge_task_config import EdgeTaskConfig
+from handler.contract.edge_task_config import EdgeTaskConfig
 from handler.nn.ngnn_mlp import NGNNMLP
 
 

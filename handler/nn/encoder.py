@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 import torch
 from torch import nn
 
-from handler.config import ModelConfig
-from handler.errors import UnsupportedConfigError
+from handler.contract.errors import UnsupportedConfigError
+from handler.contract.model_config import ModelConfig
 from handler.nn.relational_graph import CanonicalEtype, RelationalGraph
 
 EncoderBuilder = Callable[

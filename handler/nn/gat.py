@@ -13,8 +13,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from handler.config import ModelConfig
-from handler.errors import UnsupportedConfigError
+from handler.contract.errors import UnsupportedConfigError
+from handler.contract.model_config import ModelConfig
 from handler.nn.encoder import GNNLayerStack
 from handler.nn.gnn_common import HomogeneousLayer, homogeneous_relation, reject_edge_features
 from handler.nn.ngnn_mlp import NGNNMLP

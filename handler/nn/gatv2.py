@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from handler.config import ModelConfig
+from handler.contract.model_config import ModelConfig
 from handler.nn.encoder import GNNLayerStack
 from handler.nn.gat import NEGATIVE_SLOPE, build_attention_encoder
 from handler.nn.ops import scatter_sum, segment_softmax

@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar, cast
 import torch
 from torch import nn
 
-from handler.errors import UnsupportedConfigError
+from handler.contract.errors import UnsupportedConfigError
 from handler.nn.relational_graph import CanonicalEtype, RelationalGraph
 
 ModuleT = TypeVar("ModuleT", bound=nn.Module)

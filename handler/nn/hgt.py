@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from handler.config import ModelConfig
-from handler.errors import UnsupportedConfigError
+from handler.contract.errors import UnsupportedConfigError
+from handler.contract.model_config import ModelConfig
 from handler.nn.encoder import GNNLayerStack, make_norms
 from handler.nn.inference_cache import InferenceCache
 from handler.nn.ngnn_mlp import NGNNMLP

@@ -15,9 +15,9 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
+from handler.contract.names import as_etype
 from handler.nn.ngnn_mlp import NGNNMLP
 from handler.nn.relational_graph import CanonicalEtype
-from handler.types import as_etype
 
 
 def _float(x: torch.Tensor) -> torch.Tensor:

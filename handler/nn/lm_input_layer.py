@@ -20,8 +20,8 @@ from typing import Any, cast
 import torch
 from torch import nn
 
-from handler.lm_config import LMNodeModelSpec
-from handler.lm_resolution import LMResolver, build_lm
+from handler.contract.lm_config import LMNodeModelSpec
+from handler.contract.lm_resolution import LMResolver, build_lm
 from handler.nn.input_layer import NodeInputLayer
 from handler.transforms.text_tokens import TextTokens
 

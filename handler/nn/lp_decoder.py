@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from handler.edge_task_config import EdgeTaskConfig
-from handler.types import CanonicalEtype
+from handler.contract.edge_task_config import EdgeTaskConfig
+from handler.contract.names import CanonicalEtype
 
 
 class DotProductScore(nn.Module):

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from handler.types import CanonicalEtype  # noqa: F401 (re-exported)
+from handler.contract.names import CanonicalEtype  # noqa: F401 (re-exported)
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,9 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
-from handler.config import ModelConfig
-from handler.errors import UnsupportedConfigError
+from handler.contract.errors import UnsupportedConfigError
+from handler.contract.model_config import ModelConfig
+from handler.contract.names import as_etype
 from handler.nn.encoder import GNNLayerStack, finish_layer, make_norms
 from handler.nn.gnn_common import RelationModules
 from handler.nn.inference_cache import InferenceCache
@@ -24,7 +25,6 @@ from handler.nn.ngnn_mlp import NGNNMLP
 from handler.nn.ops import segment_softmax
 from handler.nn.relation_plan import RelationPlan
 from handler.nn.relational_graph import CanonicalEtype, RelationalGraph
-from handler.types import as_etype
 
 
 class GATConv(nn.Module):

@@ -19,7 +19,8 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
-from handler.config import ModelConfig
+from handler.contract.model_config import ModelConfig
+from handler.contract.names import as_etype
 from handler.nn.encoder import GNNLayerStack, finish_layer, make_norms
 from handler.nn.gnn_common import RelationModules
 from handler.nn.inference_cache import InferenceCache
@@ -27,7 +28,6 @@ from handler.nn.ngnn_mlp import NGNNMLP
 from handler.nn.ops import in_degrees, scatter_sum
 from handler.nn.relation_plan import RelationPlan
 from handler.nn.relational_graph import CanonicalEtype, RelationalGraph
-from handler.types import as_etype
 
 
 class EdgeFeatConv(nn.Module):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from handler.config import ModelConfig
+from handler.contract.model_config import ModelConfig
 from handler.nn.encoder import GNNLayerStack
 from handler.nn.gnn_common import HomogeneousLayer, build_norm, homogeneous_relation, reject_edge_features
 from handler.nn.ngnn_mlp import NGNNMLP

@@ -4,16 +4,16 @@ Every transform has ``apply(raw_values) -> float32 [n, dim]`` over the values of
 of all nodes (or edges) of one type in one request, with GConstruct 0.5.1's numerics; the one
 exception is ``tokenize_hf``, whose ``apply`` gives ``TextTokens`` (int token matrices that only
 a language-model node encoder reads; see ``text_tokens``). The text transforms load their LM
-through an ``LMResolver`` (``handler.lm_resolution``), never from the hub.
+through an ``LMResolver`` (``handler.contract.lm_resolution``), never from the hub.
 """
 
 from __future__ import annotations
 
 import sys
 
-from handler.errors import UnsupportedConfigError
-from handler.lm_resolution import LMResolver
-from handler.schema import FeatureSpec
+from handler.contract.errors import UnsupportedConfigError
+from handler.contract.graph_schema import FeatureSpec
+from handler.contract.lm_resolution import LMResolver
 from handler.transforms.base import FeatureTransform, FeatureValueError, out_dtype
 from handler.transforms.bert_hf import DEFAULT_INFER_BATCH_SIZE, BertHFTransform
 from handler.transforms.bucket_numerical import BucketNumericalTransform

@@ -4,7 +4,7 @@ GConstruct 0.5.1 tokenizes as ``tokenize_hf`` does, runs the named pretrained LM
 eval mode) with int64 masks in chunks of ``infer_batch_size`` rows (default 1024) and keeps
 ``pooler_output`` as the feature, cast to ``out_dtype`` (default float32). GraphStorm's
 real-time path reloads the tokenizer and the LM on every request; here both are loaded once
-per process (``handler.lm_resolution``).
+per process (``handler.contract.lm_resolution``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from handler.lm_resolution import load_pretrained_lm
+from handler.contract.lm_resolution import load_pretrained_lm
 from handler.transforms.base import FeatureTransform
 from handler.transforms.text_tokens import text_values
 from handler.transforms.tokenize_hf import TokenizeHFTransform

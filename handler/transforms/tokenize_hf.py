@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from handler.lm_resolution import load_tokenizer
+from handler.contract.lm_resolution import load_tokenizer
 from handler.transforms.base import FeatureTransform
 from handler.transforms.text_tokens import TextTokens, text_values
 

@@ -6,8 +6,9 @@ from functools import cache
 
 import pytest
 
-from handler import RealtimePredictor, envelope
-from handler.predictor import STAGES
+from handler import RealtimePredictor
+from handler.contract import envelope
+from handler.serving.predictor import STAGES
 from tests.compare import VARIANTS, artifacts_dir, lm_models, load_cases
 
 

@@ -1,4 +1,4 @@
-"""handler/emf.py: each record is one line that CloudWatch accepts as embedded metric format, checked
+"""handler/serving/emf.py: each record is one line that CloudWatch accepts as embedded metric format, checked
 against AWS's EMF specification; and the container's log4j2.xml writes such lines raw to stdout."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from handler.emf import emf_record
+from handler.serving.emf import emf_record
 
 REPO = Path(__file__).resolve().parents[2]
 # CloudWatch's StandardUnit values (EMF MetricDefinition.Unit).

@@ -21,7 +21,7 @@ from ts_settings import (  # noqa: E402
     write_properties,
 )
 
-from handler.limits import RequestLimits  # noqa: E402
+from handler.contract.limits import RequestLimits  # noqa: E402
 
 SAGEMAKER_PROPERTIES = Path(__file__).resolve().parents[2] / "serving_config" / "sagemaker.properties"
 

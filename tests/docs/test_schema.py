@@ -15,13 +15,13 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from handler.config import ModelConfig
-from handler.decode import decode
-from handler.errors import RealtimeError
-from handler.limits import RequestLimits
-from handler.parse import RequestParser
-from handler.schema import GraphSchema
-from handler.types import TASKS
+from handler.contract.errors import RealtimeError
+from handler.contract.graph_schema import GraphSchema
+from handler.contract.limits import RequestLimits
+from handler.contract.model_config import ModelConfig
+from handler.contract.names import TASKS
+from handler.request.decode import decode
+from handler.request.parse import RequestParser
 from tests.compare import VARIANTS, artifacts_dir, load_cases
 
 SCHEMAS = Path(__file__).parents[2] / "docs" / "schema"

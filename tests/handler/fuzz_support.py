@@ -20,8 +20,9 @@ from typing import Any, TypeVar
 import pytest
 import yaml
 
-from handler import RealtimePredictor, envelope
-from handler.types import EDGE_TARGET_TASKS, TRAINING_CONFIG_FILE
+from handler import RealtimePredictor
+from handler.contract import envelope
+from handler.contract.names import EDGE_TARGET_TASKS, TRAINING_CONFIG_FILE
 from tests.compare import (
     VARIANTS,
     FixtureCase,

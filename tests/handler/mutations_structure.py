@@ -7,7 +7,7 @@ import json
 
 from hypothesis import strategies as st
 
-from handler.schema import LEARNABLE_EMBEDDING_KEY
+from handler.contract.graph_schema import LEARNABLE_EMBEDDING_KEY
 from tests.handler.mutation_kit import (
     DEEP_TOKEN,
     OK,

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from handler.config import ModelConfig
-from handler.edge_message_passing import MessagePassingRule, apply_kept, kept_edges
+from handler.contract.model_config import ModelConfig
+from handler.inputs.edge_message_passing import MessagePassingRule, apply_kept, kept_edges
 from handler.nn.relational_graph import CanonicalEtype, RelationalGraph
 from tests.handler.npz_graph import fixture_path, model_etypes, model_ntypes
 

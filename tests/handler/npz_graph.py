@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from handler.config import ModelConfig
+from handler.contract.graph_schema import GraphSchema
+from handler.contract.model_config import ModelConfig
 from handler.nn.relational_graph import CanonicalEtype, RelationalGraph
-from handler.schema import GraphSchema
 from tests.compare import FIXTURES_DIR
 
 LEARNABLE_FEATURE = "gs_learnable_embedding"

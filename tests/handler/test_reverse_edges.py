@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from handler import RealtimePredictor
-from handler.schema import REVERSE_SUFFIX, GraphSchema
+from handler.contract.graph_schema import REVERSE_SUFFIX, GraphSchema
 from tests.compare import artifacts_dir
 
 # Heterogeneous fixtures whose models read no features of the -rev relations (GConstruct's

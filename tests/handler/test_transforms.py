@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import erfinv
 
-from handler.errors import UnsupportedConfigError
-from handler.lm_resolution import LMNotFoundError
-from handler.schema import FeatureSpec
+from handler.contract.errors import UnsupportedConfigError
+from handler.contract.graph_schema import FeatureSpec
+from handler.contract.lm_resolution import LMNotFoundError
 from handler.transforms import FeatureValueError, build_transform
 from handler.transforms.bucket_numerical import BucketNumericalTransform
 from handler.transforms.max_min_norm import MaxMinNormTransform

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from handler.limits import RequestLimits
+from handler.contract.limits import RequestLimits
 from mar_builder.cli import main
 from mar_builder.staging import handler_package_dir
 from tests.compare import artifacts_dir, assert_matches_target, load_cases

@@ -1,13 +1,13 @@
 """The deploy tools' copy of the task list stays in step with the handler's.
 
 sagemaker_deploy must import nothing of the serving code (it runs on Python 3.9, where
-handler/types.py does not import), so it keeps its own list; this test, which runs with the
+handler/contract/names.py does not import), so it keeps its own list; this test, which runs with the
 serving stack, imports both.
 """
 
 from __future__ import annotations
 
-from handler.types import TASKS
+from handler.contract.names import TASKS
 from sagemaker_deploy.container_env import TASK_TYPES, container_env_problems
 
 

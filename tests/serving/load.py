@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import psutil
 
-from handler import envelope
+from handler.contract import envelope
 from tests.compare import FixtureCase, assert_matches_target
 
 FIELDS = ["status_code", "request_uid", "message", "error", "data"]

@@ -22,7 +22,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from handler import RealtimePredictor, envelope
+from handler import RealtimePredictor
+from handler.contract import envelope
 from tests.compare import artifacts_dir, load_cases
 from tests.serving.load import FIELDS
 from tests.serving.torchserve_process import REPO, http_request, serving
@@ -200,7 +201,7 @@ def test_a_server_failure_answers_without_stack_trace_and_logs_it_with_the_uid(c
         raise RuntimeError("shape mismatch in secret layer")
 
     p.run_model = broken
-    with caplog.at_level(logging.ERROR, logger="handler.predictor"):
+    with caplog.at_level(logging.ERROR, logger="handler.serving.predictor"):
         env = p.predict(body)
     assert env["status_code"] == 500 and env["request_uid"] == uid
     assert env["error"] == "Internal Server Error: Please contact with your endpoint administrators for this error. "

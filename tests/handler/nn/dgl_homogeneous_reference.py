@@ -10,7 +10,7 @@ import dgl
 import torch
 from dgl import nn as dglnn
 
-from handler.config import ModelConfig
+from handler.contract.model_config import ModelConfig
 
 DGL_CONVS = {
     "sage": lambda i, o, heads: dglnn.SAGEConv(i, o, "pool", bias=False),

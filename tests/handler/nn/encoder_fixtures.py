@@ -9,7 +9,7 @@ from functools import cache
 import numpy as np
 import torch
 
-from handler.model import GraphStormNodeModel, restore_model
+from handler.model.graphstorm_model import GraphStormNodeModel, restore_model
 from handler.nn.relational_graph import RelationalGraph
 from tests.compare import FIXTURES_DIR
 from tests.handler.npz_graph import (

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from handler.errors import UnsupportedConfigError
+from handler.contract.errors import UnsupportedConfigError
 from handler.nn.encoder import build_encoder
 from tests.handler.nn.reference_cases import HOMOGENEOUS_NTYPE, HOMOGENEOUS_RELATION, ReferenceCase
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import torch
 
-from handler.config import ModelConfig
+from handler.contract.model_config import ModelConfig
 from handler.nn.relational_graph import CanonicalEtype, RelationalGraph
 
 # Homogeneous graph: GraphStorm's default type names; the last node keeps zero in-degree.

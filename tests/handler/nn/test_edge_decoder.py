@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch.nn import functional
 
-from handler.edge_task_config import EdgeTaskConfig
+from handler.contract.edge_task_config import EdgeTaskConfig
 from handler.nn.edge_decoder import DenseBiDecoder, MLPEdgeDecoder, MLPEFeatEdgeDecoder, build_edge_decoder
 from handler.nn.lp_decoder import (
     DistMultScore,

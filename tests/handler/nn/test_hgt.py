@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 import torch
 
-from handler.errors import UnsupportedConfigError
+from handler.contract.errors import UnsupportedConfigError
 from handler.nn.hgt import build_hgt_encoder
 from handler.nn.relational_graph import RelationalGraph
 from tests.compare import FIXTURES_DIR

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from handler.lm_config import LMNodeModelSpec
-from handler.lm_resolution import LMResolver, build_lm, load_pretrained_lm
-from handler.model import ModelLoadError, restore_model
+from handler.contract.lm_config import LMNodeModelSpec
+from handler.contract.lm_resolution import LMResolver, build_lm, load_pretrained_lm
+from handler.model.graphstorm_model import ModelLoadError, restore_model
 from handler.nn.lm_input_layer import LMEncoder, LMModels, LMNodeInputLayer
 from handler.transforms.text_tokens import TextTokens
 from tests.handler.npz_graph import (

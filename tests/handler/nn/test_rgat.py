@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from handler.errors import UnsupportedConfigError
+from handler.contract.errors import UnsupportedConfigError
 from handler.nn.rgat import build_rgat_encoder
 from tests.handler.nn.recorded_reference import assert_matches_recording
 from tests.handler.nn.reference_cases import (

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from handler.lm_resolution import LMResolver, load_tokenizer
-from handler.schema import GraphSchema
+from handler.contract.graph_schema import GraphSchema
+from handler.contract.lm_resolution import LMResolver, load_tokenizer
 from handler.transforms import TextTokens, TokenizeHFTransform, build_transform
 from handler.transforms.base import FeatureValueError
 from handler.transforms.bert_hf import BertHFTransform

@@ -1,0 +1,81 @@
+"""GraphStorm's response envelope as a typed value: the last stage of the request path.
+
+Field order and texts follow ``GSRealTimeInferenceResponseMessage.to_dict``: ``status_code``,
+``request_uid``, ``message``, ``error``, ``data``. Bodies are serialized once, with orjson,
+which has no NaN/Infinity tokens: a non-finite number can never reach a client as invalid JSON
+(the forward stage answers a non-finite prediction with a 422 before it gets here).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from handler.contract.errors import RealtimeError
+
+SUCCESS_MESSAGE = "Request processed successfully."
+
+
+def request_uid(body: bytes) -> str:
+    """The request id GraphStorm derives from the body: the last 16 hex digits of its sha256."""
+    return hashlib.sha256(body).hexdigest()[-16:]
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One response envelope.
+
+    Attributes:
+        status_code: GraphStorm's status (200 on success).
+        request_uid: the request id ("" for a body never read as a request).
+        message: GraphStorm's success message, "" for errors.
+        error: the error text, "" on success.
+        results: one dict per listed target (``node_type``/``node_id`` or ``edge_type``/
+            ``src_node_id``/``dest_node_id``, then ``prediction``); empty for errors.
+    """
+
+    status_code: int
+    request_uid: str
+    message: str = ""
+    error: str = ""
+    results: Sequence[dict[str, Any]] = field(default=(), repr=False)
+
+    @classmethod
+    def success(cls, uid: str, results: Sequence[dict[str, Any]]) -> Envelope:
+        """A 200 envelope carrying ``results``."""
+        return cls(200, uid, SUCCESS_MESSAGE, "", results)
+
+    @classmethod
+    def from_error(cls, uid: str, err: RealtimeError) -> Envelope:
+        """An error envelope carrying ``err``'s status code and text, with empty ``data``."""
+        return cls(err.status_code, uid, "", err.error_text)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The envelope as GraphStorm's ``to_dict`` lays it out."""
+        data: dict[str, Any] = {"results": list(self.results)} if self.status_code == 200 else {}
+        return {
+            "status_code": self.status_code,
+            "request_uid": self.request_uid,
+            "message": self.message,
+            "error": self.error,
+            "data": data,
+        }
+
+    def to_bytes(self) -> bytes:
+        """The UTF-8 JSON body (never NaN/Infinity)."""
+        return dumps(self.as_dict())
+
+
+def dumps(document: dict[str, Any]) -> bytes:
+    """Serializes an envelope dict (or any JSON-able dict) to UTF-8 JSON, never NaN/Infinity."""
+    try:
+        return orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY)
+    except orjson.JSONEncodeError:
+        # A string holding a lone surrogate (sent as a "\ud800" escape, which JSON allows) is
+        # not UTF-8: echo it escaped, as GraphStorm's json.dumps does.
+        return json.dumps(document, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()

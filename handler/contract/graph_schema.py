@@ -1,0 +1,169 @@
+"""The graph schema of ``data_transform_new.json`` (GConstruct's output config).
+
+Node types, edge types and per-type feature specs, as GraphStorm's payload processing reads
+them (``gconstruct/construct_payload_graph.py``): several blocks of one node or edge type are
+merged (``get_gconstruct_conf``); a feature's payload key is its ``feature_name`` (the
+real-time spec), defaulting to ``feature_col``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from handler.contract.names import CanonicalEtype, as_etype  # noqa: F401 (re-exported)
+
+LEARNABLE_EMBEDDING_KEY = "gs_learnable_embedding"
+# GConstruct's suffix for the reverse relation it adds with --add-reverse-edges.
+REVERSE_SUFFIX = "-rev"
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One GConstruct feature of a node or edge type.
+
+    Attributes:
+        name: ``feature_name``, the key under which payloads carry the raw value.
+        transform: the ``transform`` block (``{"name": ..., ...}``); ``None`` means no-op.
+        out_dtype: ``out_dtype`` of the feature block, if any.
+        truncate_dim: the block-level ``truncate_dim`` of a transform-less feature, if any.
+        separator: the block-level ``separator`` of a transform-less feature, if any.
+        dim: ``feature_dim`` as written by GConstruct (output shape without the node axis).
+    """
+
+    name: str
+    transform: dict[str, Any] | None
+    out_dtype: str | None = None
+    truncate_dim: int | None = None
+    separator: str | None = None
+    dim: tuple[int, ...] | None = None
+
+    @property
+    def transform_name(self) -> str:
+        """The transform's name; ``no-op`` when the block has none."""
+        return self.transform["name"] if self.transform else "no-op"
+
+
+@dataclass(frozen=True)
+class GraphSchema:
+    """Node and edge types of the graph the model was trained on, with their feature specs.
+
+    Attributes:
+        ntypes: every node type: GConstruct's node blocks, then relation endpoints without one.
+        canonical_etypes: every relation of the model: GConstruct's edge blocks in file order,
+            each followed by its reverse ``(dst, rel-rev, src)`` when ``add_reverse_edges`` was
+            set on a heterogeneous graph.
+        node_features: node type -> its GConstruct features (merged over blocks).
+        edge_features: relation -> its GConstruct features; reverse relations have none.
+        is_homogeneous: GConstruct renamed the graph to ``_N`` / ``(_N, _E, _N)``.
+        add_reverse_edges: GConstruct added reverse edges: reverse relations on a heterogeneous
+            graph, the swapped edges within ``_E`` on a homogeneous one.
+        reverse_of: reverse relation -> the configured relation whose edges it holds swapped;
+            the graph builder derives these, payloads do not carry them.
+    """
+
+    ntypes: tuple[str, ...]
+    canonical_etypes: tuple[CanonicalEtype, ...]
+    node_features: dict[str, tuple[FeatureSpec, ...]]
+    edge_features: dict[CanonicalEtype, tuple[FeatureSpec, ...]]
+    is_homogeneous: bool = False
+    add_reverse_edges: bool = False
+    reverse_of: dict[CanonicalEtype, CanonicalEtype] = field(default_factory=dict)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> GraphSchema:
+        """Reads ``data_transform_new.json`` (or any GConstruct config with the same layout)."""
+        with open(path, encoding="utf-8") as f:
+            return cls.from_dict(json.load(f))
+
+    @classmethod
+    def from_dict(cls, conf: dict[str, Any]) -> GraphSchema:
+        """Builds the schema from a loaded GConstruct config.
+
+        Raises:
+            ValueError: the config has no ``nodes``/``edges`` lists, a malformed relation, or a
+                relation GConstruct's reverse edges would have replaced.
+        """
+        if not isinstance(conf.get("nodes"), list) or not isinstance(conf.get("edges"), list):
+            raise ValueError("graph construction config needs 'nodes' and 'edges' lists")
+        node_features: dict[str, list[FeatureSpec]] = {}
+        for block in conf["nodes"]:
+            feats = node_features.setdefault(block["node_type"], [])
+            feats.extend(_feature_spec(f) for f in block.get("features", []))
+        edge_features: dict[CanonicalEtype, list[FeatureSpec]] = {}
+        for block in conf["edges"]:
+            relation = block["relation"]
+            if not isinstance(relation, list) or len(relation) != 3:
+                raise ValueError(f"relation {relation!r} is not [src, rel, dst]")
+            feats = edge_features.setdefault(as_etype(relation), [])
+            feats.extend(_feature_spec(f) for f in block.get("features", []))
+        is_homogeneous = bool(conf.get("is_homogeneous", False))
+        add_reverse = bool(conf.get("add_reverse_edges", False))
+        etypes = list(edge_features)
+        reverse_of: dict[CanonicalEtype, CanonicalEtype] = {}
+        if add_reverse and not is_homogeneous:
+            etypes, reverse_of = _with_reverse_relations(etypes)
+        ntypes = list(node_features)
+        for src, _, dst in etypes:
+            for nt in (src, dst):
+                if nt not in ntypes:
+                    ntypes.append(nt)
+        return cls(
+            ntypes=tuple(ntypes),
+            canonical_etypes=tuple(etypes),
+            node_features={nt: tuple(node_features.get(nt, ())) for nt in ntypes},
+            edge_features={et: tuple(edge_features.get(et, ())) for et in etypes},
+            is_homogeneous=is_homogeneous,
+            add_reverse_edges=add_reverse,
+            reverse_of=reverse_of,
+        )
+
+
+def _with_reverse_relations(
+    configured: list[CanonicalEtype],
+) -> tuple[list[CanonicalEtype], dict[CanonicalEtype, CanonicalEtype]]:
+    """GConstruct's relations after ``--add-reverse-edges`` on a heterogeneous graph.
+
+    ``construct_graph.py`` fills a dict relation by relation: the relation, then
+    ``(dst, rel-rev, src)`` with the swapped edges (and no features). A configured relation
+    named like an earlier one's reverse replaces that reverse; this mirrors the dict.
+
+    Args:
+        configured: the config's relations, in file order.
+
+    Returns:
+        Every relation in GConstruct's order, and reverse relation -> configured relation.
+
+    Raises:
+        ValueError: a reverse relation replaced a configured relation listed before it.
+    """
+    source: dict[CanonicalEtype, CanonicalEtype | None] = {}  # None: configured
+    for src, rel, dst in configured:
+        source[(src, rel, dst)] = None
+        source[(dst, rel + REVERSE_SUFFIX, src)] = (src, rel, dst)
+    for etype in configured:
+        replaced_by = source[etype]
+        if replaced_by is not None:
+            raise ValueError(
+                f"relation {list(etype)} is also GConstruct's reverse of {list(replaced_by)}, "
+                "which replaced its edges (add_reverse_edges); rename the relation"
+            )
+    return list(source), {et: fwd for et, fwd in source.items() if fwd is not None}
+
+
+def _feature_spec(block: dict[str, Any]) -> FeatureSpec:
+    cols = block.get("feature_col")
+    name = block.get("feature_name", cols if isinstance(cols, str) else None)
+    if not isinstance(name, str):
+        raise ValueError(f"feature block {block!r} has no feature_name")
+    dim = block.get("feature_dim")
+    return FeatureSpec(
+        name=name,
+        transform=block.get("transform"),
+        out_dtype=block.get("out_dtype"),
+        truncate_dim=block.get("truncate_dim"),
+        separator=block.get("separator"),
+        dim=tuple(dim) if isinstance(dim, list) else None,
+    )

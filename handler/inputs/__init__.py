@@ -1,0 +1,1 @@
+"""Model inputs from a parsed request: graph building, feature transforms applied, edge-target rules."""

@@ -1,0 +1,418 @@
+"""Stage 3, ``build``: a ``ParsedRequest`` to the model's inputs (graph + transformed features).
+
+Mirrors GraphStorm 0.5.1's ``process_json_payload_graph`` plus the model-aware checks of
+``node_prediction_entry.transform_fn``, in their order: graph structure and types (411),
+feature transforms (411), edge endpoints (411), model features (404), targets (403/404).
+The structural checks ran in ``parse`` (``payload_groups``). A graph built with ``add_reverse_edges``
+gets its reverse edges derived here, as GConstruct added them (GraphStorm's real-time path
+does not, so it serves such a model without them). Differences (``docs/compatibility.md``): an edgeless payload is valid (T4), every model
+relation is present in the graph even without edges (H1), NaN/inf values name node and
+feature (T10), a target type the model does not predict is a 403 (T8).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import numpy as np
+import torch
+
+from handler.contract.errors import (
+    GraphConstructionError,
+    InternalError,
+    MissingModelFeatureError,
+    TargetNodeIdError,
+    TargetNodeTypeError,
+    UnsupportedConfigError,
+)
+from handler.contract.graph_schema import LEARNABLE_EMBEDDING_KEY, FeatureSpec, GraphSchema
+from handler.contract.lm_resolution import LMNotFoundError, LMResolver
+from handler.contract.model_config import ModelConfig
+from handler.contract.names import CanonicalEtype
+from handler.inputs.edge_message_passing import MessagePassingRule
+from handler.inputs.edge_targets import edge_target_pairs, message_passing_graph
+from handler.request.grouping import TypeGroup, format_id, index_nodes
+from handler.request.parsed import NodeTarget, ParsedRequest, Target
+from handler.transforms import (
+    FeatureTransform,
+    FeatureValueError,
+    TextTokens,
+    build_transform,
+    learnable_embedding_transform,
+)
+
+# A feature's transform and its expected output shape (None: unchecked).
+_Compiled = tuple[FeatureTransform, tuple[int, ...] | None]
+
+
+@dataclass(frozen=True)
+class PayloadGraph:
+    """One request's graph and model inputs.
+
+    Attributes:
+        num_nodes_by_type: every model node type -> its number of nodes in the payload (maybe 0).
+        edges: every model relation -> ``(src, dst)`` int64 local node indices, in payload
+            order (empty tensors for relations the payload lacks); derived reverse edges in
+            their forward edges' order.
+        node_inputs: node type -> model input (features of ``config.node_feat_names`` in order,
+            or learnable embeddings), for node types with nodes.
+        edge_inputs: relation -> edge features of ``config.edge_feat_names``, for relations
+            with edges that the model takes features for.
+        targets: the listed targets, in request order (duplicates kept).
+        target_index: local node index of each listed target (node tasks).
+        target_pairs: local (source, destination) node indices of each listed target (edge
+            tasks; ``edges`` and ``edge_inputs`` then hold the edges that carry messages under
+            the model's rule, ``handler.inputs.edge_message_passing``).
+        node_ids: node type -> raw node ids in local (first-appearance) order.
+        node_features: node type -> feature name -> transformed values (every configured
+            feature the payload carries, used by the model or not).
+        edge_features: relation -> feature name -> transformed values (``TextTokens`` for a
+            ``tokenize_hf`` feature).
+        text_inputs: LM node type -> its nodes' tokens (models with ``lm_model``); their
+            ``node_inputs`` then hold the other features only ([n, 0] if none).
+
+    Shapes:
+        node_inputs[nt]: [num_nodes(nt), in_dim]; edge_inputs[et]: [num_edges(et), e_dim];
+        text_inputs[nt]: [num_nodes(nt), max_seq_length].
+    """
+
+    num_nodes_by_type: dict[str, int]
+    edges: dict[CanonicalEtype, tuple[torch.Tensor, torch.Tensor]]
+    node_inputs: dict[str, torch.Tensor]
+    edge_inputs: dict[CanonicalEtype, torch.Tensor]
+    targets: tuple[Target, ...]
+    target_index: tuple[int, ...]
+    node_ids: dict[str, list[Any]]
+    node_features: dict[str, dict[str, np.ndarray]] = field(repr=False)
+    edge_features: dict[CanonicalEtype, dict[str, np.ndarray]] = field(repr=False)
+    text_inputs: dict[str, TextTokens] = field(default_factory=dict, repr=False)
+    target_pairs: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def num_nodes(self) -> int:
+        """Nodes in the payload."""
+        return sum(self.num_nodes_by_type.values())
+
+    @property
+    def num_edges(self) -> int:
+        """Edges in the payload."""
+        return sum(len(src) for src, _ in self.edges.values())
+
+
+class GraphBuilder:
+    """Builds ``PayloadGraph``s for one model (transforms compiled once).
+
+    Args:
+        schema: graph schema of ``data_transform_new.json``.
+        config: the model config.
+        node_input_dims: node type -> the width of the model's input for it (checked here: a
+            ``data_transform_new.json`` without ``feature_dim`` does not fix feature widths).
+        edge_input_dims: relation -> the width of the model's edge input for it.
+        lm_resolver: where text transforms find their LM (default: ``GS_LM_MODELS``, the
+            working directory, the local Hugging Face cache).
+
+    Raises:
+        UnsupportedConfigError: a feature the model reads has a transform this server lacks;
+            an LM node type without exactly one ``tokenize_hf`` feature.
+        LMNotFoundError: the LM of a text feature the model reads is not available locally.
+    """
+
+    def __init__(self, schema: GraphSchema, config: ModelConfig,
+                 node_input_dims: Mapping[str, int] | None = None,
+                 edge_input_dims: Mapping[CanonicalEtype, int] | None = None,
+                 lm_resolver: LMResolver | None = None) -> None:
+        self.schema = schema
+        self.config = config
+        self.node_input_dims = dict(node_input_dims or {})
+        self.edge_input_dims = dict(edge_input_dims or {})
+        # LM node type -> its tokenize_hf feature, which the LM node encoder reads.
+        self._text_features = _lm_text_features(schema, config)
+        resolver = lm_resolver or LMResolver.for_model_dir(None)
+        self._node_transforms = {
+            nt: self._compile(specs, (*config.node_feat_names.get(nt, ()), self._text_features.get(nt)), resolver)
+            for nt, specs in schema.node_features.items()}
+        self._edge_transforms = {et: self._compile(specs, config.edge_feat_names.get(et, ()), resolver)
+                                 for et, specs in schema.edge_features.items()}
+        self._learnable = (learnable_embedding_transform(LEARNABLE_EMBEDDING_KEY), None)
+        edge_task = config.edge_task
+        if edge_task is not None and edge_task.decoder_edge_feat is not None:
+            # The target edge's own features would have to come from graph.edges; not served.
+            raise UnsupportedConfigError(
+                "decoder_edge_feat: MLPEFeatEdgeDecoder (target-edge features in the decoder) is "
+                "not supported for real-time inference"
+            )
+        self._edge_rule = None if edge_task is None else MessagePassingRule.from_config(edge_task)
+
+    @staticmethod
+    def _compile(specs: Sequence[FeatureSpec], used: Sequence[str | None],
+                 resolver: LMResolver) -> dict[str, _Compiled]:
+        """Transform and output shape by feature name; features the model does not read may
+        use transforms this server lacks, or an LM it cannot find (their payload values are
+        then ignored)."""
+        compiled = {}
+        for spec in specs:
+            try:
+                compiled[spec.name] = (build_transform(spec, resolver), spec.dim)
+            except (UnsupportedConfigError, LMNotFoundError):
+                if spec.name in used:
+                    raise
+        return compiled
+
+    def build(self, request: ParsedRequest) -> PayloadGraph:
+        """Checks the payload graph against the model and builds its inputs.
+
+        Args:
+            request: the output of ``parse``.
+
+        Returns:
+            The payload graph.
+
+        Raises:
+            RealtimeError: 411 (graph), 404 (model feature, target id), 403 (target type),
+                402 (empty node id), 500 (learnable embeddings missing, as GraphStorm).
+        """
+        node_groups, edge_groups = request.nodes, request.edges
+        node_ids, node_index = index_nodes(node_groups)
+        node_features = {nt: self._transform_nodes(nt, g) for nt, g in node_groups.items()}
+        edge_lists = {et: self._map_edges(et, g, node_index) for et, g in edge_groups.items()}
+        edge_features = {et: self._transform_edges(et, g) for et, g in edge_groups.items()}
+        if self.schema.add_reverse_edges:
+            self._add_reverse_edges(edge_lists, edge_features)
+        self._check_model_features(node_features, edge_features)
+        target_index: tuple[int, ...] = ()
+        target_pairs: tuple[tuple[int, int], ...] = ()
+        if self.config.edge_task is None:
+            target_index = self._target_index(request.targets, node_index)
+        else:
+            target_pairs = edge_target_pairs(request.targets, node_index, self.config.edge_task.target_etypes)
+        node_inputs = self._node_inputs(node_features, node_ids)
+        edge_inputs = self._edge_inputs(edge_features, edge_lists)
+        # A text feature's transform is tokenize_hf, whose value is TextTokens (typed np.ndarray above).
+        text_inputs = {nt: cast(TextTokens, node_features[nt][name])
+                       for nt, name in self._text_features.items() if nt in node_features}
+        empty = torch.zeros(0, dtype=torch.int64)
+        edges = {et: edge_lists.get(et, (empty, empty)) for et in self.schema.canonical_etypes}
+        if self._edge_rule is not None:
+            edges, edge_inputs = message_passing_graph(self._edge_rule, edges, edge_inputs,
+                                                       request.targets, target_pairs)
+        return PayloadGraph(
+            num_nodes_by_type={nt: len(node_ids.get(nt, ())) for nt in self.schema.ntypes},
+            edges=edges,
+            node_inputs=node_inputs,
+            edge_inputs=edge_inputs,
+            targets=request.targets,
+            target_index=target_index,
+            node_ids=node_ids,
+            node_features=node_features,
+            edge_features=edge_features,
+            text_inputs=text_inputs,
+            target_pairs=target_pairs,
+        )
+
+    # -- features ----------------------------------------------------------------------
+
+    def _transform_nodes(self, ntype: str, group: TypeGroup) -> dict[str, np.ndarray]:
+        transforms = self._node_transforms.get(ntype, {})
+        if transforms and not group.keys:
+            raise GraphConstructionError(f"node type {ntype}: the nodes carry no features")
+        feats = {}
+        for name in group.keys or ():
+            compiled = transforms.get(name)
+            if compiled is None and name == LEARNABLE_EMBEDDING_KEY:
+                compiled = self._learnable
+            if compiled is not None:
+                feats[name] = self._apply(compiled, group, f"node type {ntype}", "node id")
+        return feats
+
+    def _transform_edges(self, etype: CanonicalEtype, group: TypeGroup) -> dict[str, np.ndarray]:
+        transforms = self._edge_transforms.get(etype, {})
+        if transforms and not group.keys:
+            raise GraphConstructionError(f"edge type {list(etype)}: the edges carry no features")
+        # Unlike node features, GraphStorm transforms every configured edge feature, so the
+        # payload's edges must carry all of them, used by the model or not.
+        for name in transforms:
+            if name not in (group.keys or ()):  # keys are set when there are transforms (checked above)
+                raise GraphConstructionError(
+                    f"edge type {list(etype)}: the edges lack feature '{name}' of the graph "
+                    "construction config"
+                )
+        return {name: self._apply(compiled, group, f"edge type {list(etype)}", "edge")
+                for name, compiled in transforms.items()}
+
+    @staticmethod
+    def _apply(compiled: _Compiled, group: TypeGroup, where: str, id_word: str) -> np.ndarray:
+        transform, dim = compiled
+        name = transform.name
+        values = [f[name] for f in group.features]
+        try:
+            out = transform.apply(values)
+        except FeatureValueError as err:
+            at = "" if err.row is None else f", {id_word} {format_id(group.ids[err.row])}"
+            raise GraphConstructionError(f"{where}{at}: feature '{name}' {err.reason}") from None
+        if isinstance(out, TextTokens):  # its feature_dim is the LM's, not the tokens' shape
+            return out
+        if dim is not None and out.shape[1:] != dim:
+            raise GraphConstructionError(
+                f"{where}: feature '{name}' has {out.shape[1]} values per row after its transform, "
+                f"expected {dim[0] if len(dim) == 1 else dim}"
+            )
+        return out
+
+    def _map_edges(self, etype: CanonicalEtype, group: TypeGroup,
+                   node_index: dict[str, dict[Any, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        src_type, _, dst_type = etype
+        src_map, dst_map = node_index.get(src_type, {}), node_index.get(dst_type, {})
+        try:  # fast path: every endpoint is a payload node
+            src = [src_map[s] for s, _ in group.ids]
+            dst = [dst_map[d] for _, d in group.ids]
+            return int64_tensor(src), int64_tensor(dst)
+        except KeyError:
+            pass
+        for s, d in group.ids:
+            if s not in src_map or d not in dst_map:
+                side, ntype, node_id = ("source", src_type, s) if s not in src_map else ("destination", dst_type, d)
+                raise GraphConstructionError(
+                    f"edge type {list(etype)}, edge {format_id((s, d))}: the {side} node {format_id(node_id)} is not a "
+                    f"{ntype} node of the payload"
+                )
+        raise InternalError(f"edge type {list(etype)}: an endpoint lookup failed")
+
+    def _add_reverse_edges(self, edge_lists: dict[CanonicalEtype, tuple[torch.Tensor, torch.Tensor]],
+                           edge_features: dict[CanonicalEtype, dict[str, np.ndarray]]) -> None:
+        """GConstruct's ``--add-reverse-edges`` on the payload's edges (in place).
+
+        Heterogeneous graph: each reverse relation gets its configured relation's edges
+        swapped, without features. Homogeneous graph: the swapped edges are appended to
+        ``_E`` and its edge features duplicated, as GConstruct does.
+        """
+        if self.schema.is_homogeneous:
+            for etype, (src, dst) in edge_lists.items():
+                edge_lists[etype] = (torch.cat([src, dst]), torch.cat([dst, src]))
+                edge_features[etype] = {name: np.concatenate([v, v]) for name, v in edge_features[etype].items()}
+            return
+        for reverse, forward in self.schema.reverse_of.items():
+            if forward in edge_lists:
+                src, dst = edge_lists[forward]
+                edge_lists[reverse] = (dst, src)
+
+    # -- model-aware checks (transform_fn) ---------------------------------------------
+
+    def _check_model_features(self, node_features: dict[str, dict[str, np.ndarray]],
+                              edge_features: dict[CanonicalEtype, dict[str, np.ndarray]]) -> None:
+        for ntype, feats in node_features.items():
+            text = (self._text_features[ntype],) if ntype in self._text_features else ()
+            for name in (*self.config.node_feat_names.get(ntype, ()), *text):
+                if name not in feats:
+                    raise MissingModelFeatureError(
+                        f"the {ntype} nodes do not contain model required feature: {name}"
+                    )
+        for etype, feats in edge_features.items():
+            for name in self.config.edge_feat_names.get(etype, ()):
+                if name not in feats:
+                    raise MissingModelFeatureError(
+                        f"the {list(etype)} edges do not contain model required feature: {name}"
+                    )
+
+    def _target_index(self, targets: Sequence[Target], node_index: dict[str, dict[Any, int]]) -> tuple[int, ...]:
+        predicted = self.config.target_ntypes
+        index = []
+        for target in targets:
+            if not isinstance(target, NodeTarget):
+                raise InternalError(f"a {type(target).__name__} reached the node-target lookup")
+            if target.node_type not in predicted:
+                raise TargetNodeTypeError(
+                    f"the target node type: {target.node_type} is not predicted by the model; the "
+                    f"model predicts node type(s): {', '.join(predicted)}"
+                )
+            local = node_index.get(target.node_type)
+            if local is None:
+                raise TargetNodeTypeError(
+                    f"the target node type: {target.node_type} does not exist in the payload graph."
+                )
+            if target.node_id not in local:
+                raise TargetNodeIdError(
+                    f"the target node ID: {target.node_id} does not exist in the payload graph "
+                    f"(node type {target.node_type})."
+                )
+            index.append(local[target.node_id])
+        return tuple(index)
+
+    # -- model inputs ------------------------------------------------------------------
+
+    def _node_inputs(self, node_features: dict[str, dict[str, np.ndarray]],
+                     node_ids: dict[str, list[Any]]) -> dict[str, torch.Tensor]:
+        inputs = {}
+        for ntype, feats in node_features.items():
+            names = self.config.node_feat_names.get(ntype)
+            if names:
+                arrays = [feats[name] for name in names]
+            elif ntype in self._text_features:  # the LM embedding is the whole input
+                inputs[ntype] = torch.zeros((len(node_ids[ntype]), 0))
+                continue
+            elif LEARNABLE_EMBEDDING_KEY in feats:
+                arrays = [feats[LEARNABLE_EMBEDDING_KEY]]
+                width = arrays[0].shape[1]
+                if width != self.config.hidden_size:
+                    raise GraphConstructionError(
+                        f"node type {ntype}: feature '{LEARNABLE_EMBEDDING_KEY}' has {width} values per "
+                        f"node, expected {self.config.hidden_size} (the model's embedding size)"
+                    )
+            else:
+                # GraphStorm fails this request in its model (500); the text says what to send.
+                raise InternalError(
+                    f"The input features should contains a key: {LEARNABLE_EMBEDDING_KEY} for using "
+                    f"learnable embeddings (node type {ntype}, node id {format_id(node_ids[ntype][0])})."
+                )
+            inputs[ntype] = _checked_width(
+                np.concatenate(arrays, axis=1) if len(arrays) > 1 else arrays[0],
+                self.node_input_dims.get(ntype), f"node type {ntype}", names or (LEARNABLE_EMBEDDING_KEY,))
+        return inputs
+
+    def _edge_inputs(self, edge_features: dict[CanonicalEtype, dict[str, np.ndarray]],
+                     edge_lists: dict[CanonicalEtype, tuple[torch.Tensor, torch.Tensor]]) -> dict[CanonicalEtype, torch.Tensor]:
+        inputs = {}
+        for etype, names in self.config.edge_feat_names.items():
+            if etype in edge_features and names:
+                arrays = [edge_features[etype][name] for name in names]
+                inputs[etype] = _checked_width(
+                    np.concatenate(arrays, axis=1) if len(arrays) > 1 else arrays[0],
+                    self.edge_input_dims.get(etype), f"edge type {list(etype)}", names)
+        return inputs
+
+
+def _checked_width(x: np.ndarray, width: int | None, where: str, names: Sequence[str]) -> torch.Tensor:
+    """The model input as a tensor, after checking its width against the model's (411)."""
+    if width is not None and x.shape[1] != width:
+        raise GraphConstructionError(
+            f"{where}: features {', '.join(names)} give {x.shape[1]} values per row after their "
+            f"transforms; the model expects {width}"
+        )
+    return torch.from_numpy(x)
+
+
+def _lm_text_features(schema: GraphSchema, config: ModelConfig) -> dict[str, str]:
+    """LM node type -> the name of its ``tokenize_hf`` feature (GraphStorm stores the tokens
+    under fixed names, so a node type has exactly one)."""
+    text = {}
+    for spec in config.lm_models:
+        for ntype in spec.node_types:
+            names = [f.name for f in schema.node_features.get(ntype, ()) if f.transform_name == "tokenize_hf"]
+            if len(names) != 1:
+                raise UnsupportedConfigError(
+                    f"lm_model: node type {ntype!r} needs exactly one tokenize_hf feature in the graph "
+                    f"construction config, found {len(names)}"
+                )
+            text[ntype] = names[0]
+    return text
+
+
+def int64_tensor(values: list[int]) -> torch.Tensor:
+    """``torch.tensor(values, dtype=torch.int64)`` at a third of its cost (numpy converts a
+    list of Python ints faster than torch does).
+
+    Shapes:
+        returns [len(values)].
+    """
+    return torch.from_numpy(np.array(values, dtype=np.int64))

@@ -1,0 +1,1 @@
+"""The GraphStorm model rebuilt from model.bin: encoder, node or edge head."""

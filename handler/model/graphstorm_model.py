@@ -1,0 +1,282 @@
+"""GraphStorm's built-in node model (``GSgnnNodeModel``) for inference, and its strict loading.
+
+``model.bin`` is ``torch.save({"gnn": ..., "node_embed": ..., "decoder": ..., "edge_embed":
+...})`` of module state dicts; ``GraphStormNodeModel`` has the same four submodules with the
+same parameter names, so each part loads with ``strict=True``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from handler.contract.errors import UnsupportedConfigError
+from handler.contract.lm_resolution import LMResolver
+from handler.contract.model_config import ModelConfig
+from handler.contract.names import as_etype
+from handler.nn.decoder import NodeDecoder, decoder_kind
+from handler.nn.encoder import build_encoder
+from handler.nn.input_layer import EdgeInputLayer, NodeInputLayer
+from handler.nn.lm_input_layer import build_lm_node_input_layer
+from handler.nn.relational_graph import CanonicalEtype, RelationalGraph
+from handler.transforms.text_tokens import TextTokens
+
+PARTS = ("node_embed", "edge_embed", "gnn", "decoder")
+
+
+class ModelLoadError(RuntimeError):
+    """``model.bin`` does not fit the model the training config describes."""
+
+
+class GraphStormNodeModel(nn.Module):
+    """Input layers, GNN encoder and decoder of a GraphStorm node model.
+
+    Args:
+        node_embed: node input layer.
+        edge_embed: edge input layer.
+        gnn: GNN encoder (see ``handler.nn.encoder``).
+        decoder: one decoder, or one per target node type (``nn.ModuleDict``); an edge model
+            (``handler.model.edge_model``) passes its edge decoder.
+    """
+
+    def __init__(
+        self,
+        node_embed: NodeInputLayer,
+        edge_embed: EdgeInputLayer,
+        gnn: nn.Module,
+        decoder: nn.Module,
+    ) -> None:
+        super().__init__()
+        self.node_embed = node_embed
+        self.edge_embed = edge_embed
+        self.gnn = gnn
+        self.decoder = decoder
+
+    @property
+    def device(self) -> torch.device:
+        """Where the parameters live."""
+        return next(self.parameters()).device
+
+    def predict(
+        self,
+        graph: RelationalGraph,
+        node_inputs: Mapping[str, torch.Tensor],
+        edge_inputs: Mapping[CanonicalEtype, torch.Tensor],
+        targets: Mapping[str, torch.Tensor],
+        text_inputs: Mapping[str, TextTokens] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Predictions for the target nodes, by full-neighbourhood message passing.
+
+        Args:
+            graph: the payload graph; every relation of the model present, maybe empty.
+            node_inputs: node type -> model input features (concatenated in config order) or,
+                for featureless node types, learnable embeddings. May omit node types with 0
+                nodes.
+            edge_inputs: canonical edge type -> edge features; only edge types the model
+                takes features for are used.
+            targets: node type -> indices of the nodes to predict.
+            text_inputs: models with LM node encoders: LM node type -> its nodes' tokens
+                (``tokenize_hf``), rows in node order; ``node_inputs`` then holds the other
+                features only (``node_embed.in_dim``).
+
+        Returns:
+            node type -> softmax / sigmoid probabilities or regression values, rows in
+            ``targets`` order.
+
+        Shapes:
+            node_inputs[nt]: [num_nodes[nt], in_dim]; edge_inputs[et]: [num_edges[et], e_dim];
+            targets[nt]: [k] -> [k, out_dim].
+
+        Raises:
+            ValueError: inputs missing or of the wrong size.
+        """
+        device = self.device
+        with torch.inference_mode():
+            graph = graph.to(device)
+            node_inputs = self._node_inputs(graph, node_inputs, device)
+            h = self.node_embed(node_inputs) if text_inputs is None else self.node_embed(node_inputs, text_inputs)
+            edge_embs = self.edge_embed(self._edge_inputs(graph, edge_inputs, device))
+            h = self.gnn(graph, h, edge_embs)
+            return {
+                ntype: self._decoder_for(ntype)(h[ntype].index_select(0, idx.to(device)))
+                for ntype, idx in targets.items()
+            }
+
+    def _node_inputs(
+        self, graph: RelationalGraph, node_inputs: Mapping[str, torch.Tensor], device: torch.device
+    ) -> dict[str, torch.Tensor]:
+        """Checks the node inputs; node types without nodes get empty inputs."""
+        return {ntype: _checked_input(node_inputs.get(ntype), num, self.node_embed.in_dim(ntype),
+                                      f"model inputs of the nodes of type {ntype!r}", device)
+                for ntype, num in graph.num_nodes.items()}
+
+    def _edge_inputs(
+        self,
+        graph: RelationalGraph,
+        edge_inputs: Mapping[CanonicalEtype, torch.Tensor],
+        device: torch.device,
+    ) -> dict[CanonicalEtype, torch.Tensor]:
+        """Checks the edge inputs of the edge types the model takes features for."""
+        dims = {etype: dim for etype in graph.edges if (dim := self.edge_embed.in_dim(etype)) is not None}
+        return {etype: _checked_input(edge_inputs.get(etype), src.numel(), dims[etype],
+                                      f"edge features of the edges of type {etype}", device)
+                for etype, (src, _) in graph.edges.items() if etype in dims}
+
+    def _decoder_for(self, ntype: str) -> nn.Module:
+        if isinstance(self.decoder, nn.ModuleDict):
+            if ntype not in self.decoder:
+                raise ValueError(f"the model has no decoder for node type {ntype!r}")
+            return self.decoder[ntype]
+        return self.decoder
+
+
+def _checked_input(x: torch.Tensor | None, num: int, dim: int, what: str,
+                   device: torch.device) -> torch.Tensor:
+    """An input of ``num`` rows of width ``dim`` on ``device``; absent, it must have no rows.
+
+    Raises:
+        ValueError: ``x`` is absent for ``num > 0`` rows, or not of shape [num, dim].
+    """
+    if x is None:
+        if num > 0 and dim > 0:
+            raise ValueError(f"no {what} ({num} rows expected)")
+        x = torch.zeros((num, dim))  # dim 0: an LM node type without other features
+    if tuple(x.shape) != (num, dim):
+        raise ValueError(f"{what} have shape {tuple(x.shape)}, expected {(num, dim)}")
+    return x.to(device)
+
+
+def build_model(
+    config: ModelConfig,
+    canonical_etypes: Sequence[CanonicalEtype],
+    ntypes: Sequence[str],
+    node_feat_dims: Mapping[str, int],
+    edge_feat_dims: Mapping[CanonicalEtype, int],
+    decoder_feat_dim: int | None = None,
+    lm_resolver: LMResolver | None = None,
+) -> GraphStormNodeModel:
+    """An uninitialised model with GraphStorm's architecture for ``config``.
+
+    Args:
+        config: model config.
+        canonical_etypes: relations of the graph.
+        ntypes: node types of the graph.
+        node_feat_dims: input feature size of every node type with features.
+        edge_feat_dims: input feature size of every edge type with features.
+        decoder_feat_dim: edge models with ``MLPEFeatEdgeDecoder``: the target edge's feature size.
+        lm_resolver: models with ``lm_model``: where the LMs' configs are (default: ``GS_LM_MODELS``,
+            the working directory, the local Hugging Face cache).
+
+    Returns:
+        The model (parameters uninitialised; load a state dict).
+    """
+    hidden = config.hidden_size
+    learnable = [nt for nt in ntypes if nt not in node_feat_dims]
+    node_embed: NodeInputLayer
+    if config.lm_models:
+        if config.edge_task is not None:
+            raise UnsupportedConfigError("lm_model: language-model node encoders are supported for node tasks only")
+        node_embed = build_lm_node_input_layer(config.lm_models, lm_resolver or LMResolver.for_model_dir(None),
+                                               node_feat_dims, learnable, hidden, config.input_activation,
+                                               config.num_ffn_layers_in_input)
+    else:
+        node_embed = NodeInputLayer(node_feat_dims, learnable, hidden, config.input_activation,
+                                    config.num_ffn_layers_in_input)
+    edge_embed = EdgeInputLayer(edge_feat_dims, hidden, config.input_activation,
+                                config.num_ffn_layers_in_input)
+    gnn = build_encoder(config, ntypes, canonical_etypes, {et: hidden for et in edge_feat_dims})
+    if config.edge_task is not None:
+        # Imported here: handler.model.edge_model builds on GraphStormNodeModel.
+        from handler.model.edge_model import GraphStormEdgeModel, build_edge_decoder_for
+        decoder = build_edge_decoder_for(config, canonical_etypes, decoder_feat_dim)
+        return GraphStormEdgeModel(node_embed, edge_embed, gnn, decoder, config.edge_task)
+    return GraphStormNodeModel(node_embed, edge_embed, gnn, _build_decoder(config))
+
+
+def _build_decoder(config: ModelConfig) -> NodeDecoder | nn.ModuleDict:
+    """GraphStorm's ``create_builtin_node_decoder`` (focal loss: one sigmoid output)."""
+    def make(ntype: str) -> NodeDecoder:
+        if config.task_type == "node_regression":
+            return NodeDecoder(config.out_emb_size, 1, "identity", config.decoder_bias)
+        classes = 1 if config.focal_loss else config.num_classes[ntype]
+        kind = decoder_kind(config.task_type, classes, config.multilabel[ntype])
+        return NodeDecoder(config.out_emb_size, classes, kind, config.decoder_bias)
+
+    if config.decoder_per_ntype:
+        return nn.ModuleDict({nt: make(nt) for nt in config.target_ntypes})
+    return make(config.target_ntypes[0])
+
+
+def restore_model(
+    config: ModelConfig,
+    canonical_etypes: Sequence[CanonicalEtype],
+    model_bin: str | Path,
+    device: str | torch.device = "cpu",
+    *,
+    ntypes: Sequence[str] | None = None,
+    node_feat_dims: Mapping[str, int] | None = None,
+    edge_feat_dims: Mapping[CanonicalEtype, int] | None = None,
+    lm_resolver: LMResolver | None = None,
+) -> GraphStormNodeModel:
+    """Builds the model and loads ``model.bin`` strictly; the model is in eval mode.
+
+    A model with LM node encoders takes the fine-tuned LM weights from ``model.bin`` too (its
+    ``node_embed`` holds them, see ``handler.nn.lm_input_layer``).
+
+    Args:
+        config: model config.
+        canonical_etypes: relations of the graph (any order; encoders order them as training).
+        model_bin: path of ``model.bin``.
+        device: where to put the model.
+        ntypes: node types of the graph (default: those of the relations and the config).
+        node_feat_dims: input size per node type with features (default: from ``model.bin``);
+            given, it is checked against ``model.bin``.
+        edge_feat_dims: input size per edge type with features (default: from ``model.bin``).
+        lm_resolver: models with ``lm_model``: where the LMs' configs are.
+
+    Returns:
+        The loaded model.
+
+    Raises:
+        ModelLoadError: missing / unexpected parameters or shape mismatches.
+    """
+    canonical_etypes = [as_etype(et) for et in canonical_etypes]
+    if ntypes is None:
+        ntypes = sorted({nt for et in canonical_etypes for nt in (et[0], et[2])}
+                        | set(config.node_feat_names) | set(config.target_ntypes))
+    checkpoint = torch.load(model_bin, map_location="cpu", weights_only=True)
+    if not isinstance(checkpoint, Mapping):
+        raise ModelLoadError(f"{model_bin} does not hold a dict of state dicts")
+    state = {part: checkpoint.get(part) or {} for part in PARTS}
+    for part in ("gnn", "node_embed"):
+        if part not in checkpoint:
+            raise ModelLoadError(f"{model_bin} has no {part!r} state dict")
+    if node_feat_dims is None:
+        node_feat_dims = {nt: _dim(state["node_embed"], f"input_projs.{nt}", "node_embed")
+                          for nt in ntypes if nt in config.node_feat_names
+                          or any(nt in spec.node_types for spec in config.lm_models)}
+    if edge_feat_dims is None:
+        edge_feat_dims = {et: _dim(state["edge_embed"], f"input_projs.{et}", "edge_embed")
+                          for et in canonical_etypes if et in config.edge_feat_names}
+    feat_decoder = state["decoder"].get("feat_decoder")  # MLPEFeatEdgeDecoder's [feat_dim, h]
+    model = build_model(config, canonical_etypes, ntypes, node_feat_dims, edge_feat_dims,
+                        None if feat_decoder is None else int(feat_decoder.shape[0]), lm_resolver)
+    if "decoder" not in checkpoint and any(True for _ in model.decoder.parameters()):
+        # A parameter-free decoder (LP dot product) is not saved by GraphStorm.
+        raise ModelLoadError(f"{model_bin} has no 'decoder' state dict")
+    for part in PARTS:
+        try:
+            getattr(model, part).load_state_dict(state[part], strict=True)
+        except RuntimeError as err:
+            raise ModelLoadError(f"{model_bin}: {part!r} does not match the training config: {err}") from err
+    return model.to(device).eval()
+
+
+def _dim(state: Mapping[str, torch.Tensor], key: str, part: str) -> int:
+    """Input size of a projection in a state dict."""
+    if key not in state:
+        raise ModelLoadError(f"model.bin has no {part}.{key}, which the training config needs")
+    return int(state[key].shape[0])

@@ -1,0 +1,121 @@
+"""Stage 1, ``decode``: request bytes to a JSON document, and the request id.
+
+GraphStorm 0.5.1's order (``node_prediction_entry.transform_fn``): content type (400), JSON
+(400); both answer with ``request_uid`` "" (the body was never read as a request). Before
+either, a body over ``max_request_bytes`` is a 413 carrying the id of its exact bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from handler.contract.envelope import request_uid
+from handler.contract.errors import RealtimeError, RequestTooLargeError, UnreadableBodyError
+from handler.contract.limits import RequestLimits
+from handler.contract.names import JSON_CONTENT_TYPE
+
+
+@dataclass(frozen=True)
+class DecodedRequest:
+    """A body read as JSON.
+
+    Attributes:
+        uid: ``request_uid``: the last 16 hex digits of the body's sha256.
+        document: the decoded JSON value (any JSON type; ``parse`` checks it).
+        body_bytes: the body's size.
+    """
+
+    uid: str
+    document: Any
+    body_bytes: int
+
+
+def error_uid(body: bytes, err: RealtimeError) -> str:
+    """The ``request_uid`` of a request that failed to decode: "" unless it was JSON-readable.
+
+    Args:
+        body: the exact request bytes.
+        err: what ``decode`` raised.
+
+    Returns:
+        The id to answer with.
+    """
+    return "" if isinstance(err, UnreadableBodyError) else request_uid(body)
+
+
+def decode(body: bytes, content_type: str | None, limits: RequestLimits) -> DecodedRequest:
+    """Reads a request body.
+
+    Args:
+        body: the exact request bytes.
+        content_type: the request's content type; ``application/json`` (parameters such as
+            ``; charset=utf-8`` allowed).
+        limits: the endpoint's request limits (``max_request_bytes``).
+
+    Returns:
+        The decoded request.
+
+    Raises:
+        RequestTooLargeError: 413, the body is over ``max_request_bytes``.
+        UnreadableBodyError: 400, wrong content type, not JSON text, or nested too deeply.
+    """
+    if len(body) > limits.max_request_bytes:
+        raise RequestTooLargeError(
+            f"the body has {len(body)} bytes; this endpoint accepts at most "
+            f"{limits.max_request_bytes} (limit max_request_bytes)"
+        )
+    if not _is_json_content_type(content_type):
+        shown = content_type if content_type is None else content_type[:100]
+        raise UnreadableBodyError(
+            f'Unsupported content type: {shown}. Supported content type: "application/json"'
+        )
+    return DecodedRequest(uid=request_uid(body), document=_decode_json(body), body_bytes=len(body))
+
+
+def _is_json_content_type(content_type: str | None) -> bool:
+    if not isinstance(content_type, str):
+        return False
+    return content_type.split(";", 1)[0].strip().lower() == JSON_CONTENT_TYPE
+
+
+def _decode_json(body: bytes) -> Any:
+    """Parses JSON as Python's ``json`` module does (GraphStorm's parser), orjson first for speed.
+
+    orjson refuses what ``json.loads`` accepts: the tokens NaN/Infinity and numbers beyond the
+    double range (``1e999`` -> inf). Those bodies are re-read with ``json`` so that such a
+    value reaches the feature check and gets the 411 naming its node and feature. Invalid
+    UTF-8 and nesting deeper than the parsers allow are 400s.
+    """
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        # Strict decoding: json.loads(bytes) would let UTF-8-encoded surrogates through.
+        text = body.decode(json.detect_encoding(body))
+    except UnicodeDecodeError as exc:
+        raise UnreadableBodyError(f"the body is not valid Unicode text ({exc})") from None
+    try:
+        return json.loads(text, parse_int=_parse_int)
+    except RecursionError:
+        raise UnreadableBodyError("the JSON text is nested too deeply") from None
+    except ValueError as exc:
+        raise UnreadableBodyError(str(exc)[:200]) from None
+
+
+def _parse_int(text: str) -> int | float:
+    """A JSON integer as orjson reads it: beyond the 64-bit range, a float (so both parsers
+    give the same value, and every integer in an envelope is serializable); beyond the double
+    range, an infinity (as ``1e999`` reads), which the feature checks answer with a 411."""
+    value = int(text)
+    if -(2**63) <= value < 2**64:
+        return value
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf

@@ -1,0 +1,64 @@
+"""The typed request: what ``parse`` makes of a decoded body, and what ``build`` consumes.
+
+Targets are nodes (node tasks) or edges (edge and link-prediction tasks; GraphStorm's
+real-time spec: ``{"edge_type": [src_type, relation, dst_type], "src_node_id": ...,
+"dest_node_id": ...}``). The graph part is grouped by node type and relation, each group
+holding its members' ids and raw feature objects; values are transformed by ``build``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from handler.contract.names import CanonicalEtype, NodeId
+from handler.request.grouping import TypeGroup
+
+
+@dataclass(frozen=True)
+class NodeTarget:
+    """One entry of ``targets`` of a node task: a node to predict."""
+
+    node_type: str
+    node_id: NodeId
+
+
+@dataclass(frozen=True)
+class EdgeTarget:
+    """One entry of ``targets`` of an edge task: a (source, destination) pair of a relation."""
+
+    edge_type: CanonicalEtype
+    src_node_id: NodeId
+    dest_node_id: NodeId
+
+
+Target = NodeTarget | EdgeTarget
+
+
+@dataclass(frozen=True)
+class ParsedRequest:
+    """A request whose fields passed the structural checks and count limits.
+
+    Attributes:
+        uid: ``request_uid``.
+        gml_task: the payload's task (the model's).
+        targets: the targets in request order (duplicates kept); all ``NodeTarget`` for a
+            node task, all ``EdgeTarget`` for an edge task.
+        nodes: node type -> the payload's nodes of that type, in order of first appearance.
+        edges: relation -> the payload's edges of that relation (ids are raw ``(src, dst)``).
+    """
+
+    uid: str
+    gml_task: str
+    targets: tuple[Target, ...]
+    nodes: dict[str, TypeGroup]
+    edges: dict[CanonicalEtype, TypeGroup]
+
+    @property
+    def num_nodes(self) -> int:
+        """Nodes listed in ``graph.nodes``."""
+        return sum(len(g.ids) for g in self.nodes.values())
+
+    @property
+    def num_edges(self) -> int:
+        """Edges listed in ``graph.edges``."""
+        return sum(len(g.ids) for g in self.edges.values())

@@ -1,0 +1,1 @@
+"""The request pipeline (RealtimePredictor) and the TorchServe adapter."""
