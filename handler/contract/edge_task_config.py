@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from handler.contract.errors import UnsupportedConfigError
-from handler.contract.names import EDGE_TASKS, LINK_PREDICTION, CanonicalEtype, as_etype
+from handler.contract.names import (
+    EDGE_CLASSIFICATION,
+    EDGE_REGRESSION,
+    EDGE_TASKS,
+    LINK_PREDICTION,
+    CanonicalEtype,
+    as_etype,
+)
 
 EDGE_DECODER_TYPES = ("DenseBiDecoder", "MLPDecoder", "MLPEFeatEdgeDecoder")
 LP_DECODER_TYPES = ("dot_product", "distmult", "rotate", "transe_l1", "transe_l2")
@@ -78,7 +85,7 @@ class EdgeTaskConfig:
     @property
     def is_regression(self) -> bool:
         """Whether the model is an edge regression model."""
-        return self.task_type == "edge_regression"
+        return self.task_type == EDGE_REGRESSION
 
 
 def parse_edge_task(
@@ -128,7 +135,7 @@ def parse_edge_task(
     if norm is not None and norm not in DECODER_NORMS:
         raise UnsupportedConfigError(f"decoder_norm: {norm!r} is not supported (supported: batch, layer)")
     num_classes, multilabel, focal = 0, False, False
-    if task_type == "edge_classification":
+    if task_type == EDGE_CLASSIFICATION:
         num_classes, multilabel, focal = _classification(opts)
     return EdgeTaskConfig(
         task_type=task_type,

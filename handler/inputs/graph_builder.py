@@ -30,7 +30,7 @@ from handler.contract.errors import (
 from handler.contract.graph_schema import LEARNABLE_EMBEDDING_KEY, FeatureSpec, GraphSchema
 from handler.contract.lm_resolution import LMNotFoundError, LMResolver
 from handler.contract.model_config import ModelConfig
-from handler.contract.names import CanonicalEtype
+from handler.contract.names import TOKENIZE_HF, CanonicalEtype
 from handler.inputs.edge_message_passing import MessagePassingRule
 from handler.inputs.edge_targets import edge_target_pairs, message_passing_graph
 from handler.request.grouping import TypeGroup, format_id, index_nodes
@@ -398,7 +398,7 @@ def _lm_text_features(schema: GraphSchema, config: ModelConfig) -> dict[str, str
     text = {}
     for spec in config.lm_models:
         for ntype in spec.node_types:
-            names = [f.name for f in schema.node_features.get(ntype, ()) if f.transform_name == "tokenize_hf"]
+            names = [f.name for f in schema.node_features.get(ntype, ()) if f.transform_name == TOKENIZE_HF]
             if len(names) != 1:
                 raise UnsupportedConfigError(
                     f"lm_model: node type {ntype!r} needs exactly one tokenize_hf feature in the graph "

@@ -16,7 +16,7 @@ from torch import nn
 from handler.contract.errors import UnsupportedConfigError
 from handler.contract.lm_resolution import LMResolver
 from handler.contract.model_config import ModelConfig
-from handler.contract.names import as_etype
+from handler.contract.names import NODE_REGRESSION, as_etype
 from handler.nn.decoder import NodeDecoder, decoder_kind
 from handler.nn.encoder import build_encoder
 from handler.nn.input_layer import EdgeInputLayer, NodeInputLayer
@@ -199,7 +199,7 @@ def build_model(
 def _build_decoder(config: ModelConfig) -> NodeDecoder | nn.ModuleDict:
     """GraphStorm's ``create_builtin_node_decoder`` (focal loss: one sigmoid output)."""
     def make(ntype: str) -> NodeDecoder:
-        if config.task_type == "node_regression":
+        if config.task_type == NODE_REGRESSION:
             return NodeDecoder(config.out_emb_size, 1, "identity", config.decoder_bias)
         classes = 1 if config.focal_loss else config.num_classes[ntype]
         kind = decoder_kind(config.task_type, classes, config.multilabel[ntype])

@@ -30,6 +30,8 @@ from handler.request.grouping import graph_lists, group_edges, group_nodes
 from handler.request.parsed import EdgeTarget, NodeTarget, ParsedRequest, Target
 
 logger = logging.getLogger(__name__)
+# GraphStorm's text for the node tasks in a task-mismatch error: ["node_classification", "node_regression"].
+_NODE_TASKS_TEXT = "[" + ", ".join(f'"{task}"' for task in NODE_TASKS) + "]"
 
 
 class RequestParser:
@@ -92,8 +94,7 @@ class RequestParser:
             if self.model_task in NODE_TASKS:  # GraphStorm's own text
                 raise TaskMismatchError(
                     f"This endpoint is for node prediction task, but got {echo(gml_task)} task from "
-                    'the payload. Supported task types include ["node_classification", '
-                    '"node_regression"]'
+                    f'the payload. Supported task types include {_NODE_TASKS_TEXT}'
                 )
             raise TaskMismatchError(
                 f"This endpoint is for {self.model_task}, but got {echo(gml_task)} task from the "
