@@ -27,6 +27,7 @@ from handler.contract.names import (  # noqa: F401 (re-exported)
     CanonicalEtype,
     as_etype,
 )
+from handler.contract.targets import TargetKind, target_kind
 
 GNN_ENCODERS = ("rgcn", "rgat", "hgt", "sage", "gat", "gatv2")
 EDGE_FEAT_MP_OPS = ("concat", "add", "sub", "mul", "div")
@@ -91,6 +92,10 @@ class ModelConfig:
     gsf: Mapping[str, Any] = field(default_factory=dict)
     edge_task: EdgeTaskConfig | None = None
     lm_models: tuple[LMNodeModelSpec, ...] = ()
+
+    def target_kind(self) -> TargetKind:
+        """Node or edge targets of this model (``handler.contract.targets``)."""
+        return target_kind(self.task_type, self.target_ntypes, self.edge_task)
 
     @classmethod
     def from_yaml(
