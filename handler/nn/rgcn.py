@@ -7,8 +7,9 @@ edge features use GraphStorm's ``GraphConvwithEdgeFeat`` instead:
 destination type, then ``+ h_i @ loop_weight + h_bias``, optional norm, activation (hidden
 layers only) and feed-forward layers.
 
-``weight[i]`` / ``basis.w_comp[i]`` belong to the i-th canonical edge type in sorted order:
-the order of the training partition (fixture DEVIATIONS T1).
+``weight[i]`` / ``basis.w_comp[i]`` belong to the i-th canonical edge type in the order of the
+training partition: sorted for GConstruct graphs (fixture DEVIATIONS T1), the transform JSON's
+order for GSProcessing graphs (``config.relation_order``).
 """
 
 from __future__ import annotations
@@ -227,13 +228,18 @@ def build_rgcn_encoder(
     Args:
         config: model config.
         ntypes: node types of the graph (unused: RGCN's parameters are per relation).
-        canonical_etypes: the model's relations, any order (sorted here, as in training).
+        canonical_etypes: the model's relations, any order (put in training's order here:
+            ``config.relation_order`` when given, else sorted).
         edge_input_dims: size of the edge embeddings per relation with edge features.
 
     Returns:
         The encoder; parameter names ``_layers.<i>.*`` as GraphStorm's.
     """
     rel_names = sorted(as_etype(et) for et in canonical_etypes)
+    if config.relation_order:
+        if set(config.relation_order) != set(rel_names):
+            raise ValueError("config.relation_order does not hold the model's relations")
+        rel_names = list(config.relation_order)
     num_bases = config.num_bases
     if num_bases < 0 or num_bases > len(rel_names):
         num_bases = len(rel_names)
