@@ -114,11 +114,10 @@ def _gsp_transform(spec: FeatureSpec, conf: dict) -> FeatureTransform:
     """
     kind = spec.transform_name[len(GSP_TRANSFORM_PREFIX):]
     kwargs = conf.get("kwargs") or {}
-    state = conf.get("precomputed")
+    state: dict = conf.get("precomputed") or {}
     if kind == "numerical":
-        out = state.get("out_dtype") if isinstance(state, dict) else None
         return GSPNumericalTransform.build(spec.name, conf.get("column"), kwargs, state,
-                                           dtype=out_dtype(out), scalar_input=spec.dim == (1,))
+                                           dtype=out_dtype(state.get("out_dtype")), scalar_input=spec.dim == (1,))
     if kind == "bucket-numerical":
         if "range" not in kwargs or "bucket_cnt" not in kwargs:
             raise UnsupportedConfigError(f"feature {spec.name}: bucket-numerical needs range and bucket_cnt")
