@@ -26,7 +26,7 @@ from handler.nn.encoder import GNNLayerStack, finish_layer, make_norms
 from handler.nn.gnn_common import RelationModules
 from handler.nn.inference_cache import InferenceCache
 from handler.nn.ngnn_mlp import NGNNMLP
-from handler.nn.ops import in_degrees, scatter_sum
+from handler.nn.ops import combine_edge_feat, in_degrees, scatter_sum
 from handler.nn.relation_plan import RelationPlan
 from handler.nn.relational_graph import CanonicalEtype, RelationalGraph
 
@@ -63,17 +63,7 @@ class EdgeFeatConv(nn.Module):
             return h_src.new_zeros((num_dst, self.weights.shape[1]))
         if e_h is None:
             raise ValueError("a relation with edge features got no edge features")
-        x = h_src[src]
-        if self.mp_op == "concat":
-            x = torch.cat([x, e_h], dim=1)
-        elif self.mp_op == "add":
-            x = x + e_h
-        elif self.mp_op == "sub":
-            x = x - e_h
-        elif self.mp_op == "mul":
-            x = x * e_h
-        else:
-            x = x / e_h
+        x = combine_edge_feat(h_src[src], e_h, self.mp_op)
         norm = torch.pow(in_degrees(dst, num_dst), -0.5)
         return scatter_sum((x @ self.weights) * norm[dst].unsqueeze(1), dst, num_dst)
 
