@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 import torch
 from torch import nn
@@ -126,7 +127,7 @@ class RelationalAttLayer(InferenceCache):
         self.edge_feat_rels = [rel for rel in self.rel_names if rel in set(edge_feat_rels)]
         # Relations without edge features: fused into one projection per node type.
         self._plain = [rel for rel in self.rel_names if rel not in self.edge_feat_rels]
-        self.conv = RelationModules(
+        self.conv: RelationModules[nn.Module] = RelationModules(
             {str(rel): EdgeFeatGATConv(in_feat, out_feat // num_heads, num_heads, edge_feat_mp_op)
              if rel in self.edge_feat_rels else GATConv(in_feat, out_feat // num_heads, num_heads)
              for rel in self.rel_names}
@@ -149,7 +150,7 @@ class RelationalAttLayer(InferenceCache):
     def _fused_weight(self, ntype: str) -> tuple[torch.Tensor, None]:
         """``[in_feat, S * out_feat]``: ``ntype``'s slot weights side by side."""
         return self.derived(("w", ntype), lambda: (torch.cat(
-            [self.loop_weight if key == "loop" else self.conv[key[1]].fc.weight.t()
+            [self.loop_weight if key == "loop" else cast(GATConv, self.conv[key[1]]).fc.weight.t()
              for key in self._slots(ntype)], dim=1).contiguous(), None))
 
     def _attention_vectors(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -190,7 +191,7 @@ class RelationalAttLayer(InferenceCache):
         if plan.projected:
             proj = plan.project(h, self._fused_weight)
             if plan.num_edges:
-                heads = self.conv[plan.relations[0]].num_heads
+                heads = cast(GATConv, self.conv[plan.relations[0]]).num_heads
                 z_src = proj.index_select(0, plan.edge_rows(0, lambda rel: ("fc", rel))).view(-1, heads, self.out_feat // heads)
                 z_dst = proj.index_select(0, plan.edge_rows(2, lambda rel: ("fc", rel))).view(z_src.shape)
                 rel_ids = plan.relation_ids(self._plain)
