@@ -11,6 +11,7 @@ unknown value then takes that category, as a rare training value did.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -56,6 +57,10 @@ def _spark_string(row: int, value: Any) -> str:
         return value
     if type(value) is bool:
         return "true" if value else "false"
-    if type(value) is int or type(value) is float:
+    if type(value) is int:
+        return str(value)
+    if type(value) is float:
+        if not math.isfinite(value):
+            raise FeatureValueError(row, "is NaN or infinite")
         return str(value)
     raise FeatureValueError(row, "must be one category (a string or a number)")
