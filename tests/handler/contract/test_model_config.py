@@ -25,7 +25,7 @@ def test_fixture_configs_parse(variant: str) -> None:
     assert config.task_type in TASKS
     assert config.num_layers == 2
     assert config.hidden_size == config.out_emb_size == 32
-    assert config.encoder_type == variant.split("_")[0]
+    assert config.encoder_type == variant.removeprefix("gsp_").split("_")[0]
 
 
 def test_rgcn_nc_fields() -> None:
