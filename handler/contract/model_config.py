@@ -66,6 +66,10 @@ class ModelConfig:
         edge_task: target relation, decoder and message-passing options of an edge
             classification / regression or link-prediction model (``None`` for node tasks).
         lm_models: ``lm_model.node_lm_models``: language-model node encoders (``lm_config``).
+        use_node_embeddings: every node of a type with features also has a learnable embedding
+            (payloads carry it as ``gs_learnable_embedding``), joined to the projected features.
+        relation_order: RGCN's stacked per-relation weights follow this order (the graph's
+            relation order in training) when given; empty: sorted (GConstruct graphs).
     """
 
     task_type: str
@@ -92,6 +96,8 @@ class ModelConfig:
     gsf: Mapping[str, Any] = field(default_factory=dict)
     edge_task: EdgeTaskConfig | None = None
     lm_models: tuple[LMNodeModelSpec, ...] = ()
+    use_node_embeddings: bool = False
+    relation_order: tuple[CanonicalEtype, ...] = ()
 
     def target_kind(self) -> TargetKind:
         """Node or edge targets of this model (``handler.contract.targets``)."""
@@ -103,6 +109,7 @@ class ModelConfig:
         path: str | Path,
         ntypes: Sequence[str] | None = None,
         canonical_etypes: Sequence[CanonicalEtype] | None = None,
+        relation_order: Sequence[CanonicalEtype] | None = None,
     ) -> ModelConfig:
         """Reads a runtime training YAML.
 
@@ -112,6 +119,8 @@ class ModelConfig:
                 feature name for every node type.
             canonical_etypes: the graph's edge types; needed only for a global
                 ``edge_feat_name``.
+            relation_order: the relations in training's order when it is not the sorted one
+                (``GraphSchema.relation_order``: graphs built by GSProcessing).
 
         Returns:
             The parsed config.
@@ -120,7 +129,8 @@ class ModelConfig:
             UnsupportedConfigError: an option changes inference in an unsupported way.
             ValueError: the file is not a GraphStorm training config.
         """
-        return cls.from_dict(read_training_yaml(path), ntypes=ntypes, canonical_etypes=canonical_etypes)
+        return cls.from_dict(read_training_yaml(path), ntypes=ntypes, canonical_etypes=canonical_etypes,
+                             relation_order=relation_order)
 
     @classmethod
     def from_dict(
@@ -128,6 +138,7 @@ class ModelConfig:
         raw: Mapping[str, Any],
         ntypes: Sequence[str] | None = None,
         canonical_etypes: Sequence[CanonicalEtype] | None = None,
+        relation_order: Sequence[CanonicalEtype] | None = None,
     ) -> ModelConfig:
         """Parses the loaded YAML document (see ``from_yaml``)."""
         if not isinstance(raw, Mapping) or not isinstance(raw.get("gsf"), Mapping):
@@ -183,6 +194,8 @@ class ModelConfig:
             gsf=MappingProxyType(dict(opts)),
             edge_task=edge_task,
             lm_models=lm_models,
+            use_node_embeddings=_bool({k: v for k, v in opts.items() if v is not None}, "use_node_embeddings", False),
+            relation_order=tuple(as_etype(et) for et in relation_order or ()),
         )
 
 
@@ -219,10 +232,6 @@ def _task_type(families: Mapping[str, Any], opts: Mapping[str, Any]) -> str:
 
 def _refuse_unsupported(opts: Mapping[str, Any]) -> None:
     """Raises for options that change the forward pass in ways not implemented here."""
-    if opts.get("use_node_embeddings", False) is not False:
-        raise UnsupportedConfigError(
-            "use_node_embeddings: learnable embeddings on nodes with features are not supported"
-        )
     if opts.get("construct_feat_ntype") not in (None, []):
         raise UnsupportedConfigError(
             "construct_feat_ntype: feature reconstruction for featureless nodes is not supported"

@@ -309,27 +309,35 @@ class GraphBuilder:
             names = self.config.node_feat_names.get(ntype)
             if names:
                 arrays = [feats[name] for name in names]
+                if self.config.use_node_embeddings:  # the node's learnable embedding follows its features
+                    arrays.append(self._learnable_embedding(ntype, feats, node_ids))
+                    names = (*names, LEARNABLE_EMBEDDING_KEY)
             elif ntype in self._text_features:  # the LM embedding is the whole input
                 inputs[ntype] = torch.zeros((len(node_ids[ntype]), 0))
                 continue
-            elif LEARNABLE_EMBEDDING_KEY in feats:
-                arrays = [feats[LEARNABLE_EMBEDDING_KEY]]
-                width = arrays[0].shape[1]
-                if width != self.config.hidden_size:
-                    raise GraphConstructionError(
-                        f"node type {ntype}: feature '{LEARNABLE_EMBEDDING_KEY}' has {width} values per "
-                        f"node, expected {self.config.hidden_size} (the model's embedding size)"
-                    )
             else:
-                # GraphStorm fails this request in its model (500); the text says what to send.
-                raise InternalError(
-                    f"The input features should contains a key: {LEARNABLE_EMBEDDING_KEY} for using "
-                    f"learnable embeddings (node type {ntype}, node id {format_id(node_ids[ntype][0])})."
-                )
+                arrays = [self._learnable_embedding(ntype, feats, node_ids)]
             inputs[ntype] = _checked_width(
                 np.concatenate(arrays, axis=1) if len(arrays) > 1 else arrays[0],
                 self.node_input_dims.get(ntype), f"node type {ntype}", names or (LEARNABLE_EMBEDDING_KEY,))
         return inputs
+
+    def _learnable_embedding(self, ntype: str, feats: dict[str, np.ndarray],
+                             node_ids: dict[str, list[Any]]) -> np.ndarray:
+        """The ``gs_learnable_embedding`` vectors of a node type's nodes (hidden size wide)."""
+        if LEARNABLE_EMBEDDING_KEY not in feats:
+            # GraphStorm fails this request in its model (500); the text says what to send.
+            raise InternalError(
+                f"The input features should contains a key: {LEARNABLE_EMBEDDING_KEY} for using "
+                f"learnable embeddings (node type {ntype}, node id {format_id(node_ids[ntype][0])})."
+            )
+        emb = feats[LEARNABLE_EMBEDDING_KEY]
+        if emb.shape[1] != self.config.hidden_size:
+            raise GraphConstructionError(
+                f"node type {ntype}: feature '{LEARNABLE_EMBEDDING_KEY}' has {emb.shape[1]} values per "
+                f"node, expected {self.config.hidden_size} (the model's embedding size)"
+            )
+        return emb
 
     def _edge_inputs(self, edge_features: dict[CanonicalEtype, dict[str, np.ndarray]],
                      edge_lists: dict[CanonicalEtype, tuple[torch.Tensor, torch.Tensor]]) -> dict[CanonicalEtype, torch.Tensor]:

@@ -169,6 +169,8 @@ def build_model(
     learnable = [nt for nt in ntypes if nt not in node_feat_dims]
     node_embed: NodeInputLayer
     if config.lm_models:
+        if config.use_node_embeddings:
+            raise UnsupportedConfigError("use_node_embeddings: not supported together with lm_model")
         if config.edge_task is not None:
             raise UnsupportedConfigError("lm_model: language-model node encoders are supported for node tasks only")
         node_embed = build_lm_node_input_layer(config.lm_models, lm_resolver or LMResolver.for_model_dir(None),
@@ -176,7 +178,8 @@ def build_model(
                                                config.num_ffn_layers_in_input)
     else:
         node_embed = NodeInputLayer(node_feat_dims, learnable, hidden, config.input_activation,
-                                    config.num_ffn_layers_in_input)
+                                    config.num_ffn_layers_in_input,
+                                    list(node_feat_dims) if config.use_node_embeddings else ())
     edge_embed = EdgeInputLayer(edge_feat_dims, hidden, config.input_activation,
                                 config.num_ffn_layers_in_input)
     gnn = build_encoder(config, ntypes, canonical_etypes, {et: hidden for et in edge_feat_dims})

@@ -248,7 +248,7 @@ class RealtimePredictor:
         """
         paths = locate_artifacts(model_dir)
         schema = GraphSchema.from_file(paths.transform_json)
-        config = ModelConfig.from_yaml(paths.yaml, schema.ntypes, schema.canonical_etypes)
+        config = ModelConfig.from_yaml(paths.yaml, schema.ntypes, schema.canonical_etypes, schema.relation_order)
         resolver = LMResolver.for_model_dir(model_dir, lm_models)
         model = restore_model(config, schema.canonical_etypes, paths.model_bin, device, ntypes=schema.ntypes,
                               lm_resolver=resolver)
