@@ -3,7 +3,7 @@
 ``GRAPHSTORM_RUNTIME_UPDATED_TRAINING_CONFIG.yaml`` holds ``gsf: {family: {option: value}}``;
 GraphStorm flattens the families into one namespace (``GSConfig.set_attributes``) and applies
 defaults in ``graphstorm/config/argument.py``. ``ModelConfig`` does the same for the options
-that change a node model's forward pass, and refuses (``UnsupportedConfigError``, naming the
+that change a model's forward pass, and refuses (``UnsupportedConfigError``, naming the
 option) every option that changes inference in a way this server does not implement.
 """
 
@@ -38,7 +38,7 @@ DEFAULT_NTYPE = "_N"
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The inference-relevant part of a GraphStorm node-model training config.
+    """The inference-relevant part of a GraphStorm training config (node, edge or link prediction).
 
     Attributes:
         task_type: one of ``handler.contract.names.TASKS``.
