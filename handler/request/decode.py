@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,18 +70,20 @@ def decode(body: bytes, content_type: str | None, limits: RequestLimits) -> Deco
             f"the body has {len(body)} bytes; this endpoint accepts at most "
             f"{limits.max_request_bytes} (limit max_request_bytes)"
         )
-    if not _is_json_content_type(content_type):
+    read = BODY_READERS.get(_media_type(content_type))
+    if read is None:
         shown = content_type if content_type is None else content_type[:100]
-        raise UnreadableBodyError(
-            f'Unsupported content type: {shown}. Supported content type: "application/json"'
-        )
-    return DecodedRequest(uid=request_uid(body), document=_decode_json(body), body_bytes=len(body))
+        supported = ", ".join(f'"{media}"' for media in BODY_READERS)
+        raise UnreadableBodyError(f"Unsupported content type: {shown}. Supported content type: {supported}")
+    return DecodedRequest(uid=request_uid(body), document=read(body), body_bytes=len(body))
 
 
-def _is_json_content_type(content_type: str | None) -> bool:
+def _media_type(content_type: str | None) -> str:
+    """The media type of a Content-Type (parameters such as ``; charset=utf-8`` dropped), lower
+    case; "" when absent."""
     if not isinstance(content_type, str):
-        return False
-    return content_type.split(";", 1)[0].strip().lower() == JSON_CONTENT_TYPE
+        return ""
+    return content_type.split(";", 1)[0].strip().lower()
 
 
 def _decode_json(body: bytes) -> Any:
@@ -119,3 +122,7 @@ def _parse_int(text: str) -> int | float:
         return float(value)
     except OverflowError:
         return math.inf if value > 0 else -math.inf
+
+
+# Media type -> the reader of such a body (a new content type is one entry).
+BODY_READERS: dict[str, Callable[[bytes], Any]] = {JSON_CONTENT_TYPE: _decode_json}
