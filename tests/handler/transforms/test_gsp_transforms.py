@@ -80,6 +80,14 @@ def test_mean_imputation_is_truncated_for_integer_columns():
     np.testing.assert_array_equal(negative.apply([None, 1]).ravel(), np.float32([-2.0, 1.0]))  # toward zero
 
 
+def test_an_integer_column_sum_decides_the_column_type():
+    integer_sum = _numerical("mean", 2.5, "standard", {"col_sums": {"sum(c)": 10}})
+    np.testing.assert_array_equal(integer_sum.apply([None]).ravel(), np.float32([0.2]))
+    np.testing.assert_array_equal(integer_sum.apply([None, 1.0]).ravel(), np.float32([0.2, 0.1]))
+    float_sum = _numerical("mean", 2.5, "standard", {"col_sums": {"sum(c)": 10.0}})
+    np.testing.assert_array_equal(float_sum.apply([None, 1]).ravel(), np.float32([0.25, 0.1]))
+
+
 def test_null_without_imputer_is_refused_naming_the_row():
     t = _numerical("none", None, "min-max", {"originalMinValues": [0.0], "originalMaxValues": [1.0]})
     with pytest.raises(FeatureValueError, match="no imputer") as err:
