@@ -76,11 +76,14 @@ def gsp_blocks(conf: dict[str, Any]) -> tuple[list[tuple[str, list[dict[str, Any
 def _feature(block: dict[str, Any]) -> dict[str, Any]:
     """One GSProcessing feature as ``FeatureSpec`` fields.
 
-    ``no-op`` is GConstruct's no-op (same numerics: numbers and number lists pass as float32,
-    strings split at ``separator``, ``truncate_dim`` keeps the first values); every other
-    transformation keeps GSProcessing's name (prefixed), kwargs and saved state.
+    ``no-op`` of one column is GConstruct's no-op (same numerics: numbers and number lists pass
+    as ``out_dtype``, strings split at ``separator``, ``truncate_dim`` keeps the first values);
+    every other transformation keeps GSProcessing's name (prefixed), kwargs, column(s) and saved
+    state.
     """
     column = block.get("column")
+    if isinstance(column, list) and len(column) == 1:
+        column = column[0]
     name = block.get("name", column if isinstance(column, str) else None)
     if not isinstance(name, str):
         raise ValueError(f"GSProcessing feature {_short(block)} has no name")
@@ -89,8 +92,9 @@ def _feature(block: dict[str, Any]) -> dict[str, Any]:
     kwargs = transformation.get("kwargs") or {}
     dim = block.get("dim")
     spec: dict[str, Any] = {"name": name, "dim": tuple(dim) if isinstance(dim, list) else None}
-    if kind == "no-op":
-        spec.update(transform=None, truncate_dim=kwargs.get("truncate_dim"), separator=kwargs.get("separator"))
+    if kind == "no-op" and isinstance(column, str):
+        spec.update(transform=None, truncate_dim=kwargs.get("truncate_dim"), separator=kwargs.get("separator"),
+                    out_dtype=kwargs.get("out_dtype"))
     else:
         spec["transform"] = {
             "name": GSP_TRANSFORM_PREFIX + str(kind),

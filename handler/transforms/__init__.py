@@ -113,6 +113,9 @@ def _gsp_transform(spec: FeatureSpec, conf: dict) -> FeatureTransform:
             and multi-categorical store no state), or one this server does not implement.
     """
     kind = spec.transform_name[len(GSP_TRANSFORM_PREFIX):]
+    if not isinstance(conf.get("column"), str):
+        raise UnsupportedConfigError(
+            f"feature {spec.name}: GSProcessing features over several columns are not supported")
     kwargs = conf.get("kwargs") or {}
     state: dict = conf.get("precomputed") or {}
     if kind == "numerical":

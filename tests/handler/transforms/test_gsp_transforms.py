@@ -158,3 +158,11 @@ def test_model_using_a_feature_that_cannot_be_reapplied_is_refused_at_load(tmp_p
     (tmp_path / YAML).write_text(yaml.safe_dump(config))
     with pytest.raises(UnsupportedConfigError, match=f"feature {name}: .*{reason}.*cannot be re-applied"):
         RealtimePredictor.from_artifacts(tmp_path)
+
+
+def test_features_over_several_columns_are_refused():
+    conf = copy.deepcopy(CONF)
+    conf["graph"]["nodes"][0]["features"].append(
+        {"column": ["a", "b"], "name": "ab", "transformation": {"name": "no-op"}, "dim": [2]})
+    with pytest.raises(UnsupportedConfigError, match="ab: .*several columns"):
+        build_transform(_feature("paper", "ab", conf))
