@@ -119,6 +119,14 @@ def test_bucket_numerical_windows(value, buckets):
     assert np.flatnonzero(year.apply([value])[0]).tolist() == buckets
 
 
+def test_no_op_null_is_refused_and_values_pass():
+    feat = build_transform(_feature("paper", "feat"))
+    assert feat.apply([[0.5] * 16]).tolist() == [[0.5] * 16]
+    with pytest.raises(FeatureValueError, match="null") as err:
+        feat.apply([[0.5] * 16, None])
+    assert err.value.row == 1
+
+
 def test_bucket_numerical_null_is_refused():
     year = build_transform(_feature("paper", "year"))
     with pytest.raises(FeatureValueError, match="no imputer"):
