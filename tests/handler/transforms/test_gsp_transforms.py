@@ -16,11 +16,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from handler import RealtimePredictor
 from handler.contract.errors import UnsupportedConfigError
 from handler.contract.graph_schema import GraphSchema
 from handler.transforms import FeatureValueError, build_transform
+from handler.transforms.gsp_bucket_numerical import GSPBucketNumericalTransform
 
 ARTIFACTS = Path(__file__).parents[2] / "fixtures" / "gsp_rgcn_nc" / "artifacts"
 CONF = json.loads((ARTIFACTS / "data_transform_new.json").read_text())
@@ -125,6 +128,29 @@ def test_no_op_null_is_refused_and_values_pass():
     with pytest.raises(FeatureValueError, match="null") as err:
         feat.apply([[0.5] * 16, None])
     assert err.value.row == 1
+
+
+def _membership(value: float, lo: float, hi: float, count: int, window: float) -> list[int]:
+    """GSProcessing 0.5.1's ``determine_bucket_membership``, one value at a time."""
+    if value >= hi:
+        return [count - 1]
+    if value <= lo:
+        return [0]
+    size = (hi - lo) / count
+    low, high = value - window / 2, value + window / 2
+    low = lo if low < lo else (hi - size / 10 if low >= hi else low)
+    high = lo if high < lo else (hi - size / 10 if high >= hi else high)
+    return list(range(int((low - lo) // size), int((high - lo) // size) + 1))
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(values=st.lists(st.floats(-50, 150) | st.integers(-50, 150), min_size=1, max_size=20),
+       lo=st.integers(-10, 10), width=st.floats(0.5, 100), count=st.integers(1, 12), window=st.floats(0, 40))
+def test_bucket_numerical_matches_gsprocessing_value_by_value(values, lo, width, count, window):
+    transform = GSPBucketNumericalTransform("f", [lo, lo + width], count, window)
+    got = transform.apply(values)
+    for row, value in enumerate(values):
+        assert np.flatnonzero(got[row]).tolist() == _membership(float(value), lo, lo + width, count, window)
 
 
 def test_bucket_numerical_null_is_refused():
