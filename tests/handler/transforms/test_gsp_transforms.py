@@ -200,3 +200,24 @@ def test_features_over_several_columns_are_refused():
         {"column": ["a", "b"], "name": "ab", "transformation": {"name": "no-op"}, "dim": [2]})
     with pytest.raises(UnsupportedConfigError, match="ab: .*several columns"):
         build_transform(_feature("paper", "ab", conf))
+
+
+def _edge(src: str, rel: str, dst: str) -> dict:
+    return {"source": {"column": "s", "type": src}, "relation": {"type": rel}, "dest": {"column": "d", "type": dst}}
+
+
+def test_reverse_edges_and_homogeneous_graphs():
+    hetero = {"version": "gsprocessing-runtime-v1.0", "graph": {
+        "nodes": [{"type": "user", "column": "id", "features": []}],
+        "edges": [_edge("user", "buys", "item"), _edge("item", "similar", "item")],
+        "is_homogeneous": False, "add_reverse_edges": True}}
+    schema = GraphSchema.from_dict(hetero)
+    assert schema.canonical_etypes == (("user", "buys", "item"), ("item", "buys-rev", "user"),
+                                       ("item", "similar", "item"), ("item", "similar-rev", "item"))
+    assert schema.reverse_of[("item", "buys-rev", "user")] == ("user", "buys", "item")
+    assert schema.relation_order == schema.canonical_etypes and set(schema.ntypes) == {"user", "item"}
+    homogeneous = {"version": "gsprocessing-runtime-v1.0", "graph": {
+        "nodes": [{}], "edges": [_edge("_N", "_E", "_N")], "is_homogeneous": True, "add_reverse_edges": True}}
+    schema = GraphSchema.from_dict(homogeneous)
+    assert schema.is_homogeneous and schema.add_reverse_edges
+    assert schema.canonical_etypes == (("_N", "_E", "_N"),) and schema.ntypes == ("_N",)
