@@ -11,8 +11,8 @@ cast to float32:
   does not record the column type; a ``standard`` column sum shows it (Spark sums an integer
   column to an integer), otherwise the request's own values decide: the column is an integer
   column when every non-null value of the feature in the request is a JSON integer.
-* ``min-max``: ``(x - min) / (max - min)`` (0.5 when ``max == min``), **not** clipped (Spark's
-  ``MinMaxScaler``).
+* ``min-max``: ``(x - min) * (1 / (max - min))`` (0.5 when ``max == min``), **not** clipped
+  (Spark's ``MinMaxScalerModel``, which multiplies by the reciprocal of the range).
 * ``standard``: ``x / column sum`` (``col_sums["sum(<col>)"]``), not a z-score.
 * ``none``: ``x``.
 
@@ -42,8 +42,9 @@ class GSPNumericalTransform(FeatureTransform):
         name: feature name.
         imputed_value: what a missing value becomes (``None``: the feature has no imputer).
         normalizer: ``none``, ``min-max`` or ``standard``.
-        scale: ``(offset, divisor)``: the value is ``(x - offset) / divisor``; ``None`` for
-            ``min-max`` over a constant column (every value becomes 0.5).
+        scale: ``(offset, factor)``: ``min-max`` gives ``(x - offset) * factor``, ``standard``
+            ``x / factor`` (Spark's operations); ``None`` for ``min-max`` over a constant column
+            (every value becomes 0.5).
         dtype: output dtype.
         scalar_input: one number per row.
         integer_column: whether the training column held integers, when the saved state
@@ -100,7 +101,7 @@ class GSPNumericalTransform(FeatureTransform):
                 low, high = float(reconstruction["originalMinValues"][0]), float(reconstruction["originalMaxValues"][0])
             except (KeyError, IndexError, TypeError, ValueError):
                 raise UnsupportedConfigError(f"feature {name}: min-max has no saved minimum and maximum") from None
-            scale = None if high == low else (low, high - low)
+            scale = None if high == low else (low, 1.0 / (high - low))
         elif norm_name == "standard":
             total = (reconstruction.get("col_sums") or {}).get(f"sum({col})")
             if not isinstance(total, int | float) or isinstance(total, bool) or not math.isfinite(total) or total == 0:
@@ -131,5 +132,7 @@ class GSPNumericalTransform(FeatureTransform):
         x = feats.astype(np.float64)
         if self.scale is None:
             return np.full(x.shape, 0.5, dtype=self.dtype)
-        offset, divisor = self.scale
-        return ((x - offset) / divisor).astype(self.dtype)
+        offset, factor = self.scale
+        if self.normalizer == "min-max":
+            return ((x - offset) * factor).astype(self.dtype)
+        return (x / factor).astype(self.dtype)
