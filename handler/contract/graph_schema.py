@@ -9,11 +9,11 @@ is read by ``gsp_schema`` into the same schema.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from handler.contract.artifacts import read_transform_json
 from handler.contract.gsp_schema import gsp_blocks, is_gsp_config
 from handler.contract.names import CanonicalEtype, as_etype  # noqa: F401 (re-exported)
 
@@ -85,8 +85,7 @@ class GraphSchema:
     @classmethod
     def from_file(cls, path: str | Path) -> GraphSchema:
         """Reads ``data_transform_new.json`` (or any GConstruct config with the same layout)."""
-        with open(path, encoding="utf-8") as f:
-            return cls.from_dict(json.load(f))
+        return cls.from_dict(read_transform_json(path))
 
     @classmethod
     def from_dict(cls, conf: dict[str, Any]) -> GraphSchema:

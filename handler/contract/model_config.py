@@ -3,7 +3,7 @@
 ``GRAPHSTORM_RUNTIME_UPDATED_TRAINING_CONFIG.yaml`` holds ``gsf: {family: {option: value}}``;
 GraphStorm flattens the families into one namespace (``GSConfig.set_attributes``) and applies
 defaults in ``graphstorm/config/argument.py``. ``ModelConfig`` does the same for the options
-that change a node model's forward pass, and refuses (``UnsupportedConfigError``, naming the
+that change a model's forward pass, and refuses (``UnsupportedConfigError``, naming the
 option) every option that changes inference in a way this server does not implement.
 """
 
@@ -15,12 +15,19 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
+from handler.contract.artifacts import read_training_yaml
 from handler.contract.edge_task_config import EdgeTaskConfig, parse_edge_task
 from handler.contract.errors import UnsupportedConfigError
 from handler.contract.lm_config import LMNodeModelSpec, parse_node_lm_models
-from handler.contract.names import EDGE_TARGET_TASKS, NODE_TASKS, TASKS, CanonicalEtype, as_etype  # noqa: F401 (re-exported)
+from handler.contract.names import (  # noqa: F401 (re-exported)
+    EDGE_TARGET_TASKS,
+    NODE_CLASSIFICATION,
+    NODE_TASKS,
+    TASKS,
+    CanonicalEtype,
+    as_etype,
+)
+from handler.contract.targets import TargetKind, target_kind
 
 GNN_ENCODERS = ("rgcn", "rgat", "hgt", "sage", "gat", "gatv2")
 EDGE_FEAT_MP_OPS = ("concat", "add", "sub", "mul", "div")
@@ -31,7 +38,7 @@ DEFAULT_NTYPE = "_N"
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The inference-relevant part of a GraphStorm node-model training config.
+    """The inference-relevant part of a GraphStorm training config (node, edge or link prediction).
 
     Attributes:
         task_type: one of ``handler.contract.names.TASKS``.
@@ -92,6 +99,10 @@ class ModelConfig:
     use_node_embeddings: bool = False
     relation_order: tuple[CanonicalEtype, ...] = ()
 
+    def target_kind(self) -> TargetKind:
+        """Node or edge targets of this model (``handler.contract.targets``)."""
+        return target_kind(self.task_type, self.target_ntypes, self.edge_task)
+
     @classmethod
     def from_yaml(
         cls,
@@ -118,9 +129,7 @@ class ModelConfig:
             UnsupportedConfigError: an option changes inference in an unsupported way.
             ValueError: the file is not a GraphStorm training config.
         """
-        with open(path, encoding="utf-8") as f:
-            raw = yaml.safe_load(f)
-        return cls.from_dict(raw, ntypes=ntypes, canonical_etypes=canonical_etypes,
+        return cls.from_dict(read_training_yaml(path), ntypes=ntypes, canonical_etypes=canonical_etypes,
                              relation_order=relation_order)
 
     @classmethod
@@ -199,6 +208,17 @@ def _flatten(families: Mapping[str, Any]) -> dict[str, Any]:
     return opts
 
 
+def task_type_of(raw: Any) -> str:
+    """The task of a loaded training YAML (the one rule: the server's, the container's).
+
+    Raises:
+        ValueError: no ``gsf`` section; UnsupportedConfigError: a task this server does not serve.
+    """
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("gsf"), Mapping):
+        raise ValueError("training config has no 'gsf' section")
+    return _task_type(raw["gsf"], _flatten(raw["gsf"]))
+
+
 def _task_type(families: Mapping[str, Any], opts: Mapping[str, Any]) -> str:
     """The task, from the task family (GraphStorm's ``set_attributes``) or ``runtime.task_type``."""
     family_tasks = [f for f in families if f in NODE_TASKS or f in EDGE_TARGET_TASKS]
@@ -225,7 +245,7 @@ def _classification(
     task_type: str, target_ntypes: tuple[str, ...], opts: Mapping[str, Any]
 ) -> tuple[dict[str, int], dict[str, bool], bool]:
     """Per-target-type class counts and multilabel flags, and whether focal loss is used."""
-    if task_type != "node_classification":
+    if task_type != NODE_CLASSIFICATION:
         return {}, {}, False
     raw_classes = opts.get("num_classes")
     if raw_classes is None:

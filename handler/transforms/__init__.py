@@ -18,6 +18,7 @@ from handler.contract.errors import UnsupportedConfigError
 from handler.contract.graph_schema import FeatureSpec
 from handler.contract.gsp_schema import GSP_TRANSFORM_PREFIX
 from handler.contract.lm_resolution import LMResolver
+from handler.contract.names import TEXT_TRANSFORMS, TOKENIZE_HF
 from handler.transforms.base import FeatureTransform, FeatureValueError, out_dtype
 from handler.transforms.bert_hf import DEFAULT_INFER_BATCH_SIZE, BertHFTransform
 from handler.transforms.bucket_numerical import BucketNumericalTransform
@@ -37,9 +38,6 @@ __all__ = [
     "FeatureTransform", "FeatureValueError", "TextTokens", "TokenizeHFTransform", "build_transform",
     "learnable_embedding_transform",
 ]
-
-TEXT_TRANSFORMS = ("tokenize_hf", "bert_hf")
-
 
 def build_transform(spec: FeatureSpec, lm_resolver: LMResolver | None = None) -> FeatureTransform:
     """The transform a GConstruct feature spec describes.
@@ -154,7 +152,7 @@ def _text_transform(spec: FeatureSpec, conf: dict, dtype: type, resolver: LMReso
         raise UnsupportedConfigError(f"feature {spec.name}: {conf['name']} needs bert_model and max_seq_length")
     lm_dir = resolver.resolve(conf["bert_model"])
     max_seq_length = int(conf["max_seq_length"])
-    if conf["name"] == "tokenize_hf":
+    if conf["name"] == TOKENIZE_HF:
         return TokenizeHFTransform(spec.name, lm_dir, max_seq_length)
     return BertHFTransform(spec.name, lm_dir, max_seq_length,
                            int(conf.get("infer_batch_size", DEFAULT_INFER_BATCH_SIZE)), dtype=dtype)

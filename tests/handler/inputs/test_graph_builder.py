@@ -174,10 +174,8 @@ def test_edgeless_payload_is_valid(variant):  # T4
     payload["targets"] = [target]
     pg = _build(variant, payload)
     assert pg.num_edges == 0 and pg.num_nodes == len(keep)
-    if "edge_type" in target:
-        assert len(pg.target_pairs) == 1 and pg.target_index == ()
-    else:
-        assert pg.target_index == (0,)
+    assert len(pg.target_positions) == 1
+    assert len(pg.target_positions[0]) == (2 if "edge_type" in target else 1)
 
 
 @pytest.mark.parametrize(("variant", "relations"), [
@@ -197,7 +195,7 @@ def test_edge_model_rule_applies_to_the_built_graph(variant, relations):
             assert 0 < len(ruled.edges[etype][0]) < len(src), etype  # only the target pairs go
     ids = {nt: ruled.node_ids[nt] for nt in ruled.node_ids}
     got = [(t.edge_type, ids[t.edge_type[0]][s], ids[t.edge_type[2]][d])
-           for t, (s, d) in zip(ruled.targets, ruled.target_pairs, strict=True)]
+           for t, (s, d) in zip(ruled.targets, ruled.target_positions, strict=True)]
     assert got == [(tuple(t["edge_type"]), t["src_node_id"], t["dest_node_id"]) for t in payload["targets"]]
 
 
@@ -208,7 +206,7 @@ def test_targets_keep_request_order_and_duplicates():
     pg = _build("rgcn_nc", payload)
     assert [t.node_id for t in pg.targets] == [t1["node_id"], t0["node_id"], t1["node_id"]]
     ids = pg.node_ids["paper"]
-    assert [ids[i] for i in pg.target_index] == [t1["node_id"], t0["node_id"], t1["node_id"]]
+    assert [ids[i] for (i,) in pg.target_positions] == [t1["node_id"], t0["node_id"], t1["node_id"]]
 
 
 def _mutate(variant: str, change) -> dict:

@@ -69,7 +69,7 @@ def test_prediction_matches_target(case):
     config, model = _model()
     inputs = load_npz_case(VARIANT, case, config, nan_to_zero=True)  # T5 for e02
     out = _by_target(inputs, model.predict(inputs.graph, inputs.node_inputs, inputs.edge_inputs,
-                                           inputs.targets, {"paper": _tokens(case)}))
+                                           inputs.positions, {"paper": _tokens(case)}))
     for ntype, node_id, want in target_predictions(VARIANT, case):
         np.testing.assert_allclose(out[(ntype, node_id)], want, rtol=0, atol=ATOL, err_msg=f"{case} {node_id}")
 
@@ -109,9 +109,9 @@ def test_other_node_types_keep_their_features():  # T14
     config, model = _model()
     inputs = load_npz_case(VARIANT, "v02_small", config)
     tokens = {"paper": _tokens("v02_small")}
-    base = model.predict(inputs.graph, inputs.node_inputs, inputs.edge_inputs, inputs.targets, tokens)
+    base = model.predict(inputs.graph, inputs.node_inputs, inputs.edge_inputs, inputs.positions, tokens)
     changed = dict(inputs.node_inputs, author=inputs.node_inputs["author"] + 1.0)
-    other = model.predict(inputs.graph, changed, inputs.edge_inputs, inputs.targets, tokens)
+    other = model.predict(inputs.graph, changed, inputs.edge_inputs, inputs.positions, tokens)
     assert not torch.allclose(base["paper"], other["paper"])
 
 
@@ -135,7 +135,7 @@ def test_text_rows_must_match_feature_rows():
     config, model = _model()
     inputs = load_npz_case(VARIANT, "v02_small", config)
     with pytest.raises(ValueError, match="text for 6 nodes"):
-        model.predict(inputs.graph, inputs.node_inputs, inputs.edge_inputs, inputs.targets,
+        model.predict(inputs.graph, inputs.node_inputs, inputs.edge_inputs, inputs.positions,
                       {"paper": _tokens("v01_tiny")})
 
 
