@@ -17,17 +17,16 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import orjson
 
+from bench.fixtures import FIXTURES_DIR
 from handler import RealtimePredictor
 from handler.contract import envelope
 from handler.contract.names import JSON_CONTENT_TYPE
 from handler.serving.predictor import STAGES, disjoint_union
 
-FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
 VALID_CASES = ("v01_tiny", "v02_small", "v03_medium_sampled", "v04_medium_full",
                "v05_multi8_sampled", "v06_large_full")
 SPEEDUP_TARGET = 10.0
@@ -91,7 +90,7 @@ class CaseResult:
 
 def graphstorm_medians(variant: str) -> dict[str, float]:
     """case -> GraphStorm's recorded median ms (``timings.json`` of the fixture)."""
-    path = FIXTURES / variant / "timings.json"
+    path = FIXTURES_DIR / variant / "timings.json"
     if not path.is_file():
         return {}
     return {c["case"]: c["median_ms"] for c in json.loads(path.read_text())["cases"]}
@@ -100,7 +99,7 @@ def graphstorm_medians(variant: str) -> dict[str, float]:
 def bench_case(predictor: RealtimePredictor, variant: str, case: str, runs: int, warmup: int,
                gs_medians: dict[str, float]) -> CaseResult:
     """Measures one payload (see the module docstring)."""
-    body = (FIXTURES / variant / "payloads" / f"{case}.json").read_bytes()
+    body = (FIXTURES_DIR / variant / "payloads" / f"{case}.json").read_bytes()
     request = [(body, JSON_CONTENT_TYPE)]
     total = time_calls(lambda: envelope.dumps(predictor.predict(body)), runs, warmup)
     stage_samples: dict[str, list[float]] = {s: [] for s in STAGES}
@@ -132,9 +131,9 @@ def run_inprocess(variants: list[str], cases: list[str], runs: int, warmup: int,
     """Every (variant, case) pair, one predictor per variant."""
     results = []
     for variant in variants:
-        lm_root = FIXTURES / variant / "lm"  # text fixtures ship their language model
+        lm_root = FIXTURES_DIR / variant / "lm"  # text fixtures ship their language model
         lm_models = {p.name: p for p in lm_root.iterdir()} if lm_root.is_dir() else None
-        predictor = RealtimePredictor.from_artifacts(FIXTURES / variant / "artifacts", lm_models=lm_models)
+        predictor = RealtimePredictor.from_artifacts(FIXTURES_DIR / variant / "artifacts", lm_models=lm_models)
         gs = graphstorm_medians(variant)
         for case in cases:
             result = bench_case(predictor, variant, case, runs, warmup, gs)
