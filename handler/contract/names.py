@@ -46,3 +46,5 @@ TRANSFORM_FILE = "data_transform_new.json"
 ARTIFACTS_DIR = "artifacts"
 
 JSON_CONTENT_TYPE = "application/json"
+# Our columnar request format (handler/contract/arrow_payload.py; not GraphStorm's).
+ARROW_STREAM_CONTENT_TYPE = "application/vnd.apache.arrow.stream"
