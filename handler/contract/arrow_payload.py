@@ -155,14 +155,24 @@ class ArrowPayload:
     nodes_have_features: dict[str, bool] = field(default_factory=dict)
     edges_have_features: dict[tuple[str, str, str], bool] = field(default_factory=dict)
 
-    def to_document(self) -> dict[str, Any]:
-        """The JSON payload document this body was made from (keys as ``payload_to_arrow`` keeps them)."""
-        nodes: list[dict[str, Any]] = []
-        for ntype, table in self.nodes.items():
-            nodes += _members(table, {"node_type": ntype}, self.nodes_have_features[ntype])
-        edges: list[dict[str, Any]] = []
-        for etype, table in self.edges.items():
-            edges += _members(table, {"edge_type": list(etype)}, self.edges_have_features[etype])
+    def to_document(self, graph: bool = True) -> dict[str, Any]:
+        """The JSON payload document this body was made from (keys as ``payload_to_arrow`` keeps them).
+
+        Args:
+            graph: False: ``graph.nodes`` and ``graph.edges`` are lists of as many ``None`` as
+                there are members (for checks that count members, when the members are read as
+                columns instead).
+        """
+        nodes: list[Any] = []
+        edges: list[Any] = []
+        if not graph:
+            nodes = [None] * sum(t.num_rows for t in self.nodes.values())
+            edges = [None] * sum(t.num_rows for t in self.edges.values())
+        else:
+            for ntype, table in self.nodes.items():
+                nodes += _members(table, {"node_type": ntype}, self.nodes_have_features[ntype])
+            for etype, table in self.edges.items():
+                edges += _members(table, {"edge_type": list(etype)}, self.edges_have_features[etype])
         return {**self.envelope, "graph": {"nodes": nodes, "edges": edges}, "targets": self.targets.to_pylist()}
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from handler.contract.arrow_payload import ArrowConversionError, read_arrow
+from handler.contract.arrow_payload import ArrowConversionError, ArrowPayload, read_arrow
 from handler.contract.envelope import request_uid
 from handler.contract.errors import RealtimeError, RequestTooLargeError, UnreadableBodyError
 from handler.contract.limits import RequestLimits
@@ -23,17 +23,20 @@ from handler.contract.names import ARROW_STREAM_CONTENT_TYPE, JSON_CONTENT_TYPE
 
 @dataclass(frozen=True)
 class DecodedRequest:
-    """A body read as JSON.
+    """A body read as JSON, or as our Arrow request format.
 
     Attributes:
         uid: ``request_uid``: the last 16 hex digits of the body's sha256.
-        document: the decoded JSON value (any JSON type; ``parse`` checks it).
+        document: the decoded JSON value (any JSON type; ``parse`` checks it); None for Arrow.
         body_bytes: the body's size.
+        columns: an Arrow body's typed columns (``parse`` groups them, or reads them as the
+            JSON document they stand for); None for JSON.
     """
 
     uid: str
     document: Any
     body_bytes: int
+    columns: ArrowPayload | None = None
 
 
 def error_uid(body: bytes, err: RealtimeError) -> str:
@@ -74,7 +77,7 @@ def decode(body: bytes, content_type: str | None, limits: RequestLimits) -> Deco
         )
     media_type = _media_type(content_type)
     if media_type == ARROW_STREAM_CONTENT_TYPE:
-        return DecodedRequest(uid=request_uid(body), document=_decode_arrow(body), body_bytes=len(body))
+        return DecodedRequest(uid=request_uid(body), document=None, body_bytes=len(body), columns=_decode_arrow(body))
     if media_type != JSON_CONTENT_TYPE:
         shown = content_type if content_type is None else content_type[:100]
         raise UnreadableBodyError(
@@ -90,10 +93,10 @@ def _media_type(content_type: str | None) -> str | None:
     return content_type.split(";", 1)[0].strip().lower()
 
 
-def _decode_arrow(body: bytes) -> Any:
-    """An Arrow request body as the JSON document it stands for (400 when it is not one)."""
+def _decode_arrow(body: bytes) -> ArrowPayload:
+    """An Arrow request body's columns (400 when it is not an Arrow request)."""
     try:
-        return read_arrow(body).to_document()
+        return read_arrow(body)
     except ArrowConversionError as exc:
         raise UnreadableBodyError(str(exc)[:300]) from None
 

@@ -25,6 +25,7 @@ from handler.contract.errors import (
 from handler.contract.graph_schema import GraphSchema
 from handler.contract.limits import WARN_TARGETS, RequestLimits
 from handler.contract.names import EDGE_TARGET_TASKS, NODE_TASKS, TASKS, NodeId
+from handler.request.columnar import columnar_groups
 from handler.request.decode import DecodedRequest
 from handler.request.grouping import graph_lists, group_edges, group_nodes
 from handler.request.parsed import EdgeTarget, NodeTarget, ParsedRequest, Target
@@ -61,7 +62,10 @@ class RequestParser:
         Raises:
             RealtimeError: 400, 401, 402, 411, 413 or 421 (see the module docstring).
         """
-        document = decoded.document
+        document, grouped = decoded.document, None
+        if decoded.columns is not None:  # an Arrow request: its groups straight from the columns
+            grouped = columnar_groups(decoded.columns, self.schema)
+            document = decoded.columns.to_document(graph=grouped is None)
         if not isinstance(document, dict):
             raise PayloadFormatError(
                 f"the payload must be a JSON object, but got a JSON {type(document).__name__}"
@@ -78,13 +82,15 @@ class RequestParser:
         self._check_counts(document, raw_targets, decoded.uid)
         parse_target = self._edge_target if self._edge_targets else self._node_target
         targets = tuple(parse_target(index, item) for index, item in enumerate(raw_targets))
-        nodes, edges = graph_lists(document)
+        if grouped is None:
+            nodes, edges = graph_lists(document)
+            grouped = group_nodes(nodes, self.schema), group_edges(edges, self.schema)
         return ParsedRequest(
             uid=decoded.uid,
             gml_task=gml_task,
             targets=targets,
-            nodes=group_nodes(nodes, self.schema),
-            edges=group_edges(edges, self.schema),
+            nodes=grouped[0],
+            edges=grouped[1],
         )
 
     def _check_task(self, gml_task: Any) -> str:
