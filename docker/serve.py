@@ -37,8 +37,8 @@ import yaml
 from ts_settings import (
     ContainerSettings,
     copy_mar_with_overrides,
-    handler_max_request_bytes,
     read_properties,
+    served_options,
     write_properties,
 )
 
@@ -245,7 +245,8 @@ def main() -> int:
         name = prepare_model(Path(env.get("SM_MODEL_DIR", "/opt/ml/model")), store, settings)
         base = Path(env.get("GS_TS_CONFIG", ROOT / "serving_config" / "sagemaker.properties"))
         served = store / name if (store / name).is_dir() else store / f"{name}.mar"
-        max_request_bytes = handler_max_request_bytes(served)
+        # The handler section and the GS_* flags, checked as the worker will check them.
+        max_request_bytes = served_options(served, env).limits.max_request_bytes
         config = write_properties(read_properties(base), settings, store, work / "config.properties",
                                   max_request_bytes)
         log_config = Path(env.get("GS_TS_LOG_CONFIG", Path(__file__).resolve().parent / "log4j2.xml"))

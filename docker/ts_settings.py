@@ -36,7 +36,7 @@ from pathlib import Path
 
 import yaml
 
-from handler.contract.limits import RequestLimits
+from handler.contract.settings import ServingOptions
 
 # environment variable -> model-config.yaml key
 MODEL_ENV_KEYS = {
@@ -171,14 +171,16 @@ def copy_mar_with_overrides(src: Path, dst: Path, overrides: Mapping[str, int]) 
     return dst
 
 
-def handler_max_request_bytes(model: Path) -> int:
-    """The ``handler.max_request_bytes`` of a model's model-config.yaml (default if unset).
+def served_options(model: Path, environ: Mapping[str, str] | None = None) -> ServingOptions:
+    """The handler options a model will be served with: its model-config.yaml ``handler``
+    section and the environment, read and validated as the handler will (before TorchServe starts).
 
     Args:
         model: a `.mar` (zip file) or an unarchived model folder (``MAR-INF/MANIFEST.json``).
+        environ: the container's environment (None: the section alone).
 
     Raises:
-        ValueError: the model's limit is not a positive integer.
+        ValueError: an option is unknown or of the wrong kind.
     """
     if model.is_dir():
         manifest = json.loads((model / _MANIFEST).read_text())
@@ -190,7 +192,16 @@ def handler_max_request_bytes(model: Path) -> int:
             config_name = manifest.get("model", {}).get("configFile") or _DEFAULT_CONFIG_NAME
             config = yaml.safe_load(z.read(config_name)) if config_name in z.namelist() else None
     options = (config or {}).get("handler") if isinstance(config, dict) else None
-    return RequestLimits.from_options(options if isinstance(options, dict) else None).max_request_bytes
+    return ServingOptions.from_sources(options if isinstance(options, dict) else None, environ)
+
+
+def handler_max_request_bytes(model: Path) -> int:
+    """The ``handler.max_request_bytes`` of a model's model-config.yaml (default if unset).
+
+    Raises:
+        ValueError: the model's handler options are not valid.
+    """
+    return served_options(model).limits.max_request_bytes
 
 
 def read_properties(path: Path) -> dict[str, str]:

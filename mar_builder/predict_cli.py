@@ -87,18 +87,18 @@ def predict(model_dir: Path, bodies: list[bytes], content_type: str = JSON_CONTE
         model_dir: the artifacts folder (raw artifacts, or a .mar's ``artifacts/``).
         bodies: exact request bodies.
         content_type: the requests' Content-Type.
-        handler_options: model-config.yaml ``handler`` options (request limits).
+        handler_options: model-config.yaml ``handler`` options (``ServingOptions``).
         lm_models: language model NAME -> DIR.
 
     Returns:
         One serialized envelope per body, in order.
     """
     # Imported here: torch loads only once the arguments are valid.
-    from handler.contract.limits import RequestLimits
+    from handler.contract.settings import ServingOptions
     from handler.serving.predictor import RealtimePredictor
 
-    limits = RequestLimits.from_options(handler_options or None)
-    predictor = RealtimePredictor.from_artifacts(model_dir, device="cpu", limits=limits, lm_models=lm_models)
+    options = ServingOptions.from_sources(handler_options)
+    predictor = RealtimePredictor.from_artifacts(model_dir, device="cpu", lm_models=lm_models, options=options)
     return [predictor.answer([(body, content_type)])[0].body for body in bodies]
 
 

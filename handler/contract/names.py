@@ -7,6 +7,7 @@ mar builder and the container entry point import it.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Union
 
 # A relation: (source node type, relation name, destination node type).
 CanonicalEtype = tuple[str, str, str]
@@ -29,7 +30,7 @@ def as_etype(parts: Iterable[str]) -> CanonicalEtype:
     return (src, rel, dst)
 
 # A payload node id as JSON gives it (GraphStorm compares ids by Python equality).
-NodeId = str | int | float
+NodeId = Union[str, int, float]  # noqa: UP007 (Python 3.9: the deploy tools import this module)
 
 NODE_TASKS = ("node_classification", "node_regression")
 EDGE_TASKS = ("edge_classification", "edge_regression")
