@@ -7,7 +7,13 @@ Three measurements per payload, each ``runs`` times after ``warmup`` calls:
 * ``stages``: the stage timings ``RealtimePredictor.answer`` itself records (decode, parse,
   build, forward, envelope), the same ones the TorchServe handler reports;
 * ``floor``: ``orjson.loads(body)`` plus one ``model.predict`` on the already-built graph,
-  i.e. what no implementation of this request path can avoid.
+  i.e. what no implementation of this request path can avoid;
+* ``arrow``: the same request as our Arrow content type (the body made from the JSON payload by
+  ``payload_to_arrow``), the whole request path as ``total``.
+
+Goals (issue 22): within ``FLOOR_TARGET`` of the floor; at least ``SPEEDUP_TARGET`` times
+GraphStorm's recorded median up to ``LARGE_NODES`` nodes and ``LARGE_SPEEDUP_TARGET`` above; the
+Arrow path below the JSON floor above ``ARROW_NODES`` nodes.
 """
 
 from __future__ import annotations
@@ -24,13 +30,17 @@ import orjson
 from bench.fixtures import FIXTURES_DIR
 from handler import RealtimePredictor
 from handler.contract import envelope
-from handler.contract.names import JSON_CONTENT_TYPE
+from handler.contract.arrow_payload import ArrowConversionError, payload_to_arrow
+from handler.contract.names import ARROW_STREAM_CONTENT_TYPE, JSON_CONTENT_TYPE
 from handler.serving.predictor import STAGES, disjoint_union
 
 VALID_CASES = ("v01_tiny", "v02_small", "v03_medium_sampled", "v04_medium_full",
                "v05_multi8_sampled", "v06_large_full")
 SPEEDUP_TARGET = 10.0
+LARGE_NODES = 700
+LARGE_SPEEDUP_TARGET = 5.0
 FLOOR_TARGET = 1.5
+ARROW_NODES = 300
 
 
 def summarize(samples_ms: list[float]) -> dict[str, float]:
@@ -64,6 +74,9 @@ class CaseResult:
         stages: stage -> summary (ms).
         floor: ``{"json_parse", "forward", "sum"}`` medians (ms).
         graphstorm_median_ms: GraphStorm 0.5.1's recorded median for the payload.
+        arrow: summary of the whole request path with the Arrow body (ms); None when the
+            payload has no Arrow form.
+        arrow_body_bytes: the Arrow body's size.
     """
 
     variant: str
@@ -75,6 +88,8 @@ class CaseResult:
     stages: dict[str, dict[str, float]]
     floor: dict[str, float]
     graphstorm_median_ms: float | None
+    arrow: dict[str, float] | None = None
+    arrow_body_bytes: int | None = None
     checks: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -82,10 +97,20 @@ class CaseResult:
         if self.graphstorm_median_ms:
             speedup = self.graphstorm_median_ms / median
             self.checks["speedup_vs_graphstorm"] = speedup
-            self.checks["speedup_target_met"] = speedup >= SPEEDUP_TARGET
+            self.checks["speedup_target"] = self.speedup_target
+            self.checks["speedup_target_met"] = speedup >= self.speedup_target
         vs_floor = median / self.floor["sum"]
         self.checks["ratio_to_floor"] = vs_floor
         self.checks["floor_target_met"] = vs_floor <= FLOOR_TARGET
+        if self.arrow is not None:
+            self.checks["arrow_to_floor"] = self.arrow["median"] / self.floor["sum"]
+            if self.num_nodes > ARROW_NODES:
+                self.checks["arrow_below_floor_met"] = self.arrow["median"] < self.floor["sum"]
+
+    @property
+    def speedup_target(self) -> float:
+        """The speed-up over GraphStorm this payload must reach."""
+        return SPEEDUP_TARGET if self.num_nodes <= LARGE_NODES else LARGE_SPEEDUP_TARGET
 
 
 def graphstorm_medians(variant: str) -> dict[str, float]:
@@ -118,11 +143,23 @@ def bench_case(predictor: RealtimePredictor, variant: str, case: str, runs: int,
     forward = time_calls(lambda: predictor.run_model(union), runs, warmup)
     floor = {"json_parse": statistics.median(parse), "forward": statistics.median(forward)}
     floor["sum"] = floor["json_parse"] + floor["forward"]
+    arrow, arrow_body = None, None
+    try:
+        arrow_body = payload_to_arrow(orjson.loads(body))
+    except ArrowConversionError:
+        pass
+    if arrow_body is not None:
+        arrow_request = [(arrow_body, ARROW_STREAM_CONTENT_TYPE)]
+        (outcome,) = predictor.answer(arrow_request)
+        if outcome.status_code != 200:
+            raise AssertionError(f"{variant}/{case} as Arrow: answered {outcome.status_code}")
+        arrow = summarize(time_calls(lambda: predictor.answer(arrow_request)[0].body, runs, warmup))
     return CaseResult(
         variant=variant, case=case, num_nodes=graph.num_nodes, num_edges=graph.num_edges,
         body_bytes=len(body), total=summarize(total),
         stages={s: summarize(v) for s, v in stage_samples.items()},
         floor=floor, graphstorm_median_ms=gs_medians.get(case),
+        arrow=arrow, arrow_body_bytes=None if arrow_body is None else len(arrow_body),
     )
 
 
