@@ -13,10 +13,15 @@ A response is compared with `target/<case>.json` by the case's rule:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+
+from handler.contract.arrow_payload import ArrowConversionError, payload_to_arrow
+from handler.contract.envelope import request_uid
+from handler.contract.names import ARROW_STREAM_CONTENT_TYPE, JSON_CONTENT_TYPE
 
 FIXTURES_DIR = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
 VARIANTS = sorted(p.name for p in FIXTURES_DIR.iterdir() if (p / "payloads" / "manifest.json").exists())
@@ -72,6 +77,20 @@ def lm_models(variant: str) -> dict[str, Path]:
     """The fixture's language models, NAME -> DIR (``<fixture>/lm/NAME``; empty without text)."""
     root = FIXTURES_DIR / variant / "lm"
     return {p.name: p for p in sorted(root.iterdir()) if p.is_dir()} if root.is_dir() else {}
+
+
+def arrow_case(case: FixtureCase) -> FixtureCase | None:
+    """The case sent as our Arrow content type: the body made from its JSON payload by
+    ``payload_to_arrow``, the target's ``request_uid`` that of the Arrow body (the id of the
+    exact bytes). None when the payload is not JSON or has no exact Arrow form."""
+    if case.content_type != JSON_CONTENT_TYPE:
+        return None
+    try:
+        body = payload_to_arrow(json.loads(case.body))
+    except (ValueError, ArrowConversionError):
+        return None
+    target = dict(case.target, request_uid=request_uid(body) if case.target["request_uid"] else "")
+    return dataclasses.replace(case, body=body, content_type=ARROW_STREAM_CONTENT_TYPE, target=target)
 
 
 def all_cases() -> list[FixtureCase]:

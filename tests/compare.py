@@ -5,6 +5,7 @@ from bench.fixtures import (  # noqa: F401
     VARIANTS,
     FixtureCase,
     all_cases,
+    arrow_case,
     artifacts_dir,
     assert_matches_target,
     lm_models,

@@ -4,7 +4,6 @@ when sent as Arrow. The request id is that of the Arrow body (the id of the exac
 
 from __future__ import annotations
 
-import dataclasses
 from functools import cache
 
 import orjson
@@ -13,25 +12,10 @@ import pytest
 from handler import RealtimePredictor
 from handler.contract import envelope
 from handler.contract.arrow_payload import ArrowConversionError, payload_to_arrow
-from handler.contract.envelope import request_uid
-from handler.contract.names import ARROW_STREAM_CONTENT_TYPE, JSON_CONTENT_TYPE
-from tests.compare import FixtureCase, all_cases, artifacts_dir, assert_matches_target, lm_models
+from handler.contract.names import JSON_CONTENT_TYPE
+from tests.compare import FixtureCase, all_cases, arrow_case, artifacts_dir, assert_matches_target, lm_models
 
-
-def _arrow_case(case: FixtureCase) -> FixtureCase | None:
-    """The case with its body as Arrow and the target's id that of the Arrow body (None: the
-    payload is not JSON, or has no exact Arrow form)."""
-    if case.content_type != JSON_CONTENT_TYPE:
-        return None
-    try:
-        body = payload_to_arrow(orjson.loads(case.body))
-    except (orjson.JSONDecodeError, ArrowConversionError):
-        return None
-    target = dict(case.target, request_uid=request_uid(body) if case.target["request_uid"] else "")
-    return dataclasses.replace(case, body=body, content_type=ARROW_STREAM_CONTENT_TYPE, target=target)
-
-
-CASES = [a for a in map(_arrow_case, all_cases()) if a is not None]
+CASES = [a for a in map(arrow_case, all_cases()) if a is not None]
 
 
 @cache
