@@ -1,4 +1,4 @@
-"""gs-torchserve: real-time inference for GraphStorm node models on TorchServe and SageMaker."""
+"""gs-torchserve: real-time inference for GraphStorm models on TorchServe and SageMaker."""
 
 from setuptools import find_packages, setup
 
@@ -55,7 +55,7 @@ BENCH_REQUIRES = [
 setup(
     name="gs-torchserve",
     version="0.1.0",
-    description="Real-time inference for GraphStorm GNN node models on TorchServe and Amazon SageMaker",
+    description="Real-time inference for GraphStorm GNN models (node, edge, link prediction) on TorchServe and Amazon SageMaker",
     # The serving stack needs 3.11 (its pins); the deploy tools run on >= 3.9.
     python_requires=">=3.9",
     packages=find_packages(include=["handler", "handler.*", "mar_builder", "mar_builder.*",

@@ -22,6 +22,7 @@ import psutil
 from bench.fixtures import FIXTURES_DIR
 from bench.loadgen import LoadResult, run_load, send_requests
 from bench.torchserve_process import TorchServeProcess
+from handler.contract.names import NODE_CLASSIFICATION, NODE_REGRESSION, TRAINING_CONFIG_FILE, TRANSFORM_FILE
 from mar_builder import model_config
 from mar_builder.archiver import run_archiver
 from mar_builder.cli import main as gs_build_mar
@@ -47,9 +48,9 @@ def build_gs_mar(variant: str, setting: Setting, store: Path) -> str:
     name = setting.name("gs")
     argv = [
         "--restore-model-path", str(art),
-        "--model-yaml-config-file", str(art / "GRAPHSTORM_RUNTIME_UPDATED_TRAINING_CONFIG.yaml"),
-        "--graph-json-config-file", str(art / "data_transform_new.json"),
-        "--infer-task-type", "node_regression" if variant.endswith("_nr") else "node_classification",
+        "--model-yaml-config-file", str(art / TRAINING_CONFIG_FILE),
+        "--graph-json-config-file", str(art / TRANSFORM_FILE),
+        "--infer-task-type", NODE_REGRESSION if variant.endswith("_nr") else NODE_CLASSIFICATION,
         "--model-name", name, "--export-path", str(store),
         "--batch-size", str(setting.batch_size), "--max-batch-delay", str(setting.delay_ms),
         "--min-workers", str(setting.workers), "--max-workers", str(setting.workers),

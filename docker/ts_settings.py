@@ -36,7 +36,14 @@ from pathlib import Path
 
 import yaml
 
-from handler.contract.settings import ServingOptions
+from handler.contract.settings import (
+    BIND_HOST_ENV,
+    GRPC_INFERENCE_PORT_ENV,
+    GRPC_MANAGEMENT_PORT_ENV,
+    MANAGEMENT_PORT_ENV,
+    METRICS_PORT_ENV,
+    ServingOptions,
+)
 
 # environment variable -> model-config.yaml key
 MODEL_ENV_KEYS = {
@@ -97,12 +104,12 @@ class ContainerSettings:
                 raise ValueError("SAGEMAKER_TS_MAX_WORKERS must be >= SAGEMAKER_TS_MIN_WORKERS")
         return cls(
             model_overrides=overrides,
-            host=env.get("GS_BIND_HOST", "0.0.0.0"),
+            host=env.get(BIND_HOST_ENV, "0.0.0.0"),
             port=_int_env(env, "SAGEMAKER_BIND_TO_PORT", 1, default=8080),
-            management_port=_int_env(env, "GS_MANAGEMENT_PORT", 1, default=8081),
-            metrics_port=_int_env(env, "GS_METRICS_PORT", 1, default=8082),
-            grpc_inference_port=_int_env(env, "GS_GRPC_INFERENCE_PORT", 1, default=7070),
-            grpc_management_port=_int_env(env, "GS_GRPC_MANAGEMENT_PORT", 1, default=7071),
+            management_port=_int_env(env, MANAGEMENT_PORT_ENV, 1, default=8081),
+            metrics_port=_int_env(env, METRICS_PORT_ENV, 1, default=8082),
+            grpc_inference_port=_int_env(env, GRPC_INFERENCE_PORT_ENV, 1, default=7070),
+            grpc_management_port=_int_env(env, GRPC_MANAGEMENT_PORT_ENV, 1, default=7071),
             max_request_size=(_int_env(env, "SAGEMAKER_TS_MAX_REQUEST_SIZE", 1)
                               if env.get("SAGEMAKER_TS_MAX_REQUEST_SIZE") else None),
             max_response_size=(_int_env(env, "SAGEMAKER_TS_MAX_RESPONSE_SIZE", 1)

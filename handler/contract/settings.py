@@ -39,6 +39,10 @@ MANAGEMENT_PORT_ENV = "GS_MANAGEMENT_PORT"
 METRICS_PORT_ENV = "GS_METRICS_PORT"
 GRPC_INFERENCE_PORT_ENV = "GS_GRPC_INFERENCE_PORT"
 GRPC_MANAGEMENT_PORT_ENV = "GS_GRPC_MANAGEMENT_PORT"
+# The image's own (paths inside it; not settable through the deploy tools): TorchServe's base
+# config.properties and log4j2.xml.
+TS_CONFIG_ENV = "GS_TS_CONFIG"
+TS_LOG_CONFIG_ENV = "GS_TS_LOG_CONFIG"
 
 # Prefixes of the variables the container reads: a key with one of them must be known.
 OUR_ENV_PREFIXES = ("GS_", "SAGEMAKER_")

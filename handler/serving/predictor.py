@@ -49,13 +49,13 @@ from handler.contract.lm_resolution import LMResolver
 from handler.contract.model_config import ModelConfig
 from handler.contract.names import JSON_CONTENT_TYPE, CanonicalEtype
 from handler.contract.settings import ServingOptions
+from handler.contract.targets import Position, TargetKey
 from handler.inputs.graph_builder import GraphBuilder, PayloadGraph, int64_tensor
-from handler.model.edge_model import GraphStormEdgeModel
-from handler.model.graphstorm_model import GraphStormNodeModel, ModelLoadError, restore_model
+from handler.model.graphstorm_model import GraphStormModel, ModelLoadError, restore_model
 from handler.nn.relational_graph import RelationalGraph
 from handler.request.decode import DecodedRequest, decode, error_uid
 from handler.request.parse import RequestParser
-from handler.request.parsed import NodeTarget, ParsedRequest
+from handler.request.parsed import ParsedRequest
 from handler.transforms import TextTokens
 
 logger = logging.getLogger(__name__)
@@ -179,11 +179,9 @@ class DisjointUnion:
         graph: the disjoint union.
         node_inputs: node inputs, rows concatenated in request order.
         edge_inputs: edge inputs, rows concatenated in request order.
-        targets: node type -> indices (in the union) of the distinct target nodes; for edge
-            models, target relation -> (source indices, destination indices) of the distinct
-            target pairs.
-        rows: per request, per listed target: ``(node type or relation, row in the model's
-            output)``.
+        targets: output key (target node type or relation) -> position tensors (in the union)
+            of its distinct targets: ``(nodes,)`` or ``(sources, destinations)``.
+        rows: per request, per listed target: ``(output key, row in the model's output)``.
         text_inputs: LM node type -> tokens, rows concatenated in request order (the LM runs
             once over all of them).
     """
@@ -191,8 +189,8 @@ class DisjointUnion:
     graph: RelationalGraph
     node_inputs: dict[str, torch.Tensor]
     edge_inputs: dict[CanonicalEtype, torch.Tensor]
-    targets: dict[str, torch.Tensor] | dict[CanonicalEtype, tuple[torch.Tensor, torch.Tensor]]
-    rows: list[list[tuple[Any, int]]]
+    targets: dict[TargetKey, tuple[torch.Tensor, ...]]
+    rows: list[list[tuple[TargetKey, int]]]
     text_inputs: dict[str, TextTokens] = field(default_factory=dict)
 
 
@@ -209,7 +207,7 @@ class RealtimePredictor:
             theirs.
     """
 
-    def __init__(self, model: GraphStormNodeModel, schema: GraphSchema, config: ModelConfig,
+    def __init__(self, model: GraphStormModel, schema: GraphSchema, config: ModelConfig,
                  limits: RequestLimits | None = None, lm_resolver: LMResolver | None = None,
                  options: ServingOptions | None = None) -> None:
         self.model = model
@@ -250,7 +248,7 @@ class RealtimePredictor:
         """
         paths = locate_artifacts(model_dir)
         schema = GraphSchema.from_file(paths.transform_json)
-        config = ModelConfig.from_yaml(paths.yaml, schema.ntypes, schema.canonical_etypes)
+        config = ModelConfig.from_yaml(paths.yaml, schema.ntypes, schema.canonical_etypes, schema.relation_order)
         resolver = LMResolver.for_model_dir(model_dir, lm_models)
         model = restore_model(config, schema.canonical_etypes, paths.model_bin, device, ntypes=schema.ntypes,
                               lm_resolver=resolver)
@@ -350,14 +348,12 @@ class RealtimePredictor:
         """Stage ``build`` (see ``handler.inputs.graph_builder.GraphBuilder``)."""
         return self.builder.build(parsed)
 
-    def run_model(self, union: DisjointUnion) -> dict[Any, torch.Tensor]:
-        """The model over a disjoint union: per target node type (edge models: per target
-        relation), one row per distinct target."""
-        # An edge model's predict (GraphStormEdgeModel) takes the relation -> pairs arm of targets.
-        out = self.model.predict(union.graph, union.node_inputs, union.edge_inputs,
-                                 union.targets,  # type: ignore[arg-type]
+    def run_model(self, union: DisjointUnion) -> dict[TargetKey, torch.Tensor]:
+        """The model over a disjoint union: per output key (target node type or relation), one
+        row per distinct target."""
+        out = self.model.predict(union.graph, union.node_inputs, union.edge_inputs, union.targets,
                                  union.text_inputs or None)
-        return {nt: t.detach().float().cpu() for nt, t in out.items()}
+        return {key: t.detach().float().cpu() for key, t in out.items()}
 
     # -- running the stages ----------------------------------------------------------------
 
@@ -431,8 +427,7 @@ class RealtimePredictor:
         """One forward over ``chunk``; if it fails, each request on its own, so that only the
         failing one gets a 500."""
         try:
-            graphs = [f.graph for f in chunk]
-            union = disjoint_union(graphs)  # type: ignore[arg-type]  # _budget_chunks: flights with graphs
+            union = disjoint_union([f.graph for f in chunk if f.graph is not None])
             out = self.run_model(union)
         except Exception as exc:  # noqa: BLE001 (the exception boundary)
             if len(chunk) == 1:
@@ -448,27 +443,21 @@ class RealtimePredictor:
             except Exception as exc:  # noqa: BLE001 (the exception boundary)
                 flight.envelope = error_envelope(flight.request_uid, exc, "forward")
 
-    def _results(self, flight: _InFlight, rows: list[tuple[Any, int]],
-                 out: dict[Any, torch.Tensor]) -> Envelope:
+    def _results(self, flight: _InFlight, rows: list[tuple[TargetKey, int]],
+                 out: dict[TargetKey, torch.Tensor]) -> Envelope:
         """The success envelope of one request, or a 422 for a non-finite prediction."""
         assert flight.graph is not None
+        kind = flight.graph.target_kind
         results = []
         for target, (key, row) in zip(flight.graph.targets, rows, strict=True):
             prediction = out[key][row].tolist()
-            if isinstance(target, NodeTarget):
-                what = f"node type {target.node_type}, node id {target.node_id}"
-                result = {"node_type": target.node_type, "node_id": target.node_id, "prediction": prediction}
-            else:  # GraphStorm's real-time spec: the result echoes the edge target
-                what = f"edge type {list(target.edge_type)}, edge {target.src_node_id} -> {target.dest_node_id}"
-                result = {"edge_type": list(target.edge_type), "src_node_id": target.src_node_id,
-                          "dest_node_id": target.dest_node_id, "prediction": prediction}
             if not all(math.isfinite(v) for v in prediction):
                 raise UnprocessablePayloadError(
-                    f"the prediction for {what} is not finite: "
+                    f"the prediction for {kind.describe(target)} is not finite: "
                     "feature values of the payload are too large in magnitude for the model's "
                     "float32 arithmetic"
                 )
-            results.append(result)
+            results.append(kind.result_entry(target, prediction))
         return Envelope.success(flight.request_uid, results)
 
     def _serialise(self, env: Envelope) -> bytes:
@@ -511,11 +500,8 @@ class RealtimePredictor:
         lm_ntypes = getattr(self.model.node_embed, "lm_ntypes", ())
         ids = np.zeros((1, 1), dtype=np.int64)
         text_inputs = {nt: TextTokens(ids, np.ones_like(ids), ids) for nt in lm_ntypes}
-        targets: Any
-        if isinstance(self.model, GraphStormEdgeModel):
-            targets = {et: (one, one) for et in self.model.edge_task.target_etypes}
-        else:
-            targets = {nt: one for nt in self.config.target_ntypes}
+        kind = self.builder.target_kind
+        targets = {key: (one,) * kind.arity for key in kind.predicted}
         return DisjointUnion(graph=graph, node_inputs=node_inputs, edge_inputs=edge_inputs,
                              targets=targets, rows=[], text_inputs=text_inputs)
 
@@ -578,8 +564,9 @@ def _gc_paused() -> Iterator[None]:
 def disjoint_union(graphs: Sequence[PayloadGraph]) -> DisjointUnion:
     """One graph holding every request's graph, node ids offset per node type.
 
-    Rows of the model's output per node type follow the order in which distinct targets
-    first appear (request by request, in ``targets`` order); duplicates share a row.
+    Rows of the model's output per key follow the order in which distinct targets first appear
+    (request by request, in ``targets`` order); duplicates share a row. Batch keys come from
+    each graph's target kind.
     """
     offsets = dict.fromkeys(graphs[0].num_nodes_by_type, 0)
     src_parts: dict[CanonicalEtype, list[torch.Tensor]] = {et: [] for et in graphs[0].edges}
@@ -587,8 +574,8 @@ def disjoint_union(graphs: Sequence[PayloadGraph]) -> DisjointUnion:
     node_parts: dict[str, list[torch.Tensor]] = {}
     text_parts: dict[str, list[TextTokens]] = {}
     edge_parts: dict[CanonicalEtype, list[torch.Tensor]] = {}
-    target_rows: dict[tuple[Any, Any], int] = {}
-    target_items: dict[Any, list[Any]] = {}
+    target_rows: dict[tuple[TargetKey, Position], int] = {}
+    target_items: dict[TargetKey, list[Position]] = {}
     rows = []
     for pg in graphs:
         for etype, (src, dst) in pg.edges.items():
@@ -602,7 +589,8 @@ def disjoint_union(graphs: Sequence[PayloadGraph]) -> DisjointUnion:
         for ntype, tokens in pg.text_inputs.items():
             text_parts.setdefault(ntype, []).append(tokens)
         request_rows = []
-        for key in _target_keys(pg, offsets):
+        for target, position in zip(pg.targets, pg.target_positions, strict=True):
+            key = pg.target_kind.batch_key(target, position, offsets)
             if key not in target_rows:
                 items = target_items.setdefault(key[0], [])
                 target_rows[key] = len(items)
@@ -625,26 +613,10 @@ def disjoint_union(graphs: Sequence[PayloadGraph]) -> DisjointUnion:
     )
 
 
-def _target_keys(pg: PayloadGraph, offsets: dict[str, int]) -> Iterator[tuple[Any, Any]]:
-    """Per listed target, ``(node type, union index)`` or ``(relation, (src, dst) union indices)``."""
-    if pg.target_pairs:
-        for target, (src, dst) in zip(pg.targets, pg.target_pairs, strict=True):
-            etype = target.edge_type  # type: ignore[union-attr]  # edge targets have pairs
-            yield etype, (offsets[etype[0]] + src, offsets[etype[2]] + dst)
-        return
-    for target, local in zip(pg.targets, pg.target_index, strict=True):
-        yield target.node_type, offsets[target.node_type] + local  # type: ignore[union-attr]  # node targets
-
-
-def _target_tensors(items: dict[Any, list[Any]]) -> dict[Any, Any]:
-    """Node type -> indices, or relation -> (source indices, destination indices)."""
-    out: dict[Any, Any] = {}
-    for key, values in items.items():
-        if values and isinstance(values[0], tuple):
-            out[key] = (int64_tensor([s for s, _ in values]), int64_tensor([d for _, d in values]))
-        else:
-            out[key] = int64_tensor(values)
-    return out
+def _target_tensors(items: dict[TargetKey, list[Position]]) -> dict[TargetKey, tuple[torch.Tensor, ...]]:
+    """Output key -> one int64 tensor per position component (nodes; or sources, destinations)."""
+    return {key: tuple(int64_tensor(list(component)) for component in zip(*positions, strict=True))
+            for key, positions in items.items()}
 
 
 def _cat(parts: list[torch.Tensor]) -> torch.Tensor:
