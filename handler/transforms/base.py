@@ -55,7 +55,8 @@ class FeatureTransform(ABC):
         """Transforms the raw values of every node (or edge) of one type in one request.
 
         Args:
-            raw_values: one raw value per row, as decoded from JSON.
+            raw_values: one raw value per row, as decoded from JSON (or a numpy column of an
+                Arrow request: taken as it is when ``accepts_arrays``, else as its ``tolist``).
 
         Returns:
             float32 array.
