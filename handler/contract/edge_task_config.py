@@ -51,7 +51,6 @@ class EdgeTaskConfig:
         multilabel: EC multi-label (sigmoid) classification.
         focal_loss: EC binary classifier trained with focal loss (one sigmoid output).
         lp_decoder_type: LP score function.
-        lp_loss_func: LP loss (decides the default normalizer).
         lp_embed_normalizer: ``None`` or ``l2_norm`` (embeddings L2-normalised before scoring).
         gamma: margin of ``rotate`` / ``transe_*`` scores (GraphStorm default 12).
     """
@@ -68,7 +67,6 @@ class EdgeTaskConfig:
     multilabel: bool = False
     focal_loss: bool = False
     lp_decoder_type: str = "distmult"
-    lp_loss_func: str = "cross_entropy"
     lp_embed_normalizer: str | None = None
     gamma: float = 12.0
 
@@ -193,7 +191,6 @@ def _parse_link_prediction(
         remove_target_edge_type=False,  # an edge-classification option; LP never removes relations
         exclude_training_targets=exclude,
         lp_decoder_type=decoder,
-        lp_loss_func=loss,
         lp_embed_normalizer=normalizer,
         gamma=12.0 if gamma is None else float(gamma),
     )

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from handler.contract.artifacts import read_training_yaml
@@ -62,7 +61,6 @@ class ModelConfig:
         focal_loss: binary classifier trained with focal loss (one sigmoid output).
         decoder_per_ntype: one decoder per target node type (``num_classes`` given per type).
         decoder_bias: whether the decoder has a bias.
-        gsf: the raw ``gsf`` families, flattened (option -> value), for encoder builders.
         edge_task: target relation, decoder and message-passing options of an edge
             classification / regression or link-prediction model (``None`` for node tasks).
         lm_models: ``lm_model.node_lm_models``: language-model node encoders (``lm_config``).
@@ -93,7 +91,6 @@ class ModelConfig:
     focal_loss: bool = False
     decoder_per_ntype: bool = False
     decoder_bias: bool = True
-    gsf: Mapping[str, Any] = field(default_factory=dict)
     edge_task: EdgeTaskConfig | None = None
     lm_models: tuple[LMNodeModelSpec, ...] = ()
     use_node_embeddings: bool = False
@@ -191,7 +188,6 @@ class ModelConfig:
             focal_loss=focal,
             decoder_per_ntype=bool(num_classes) and isinstance(opts.get("num_classes"), Mapping),
             decoder_bias=_bool(opts, "decoder_bias", True),
-            gsf=MappingProxyType(dict(opts)),
             edge_task=edge_task,
             lm_models=lm_models,
             use_node_embeddings=_bool({k: v for k, v in opts.items() if v is not None}, "use_node_embeddings", False),

@@ -71,7 +71,7 @@ class RequestParser:
             raise PayloadFormatError(
                 f"the payload must be a JSON object, but got a JSON {type(document).__name__}"
             )
-        gml_task = self._check_task(document.get("gml_task"))
+        self._check_task(document.get("gml_task"))
         raw_targets = document.get("targets")
         if raw_targets is None or (isinstance(raw_targets, list | dict | str) and len(raw_targets) == 0):
             raise MissingFieldError("targets")
@@ -86,13 +86,13 @@ class RequestParser:
             grouped = group_nodes(nodes, self.schema), group_edges(edges, self.schema)
         return ParsedRequest(
             uid=decoded.uid,
-            gml_task=gml_task,
             targets=targets,
             nodes=grouped[0],
             edges=grouped[1],
         )
 
-    def _check_task(self, gml_task: Any) -> str:
+    def _check_task(self, gml_task: Any) -> None:
+        """421 unless the payload's ``gml_task`` is the model's task."""
         if not isinstance(gml_task, str) or gml_task not in TASKS:
             if self.model_task in NODE_TASKS:  # GraphStorm's own text
                 raise TaskMismatchError(
@@ -108,7 +108,6 @@ class RequestParser:
                 f"The payload's gml_task is {gml_task}, but the endpoint's model is a "
                 f"{self.model_task} model."
             )
-        return gml_task
 
     def _check_counts(self, document: dict[str, Any], targets: list[Any], uid: str) -> None:
         """413 for targets, nodes or edges over their limits (before walking them)."""

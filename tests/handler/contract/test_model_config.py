@@ -40,7 +40,6 @@ def test_rgcn_nc_fields() -> None:
     assert config.num_classes == {"paper": 5}
     assert config.multilabel == {"paper": False}
     assert (config.num_bases, config.use_self_loop, config.decoder_bias) == (-1, True, True)
-    assert config.gsf["label_field"] == "label"
 
 
 def test_edge_feature_names_and_regression() -> None:

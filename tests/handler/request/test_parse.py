@@ -43,7 +43,6 @@ def test_valid_request_keeps_targets_in_order_with_duplicates():
     targets = [{"node_type": "paper", "node_id": "p2"}, {"node_type": "paper", "node_id": 7},
                {"node_type": "paper", "node_id": "p2"}]
     req = _parse(_body(targets=targets))
-    assert req.gml_task == "node_classification"
     assert req.targets == (NodeTarget("paper", "p2"), NodeTarget("paper", 7), NodeTarget("paper", "p2"))
     assert (req.nodes, req.edges) == ({}, {})
 
