@@ -47,6 +47,29 @@ _Compiled = tuple[FeatureTransform, tuple[int, ...] | None]
 
 
 @dataclass(frozen=True)
+class TransformedGraph:
+    """A request's graph with its feature values transformed: ``build``'s first half, what
+    GraphStorm's ``process_json_payload_graph`` gives (``GraphBuilder.transform``).
+
+    Attributes:
+        node_ids: node type -> raw node ids in local (first-appearance) order.
+        node_index: node type -> raw node id -> local index.
+        edge_lists: relation -> ``(src, dst)`` local indices of the payload's edges (and the
+            derived reverse edges), for relations with edges.
+        node_features: node type -> feature name -> transformed values (every configured
+            feature the payload carries, used by the model or not).
+        edge_features: relation -> feature name -> transformed values (``TextTokens`` for a
+            ``tokenize_hf`` feature).
+    """
+
+    node_ids: dict[str, list[Any]]
+    node_index: dict[str, dict[Any, int]]
+    edge_lists: dict[CanonicalEtype, tuple[torch.Tensor, torch.Tensor]]
+    node_features: dict[str, dict[str, np.ndarray]] = field(repr=False)
+    edge_features: dict[CanonicalEtype, dict[str, np.ndarray]] = field(repr=False)
+
+
+@dataclass(frozen=True)
 class PayloadGraph:
     """One request's graph and model inputs.
 
@@ -64,11 +87,6 @@ class PayloadGraph:
         target_positions: each listed target's local node indices: ``(node,)`` or ``(source,
             destination)`` (``edges`` and ``edge_inputs`` hold the edges that carry messages
             under the kind's rule).
-        node_ids: node type -> raw node ids in local (first-appearance) order.
-        node_features: node type -> feature name -> transformed values (every configured
-            feature the payload carries, used by the model or not).
-        edge_features: relation -> feature name -> transformed values (``TextTokens`` for a
-            ``tokenize_hf`` feature).
         text_inputs: LM node type -> its nodes' tokens (models with ``lm_model``); their
             ``node_inputs`` then hold the other features only ([n, 0] if none).
 
@@ -84,9 +102,6 @@ class PayloadGraph:
     targets: tuple[Target, ...]
     target_kind: TargetKind
     target_positions: tuple[Position, ...]
-    node_ids: dict[str, list[Any]]
-    node_features: dict[str, dict[str, np.ndarray]] = field(repr=False)
-    edge_features: dict[CanonicalEtype, dict[str, np.ndarray]] = field(repr=False)
     text_inputs: dict[str, TextTokens] = field(default_factory=dict, repr=False)
 
     @property
@@ -165,15 +180,11 @@ class GraphBuilder:
             RealtimeError: 411 (graph), 404 (model feature, target id), 403 (target type),
                 402 (empty node id), 500 (learnable embeddings missing, as GraphStorm).
         """
-        node_groups, edge_groups = request.nodes, request.edges
-        node_ids, node_index = index_nodes(node_groups)
-        node_features = {nt: self._transform_nodes(nt, g) for nt, g in node_groups.items()}
-        edge_lists = {et: self._map_edges(et, g, node_index) for et, g in edge_groups.items()}
-        edge_features = {et: self._transform_edges(et, g) for et, g in edge_groups.items()}
-        if self.schema.add_reverse_edges:
-            self._add_reverse_edges(edge_lists, edge_features)
+        transformed = self.transform(request)
+        node_ids, edge_lists = transformed.node_ids, transformed.edge_lists
+        node_features, edge_features = transformed.node_features, transformed.edge_features
         self._check_model_features(node_features, edge_features)
-        positions = self.target_kind.locate(request.targets, node_index)
+        positions = self.target_kind.locate(request.targets, transformed.node_index)
         node_inputs = self._node_inputs(node_features, node_ids)
         edge_inputs = self._edge_inputs(edge_features, edge_lists)
         # A text feature's transform is tokenize_hf, whose value is TextTokens (typed np.ndarray above).
@@ -191,11 +202,23 @@ class GraphBuilder:
             targets=request.targets,
             target_kind=self.target_kind,
             target_positions=positions,
-            node_ids=node_ids,
-            node_features=node_features,
-            edge_features=edge_features,
             text_inputs=text_inputs,
         )
+
+    def transform(self, request: ParsedRequest) -> TransformedGraph:
+        """The request's graph with transformed feature values (the first half of ``build``).
+
+        Raises:
+            RealtimeError: 411 (feature values, edge endpoints), 402 (empty node id).
+        """
+        node_groups, edge_groups = request.nodes, request.edges
+        node_ids, node_index = index_nodes(node_groups)
+        node_features = {nt: self._transform_nodes(nt, g) for nt, g in node_groups.items()}
+        edge_lists = {et: self._map_edges(et, g, node_index) for et, g in edge_groups.items()}
+        edge_features = {et: self._transform_edges(et, g) for et, g in edge_groups.items()}
+        if self.schema.add_reverse_edges:
+            self._add_reverse_edges(edge_lists, edge_features)
+        return TransformedGraph(node_ids, node_index, edge_lists, node_features, edge_features)
 
     # -- features ----------------------------------------------------------------------
 

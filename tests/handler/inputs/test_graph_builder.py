@@ -22,7 +22,7 @@ from handler.contract.graph_schema import GraphSchema
 from handler.contract.limits import RequestLimits
 from handler.contract.lm_resolution import LMResolver
 from handler.contract.model_config import ModelConfig
-from handler.inputs.graph_builder import GraphBuilder, PayloadGraph
+from handler.inputs.graph_builder import GraphBuilder, PayloadGraph, TransformedGraph
 from handler.request.decode import decode
 from handler.request.parse import RequestParser
 from tests.compare import lm_models
@@ -54,11 +54,21 @@ def _payload(variant: str, case: str) -> dict:
     return json.loads(path.read_bytes())
 
 
-def _build(variant: str, payload: dict | bytes, rule: bool = True) -> PayloadGraph:
+def _parsed(variant: str, payload: dict | bytes, rule: bool = True):
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     builder = _builder(variant, rule)
     parser = RequestParser(builder.schema, builder.config.task_type, RequestLimits())
-    return builder.build(parser.parse(decode(body, "application/json", RequestLimits())))
+    return builder, parser.parse(decode(body, "application/json", RequestLimits()))
+
+
+def _build(variant: str, payload: dict | bytes, rule: bool = True) -> PayloadGraph:
+    builder, parsed = _parsed(variant, payload, rule)
+    return builder.build(parsed)
+
+
+def _transform(variant: str, payload: dict | bytes) -> TransformedGraph:
+    builder, parsed = _parsed(variant, payload)
+    return builder.transform(parsed)
 
 
 def _reject(variant: str, payload: dict) -> RealtimeError:
@@ -88,7 +98,7 @@ def test_graph_and_features_match_graphstorm(variant, case):
     if config.edge_task is None:  # edge fixtures' npz cases all have valid edge targets
         payload["targets"] = [{"node_type": n["node_type"], "node_id": n["node_id"]}
                               for n in payload["graph"]["nodes"] if n["node_type"] in config.target_ntypes][:1]
-    pg = _build(variant, payload, rule=False)
+    pg, tg = _build(variant, payload, rule=False), _transform(variant, payload)
     # T6: e05 is v02 with scalars wrapped in lists; GraphStorm's e05 values are the wrong ones.
     ref_case = "v02_small" if case == "e05_scalars_as_lists" else case
     ref = np.load(FIXTURES / variant / "intermediate" / f"{ref_case}.npz")
@@ -97,7 +107,7 @@ def test_graph_and_features_match_graphstorm(variant, case):
     for key in ref.files:
         kind, type_name, *rest = key.split("/")
         if kind == "node_ids":
-            assert [str(i) for i in pg.node_ids[type_name]] == ref[key].tolist(), key
+            assert [str(i) for i in tg.node_ids[type_name]] == ref[key].tolist(), key
         elif kind == "lm_pooler":
             continue  # the LM's output: tests/handler/nn/test_lm_input_layer.py
         elif kind == "node_feat" and rest[0] in TOKEN_FIELDS:  # tokenize_hf: exact, with dtype
@@ -105,7 +115,7 @@ def test_graph_and_features_match_graphstorm(variant, case):
             assert got.dtype == ref[key].dtype, key
             np.testing.assert_array_equal(got, ref[key], err_msg=key)
         elif kind == "node_feat":
-            got = pg.node_features[type_name][rest[0]]
+            got = tg.node_features[type_name][rest[0]]
             if (type_name, rest[0]) in zero_by_t5 and len(got) == 1:
                 np.testing.assert_array_equal(got, np.zeros((1, 1)), err_msg=key)  # T5
             elif (type_name, rest[0]) in _bert_hf_features(variant):  # an LM forward: float noise
@@ -119,7 +129,7 @@ def test_graph_and_features_match_graphstorm(variant, case):
             np.testing.assert_array_equal((src if kind == "edge_src" else dst).numpy(), ref[key], err_msg=key)
         else:
             assert kind == "edge_feat", key
-            got = pg.edge_features[tuple(type_name.split(","))][rest[0]]
+            got = tg.edge_features[tuple(type_name.split(","))][rest[0]]
             np.testing.assert_array_equal(got, ref[key].astype(np.float32), err_msg=key)
     # every other relation of the model is present without edges
     for etype, (src, dst) in pg.edges.items():
@@ -129,19 +139,19 @@ def test_graph_and_features_match_graphstorm(variant, case):
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_model_inputs_are_the_model_features_in_config_order(variant):
-    pg = _build(variant, _payload(variant, "v02_small"))
+    pg, tg = _build(variant, _payload(variant, "v02_small")), _transform(variant, _payload(variant, "v02_small"))
     config = _builder(variant).config
     for ntype, x in pg.node_inputs.items():
         names = config.node_feat_names.get(ntype) or ("gs_learnable_embedding",)
         if config.use_node_embeddings and ntype in config.node_feat_names:  # the embedding follows
             names = (*names, "gs_learnable_embedding")
-        expected = np.concatenate([pg.node_features[ntype][n] for n in names], axis=1)
+        expected = np.concatenate([tg.node_features[ntype][n] for n in names], axis=1)
         assert x.dtype == torch.float32
         np.testing.assert_array_equal(x.numpy(), expected)
         assert x.shape[0] == pg.num_nodes_by_type[ntype]
     for etype, names in config.edge_feat_names.items():
         if len(pg.edges[etype][0]):
-            expected = np.concatenate([pg.edge_features[etype][n] for n in names], axis=1)
+            expected = np.concatenate([tg.edge_features[etype][n] for n in names], axis=1)
             np.testing.assert_array_equal(pg.edge_inputs[etype].numpy(), expected)
 
 
@@ -193,7 +203,7 @@ def test_edge_model_rule_applies_to_the_built_graph(variant, relations):
             assert len(ruled.edges[etype][0]) == 0, etype
         else:
             assert 0 < len(ruled.edges[etype][0]) < len(src), etype  # only the target pairs go
-    ids = {nt: ruled.node_ids[nt] for nt in ruled.node_ids}
+    ids = _transform(variant, payload).node_ids
     got = [(t.edge_type, ids[t.edge_type[0]][s], ids[t.edge_type[2]][d])
            for t, (s, d) in zip(ruled.targets, ruled.target_positions, strict=True)]
     assert got == [(tuple(t["edge_type"]), t["src_node_id"], t["dest_node_id"]) for t in payload["targets"]]
@@ -205,7 +215,7 @@ def test_targets_keep_request_order_and_duplicates():
     payload["targets"] = [t1, t0, t1]
     pg = _build("rgcn_nc", payload)
     assert [t.node_id for t in pg.targets] == [t1["node_id"], t0["node_id"], t1["node_id"]]
-    ids = pg.node_ids["paper"]
+    ids = _transform("rgcn_nc", payload).node_ids["paper"]
     assert [ids[i] for (i,) in pg.target_positions] == [t1["node_id"], t0["node_id"], t1["node_id"]]
 
 
