@@ -1,0 +1,318 @@
+"""Sampled in-neighbourhoods from a graph store, with raw features, as GraphStorm samples them.
+
+``num_layers`` hops of IN-edges from the seeds (target nodes, or both endpoints of target
+edges). At hop ``h`` every node found before it is a destination; per destination and model
+relation ``min(k, in-degree)`` in-edges are drawn uniformly without replacement
+(``sampling.py``), ``k`` = the hop's fanout (hop 1 = the fanout list's LAST value); a node met
+at several hops keeps the largest sample. Every query is a primary-key lookup (``layout.py``):
+the nodes' degree/base properties locate each in-edge block, the chosen positions become edge
+keys, so a hub's neighbour list is never read to sample it. A request's own nodes and edges
+(``GivenGraph``) join the walk: its nodes win over stored ones, its edges are all kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from handler.contract.graph_schema import GraphSchema
+from handler.contract.names import CanonicalEtype
+from handler.graph_store.fanout import HopFanouts
+from handler.graph_store.layout import (
+    DST_PROPERTY,
+    FORWARD_KEY_PROPERTY,
+    META_KEY,
+    META_TABLE,
+    SRC_PROPERTY,
+    EdgeTable,
+    Segment,
+    StoreLayout,
+    quote,
+)
+from handler.graph_store.runner import GraphStoreError, QueryRunner
+from handler.graph_store.sampling import sample_positions
+
+# Keys per lookup query: bounds one parameter list (a full fanout on a hub asks for millions).
+KEYS_PER_QUERY = 5_000
+
+NodeKey = tuple[str, str]  # (node type, raw id)
+
+
+class StoreMismatchError(ValueError):
+    """The store does not hold the model's graph (relations, or learnable embeddings, differ)."""
+
+
+@dataclass
+class GivenGraph:
+    """A request's own nodes and edges, completed from the store around them.
+
+    Attributes:
+        nodes: (node type, id) -> the request's node object (kept as sent).
+        edges: the request's edge objects (kept as sent).
+    """
+
+    nodes: dict[NodeKey, dict[str, Any]] = field(default_factory=dict)
+    edges: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Neighbourhood:
+    """What an extraction found.
+
+    Attributes:
+        nodes: (node type, id) -> payload node object, in discovery order.
+        edges: (relation index, forward key) -> payload edge object (stored edges).
+        given_edges: the request's own edges (unchanged).
+        missing: seeds neither stored nor given, in seed order.
+    """
+
+    nodes: dict[NodeKey, dict[str, Any]] = field(default_factory=dict)
+    edges: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+    given_edges: list[dict[str, Any]] = field(default_factory=list)
+    missing: list[NodeKey] = field(default_factory=list)
+
+
+@dataclass
+class _NodeRow:
+    payload: dict[str, Any]
+    blocks: dict[str, tuple[int, int]]  # segment label -> (degree, first key)
+
+
+class Extractor:
+    """Reads sampled neighbourhoods of one model's graph from an open store.
+
+    Attributes:
+        runner: the open store.
+        schema: the model's graph schema.
+        layout: the store's tables and properties for this graph.
+    """
+
+    def __init__(self, runner: QueryRunner, schema: GraphSchema, model_ntypes: frozenset[str] | None) -> None:
+        """Reads the store's layout record and prepares every query text.
+
+        Args:
+            runner: the open store.
+            schema: the model's graph schema.
+            model_ntypes: node types the model reads features of (``None``: all); the others
+                are featureless and need stored learnable embeddings.
+
+        Raises:
+            StoreMismatchError: the store holds another graph, or lacks a node type's
+                learnable embeddings.
+            GraphStoreError: the store failed.
+        """
+        self.runner = runner
+        self.schema = schema
+        dialect = runner.dialect
+        key = quote(dialect.key_property)
+        rows = runner.run(f"MATCH (m:{quote(META_TABLE)} {{{key}: $key}}) RETURN m.`json` AS json",
+                          {"key": META_KEY})
+        if not rows:
+            raise StoreMismatchError("the store has no layout record; load it with gs-load-graph")
+        try:
+            record = StoreLayout.parse_record(rows[0]["json"])
+        except ValueError as exc:
+            raise StoreMismatchError(str(exc)) from exc
+        self.layout = StoreLayout.from_schema(schema, frozenset(record.get("learnable", ())))
+        stored = [tuple(r) for r in record.get("relations", [])]
+        if stored != [t.etype for t in self.layout.tables]:
+            raise StoreMismatchError(
+                f"the store holds relations {stored}, the model's graph "
+                f"{[list(t.etype) for t in self.layout.tables]}")
+        self._types: dict[str, dict[str, str]] = record.get("types", {})
+        self._features = {nt: self.layout.payload_features(nt, model_ntypes) for nt in schema.ntypes}
+        for ntype in schema.ntypes:
+            if model_ntypes is not None and ntype not in model_ntypes and ntype not in self.layout.learnable:
+                raise StoreMismatchError(
+                    f"node type {ntype!r} has no features in the model and the store has no learnable "
+                    "embeddings for it; load them with gs-load-graph --learnable-embeddings DIR")
+        self._segments_into: dict[str, list[tuple[CanonicalEtype, tuple[Segment, ...]]]] = {}
+        for etype, segs in self.layout.segments.items():
+            self._segments_into.setdefault(etype[2], []).append((etype, segs))
+        self._node_props = {
+            nt: list(self._features[nt]) + [p for s in self.layout.node_segments(nt)
+                                            for p in (s.deg_property, s.base_property)]
+            for nt in schema.ntypes
+        }
+        self._node_query = {
+            nt: f"UNWIND $ids AS id MATCH (n:{quote(nt)} {{{key}: id}}) RETURN n.{key} AS c0"
+            + "".join(f", n.{quote(p)} AS c{i + 1}" for i, p in enumerate(props))
+            for nt, props in self._node_props.items()
+        }
+        self._tables: dict[str, EdgeTable] = {}
+        self._edge_query: dict[str, str] = {}
+        for table in self.layout.tables:
+            labels = [table.label] + ([table.label + "#out"] if self.layout.add_reverse_edges else [])
+            for label in labels:
+                self._tables[label] = table
+                self._edge_query[label] = (
+                    f"UNWIND $keys AS k MATCH (e:{quote(label)} {{{key}: k}}) RETURN "
+                    f"e.{quote(SRC_PROPERTY)} AS c0, e.{quote(DST_PROPERTY)} AS c1, "
+                    f"e.{quote(FORWARD_KEY_PROPERTY)} AS c2"
+                    + "".join(f", e.{quote(f)} AS c{i + 3}" for i, f in enumerate(table.features)))
+
+    @property
+    def query_texts(self) -> list[str]:
+        """Every query text this extractor sends (for docs and dialect checks)."""
+        return list(self._node_query.values()) + list(self._edge_query.values())
+
+    def extract(
+        self,
+        seeds: Sequence[NodeKey],
+        fanouts: HopFanouts,
+        seed: int,
+        given: GivenGraph | None = None,
+    ) -> Neighbourhood:
+        """The seeds' sampled ``len(fanouts)``-hop in-neighbourhood.
+
+        Args:
+            seeds: (node type, raw id) to start from (targets, or target edges' endpoints).
+            fanouts: per hop (hop 1 first): relation -> count, -1 = all.
+            seed: the sampling seed.
+            given: the request's own nodes and edges (server side), or ``None``.
+
+        Returns:
+            Nodes with raw features, stored edges, the request's edges, and unknown seeds.
+
+        Raises:
+            GraphStoreError: the store failed.
+        """
+        given = given or GivenGraph()
+        found = Neighbourhood(given_edges=list(given.edges))
+        rows: dict[NodeKey, _NodeRow | None] = {}
+        order: list[NodeKey] = []
+        self._discover(seeds, rows, order, given, found)
+        found.missing = [s for s in dict.fromkeys(seeds) if rows.get(s) is None and s not in given.nodes]
+        given_into: dict[NodeKey, list[NodeKey]] = {}
+        for edge in given.edges:
+            for dst, src in self._given_endpoints(edge):
+                given_into.setdefault(dst, []).append(src)
+        requested: dict[str, set[int]] = {}
+        for hop_fanout in fanouts:
+            frontier = list(order)
+            wanted: dict[str, list[int]] = {}
+            for node in frontier:
+                row = rows.get(node)
+                if row is not None:
+                    self._choose(node, row, hop_fanout, seed, requested, wanted)
+            new: list[NodeKey] = []
+            for label, keys in wanted.items():
+                new.extend(self._fetch_edges(label, keys, found))
+            for node in frontier:
+                new.extend(given_into.get(node, ()))
+            self._discover(new, rows, order, given, found)
+        return found
+
+    def _choose(self, node: NodeKey, row: _NodeRow, fanout: Mapping[CanonicalEtype, int], seed: int,
+                requested: dict[str, set[int]], wanted: dict[str, list[int]]) -> None:
+        """Adds the edge keys of ``node``'s sample at this hop that were not fetched yet."""
+        ntype, node_id = node
+        for etype, segs in self._segments_into.get(ntype, ()):
+            blocks = [row.blocks[s.label] for s in segs]
+            total = sum(deg for deg, _ in blocks)
+            if not total:
+                continue
+            for position in sample_positions(seed, etype, ntype, node_id, total, fanout.get(etype, 0)):
+                for seg, (deg, base) in zip(segs, blocks, strict=True):
+                    if position < deg:
+                        done = requested.setdefault(seg.label, set())
+                        key = base + position
+                        if key not in done:
+                            done.add(key)
+                            wanted.setdefault(seg.label, []).append(key)
+                        break
+                    position -= deg
+
+    def _fetch_edges(self, label: str, keys: list[int], found: Neighbourhood) -> list[NodeKey]:
+        """Looks up edge keys of one table; returns the in-edges' far endpoints."""
+        table = self._tables[label]
+        outgoing = label != table.label
+        src_t, _, dst_t = table.etype
+        far: list[NodeKey] = []
+        params: list[Any] = keys if self.runner.dialect.integer_keys else [str(k) for k in keys]
+        for start in range(0, len(params), KEYS_PER_QUERY):
+            result = self.runner.run(self._edge_query[label], {"keys": params[start:start + KEYS_PER_QUERY]})
+            for r in result:
+                src, dst = r["c0"], r["c1"]
+                far.append((dst_t, dst) if outgoing else (src_t, src))
+                ident = (table.index, int(r["c2"]))
+                if ident in found.edges:
+                    continue
+                edge: dict[str, Any] = {"edge_type": list(table.etype), "src_node_id": src, "dest_node_id": dst}
+                if table.features:
+                    types = self._types.get(table.label, {})
+                    edge["features"] = {f: self._value(r[f"c{i + 3}"], types.get(f))
+                                        for i, f in enumerate(table.features)}
+                found.edges[ident] = edge
+        return far
+
+    def _discover(self, nodes: Iterable[NodeKey], rows: dict[NodeKey, _NodeRow | None],
+                  order: list[NodeKey], given: GivenGraph, found: Neighbourhood) -> None:
+        """Fetches the rows of nodes not seen yet and records them in discovery order."""
+        by_type: dict[str, list[str]] = {}
+        fresh = []
+        for node in nodes:
+            if node in rows:
+                continue
+            rows[node] = None
+            fresh.append(node)
+            if node[0] in self._node_query and isinstance(node[1], str):
+                by_type.setdefault(node[0], []).append(node[1])
+        for ntype, ids in by_type.items():
+            for start in range(0, len(ids), KEYS_PER_QUERY):
+                result = self.runner.run(self._node_query[ntype], {"ids": ids[start:start + KEYS_PER_QUERY]})
+                for r in result:
+                    rows[(ntype, r["c0"])] = self._node_row(ntype, r)
+        for node in fresh:
+            row = rows[node]
+            if node in given.nodes:
+                found.nodes[node] = given.nodes[node]
+                order.append(node)
+            elif row is not None:
+                found.nodes[node] = row.payload
+                order.append(node)
+            elif node[0] in self._node_query:
+                order.append(node)  # unknown here: only a given edge may bring its neighbours
+
+    def _node_row(self, ntype: str, r: Mapping[str, Any]) -> _NodeRow:
+        props = self._node_props[ntype]
+        values = {p: r[f"c{i + 1}"] for i, p in enumerate(props)}
+        types = self._types.get(ntype, {})
+        features = {f: self._value(values[f], types.get(f)) for f in self._features[ntype]}
+        payload: dict[str, Any] = {"node_type": ntype, "node_id": r["c0"]}
+        if features:
+            payload["features"] = features
+        blocks = {s.label: (int(values[s.deg_property] or 0), int(values[s.base_property] or 0))
+                  for s in self.layout.node_segments(ntype)}
+        return _NodeRow(payload, blocks)
+
+    def _value(self, value: Any, store_type: str | None) -> Any:
+        """A stored value as the payload carries it (delimited vectors split back)."""
+        dialect = self.runner.dialect
+        if dialect.vectors_as_strings and isinstance(value, str) and store_type and store_type.endswith("[]"):
+            parts = value.split(dialect.vector_separator) if value else []
+            cast = float if store_type[:-2] in ("FLOAT", "DOUBLE") else int if store_type[:-2] == "INT64" else str
+            return [cast(p) for p in parts]
+        return value
+
+    def _given_endpoints(self, edge: Mapping[str, Any]) -> list[tuple[NodeKey, NodeKey]]:
+        """(destination, source) pairs through which a request edge feeds a node."""
+        etype = edge.get("edge_type")
+        src, dst = edge.get("src_node_id"), edge.get("dest_node_id")
+        if not (isinstance(etype, list) and len(etype) == 3 and all(isinstance(t, str) for t in etype)):
+            return []
+        if not isinstance(src, str | int | float) or not isinstance(dst, str | int | float):
+            return []
+        pairs: list[tuple[NodeKey, NodeKey]] = [((etype[2], dst), (etype[0], src))]  # type: ignore[list-item]
+        if self.schema.add_reverse_edges:
+            pairs.append(((etype[0], src), (etype[2], dst)))  # type: ignore[arg-type]
+        return pairs
+
+
+def close_quietly(runner: QueryRunner) -> None:
+    """Closes a runner, ignoring a store that already failed."""
+    try:
+        runner.close()
+    except GraphStoreError:
+        pass
