@@ -10,7 +10,8 @@ Two graphs:
   100k (the printout lists them). Written to Parquet, loaded with ``gs-load-graph``'s loader.
 
 For each graph: load seconds; then extraction (``PayloadBuilder.payload``: every query, the
-sampling and the payload dict) p50 / p99 in ms for 1 and 8 targets at fanouts ``full``,
+sampling and the payload dict) p50 / p99 in ms of wall time, and the p50 of the process's CPU
+time (on a shared machine the wall time includes waiting for a core), for 1 and 8 targets at fanouts ``full``,
 ``10,10`` and ``25,25``; targets are random nodes, and separately hub targets (the highest
 in-degrees; the 8-target case holds 1 hub + 7 random nodes). ``full`` is measured on random
 targets only (a hub's full neighbourhood is the whole hub list by definition), and skipped for
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import shutil
@@ -71,13 +73,13 @@ def extraction_rows(builder: PayloadBuilder, ntype: str, random_ids: list[str], 
             for fanout in FANOUTS:
                 if kind == "hub" and fanout == "full":
                     continue
-                samples, sizes, skipped = [], [], 0
+                samples, cpu, sizes, skipped = [], [], [], 0
                 for run in range(runs + 3):
                     ids = rng.sample(random_ids, count)
                     if kind == "hub":
                         ids[0] = hubs[run % len(hubs)]
                     targets = [{"node_type": ntype, "node_id": i} for i in ids]
-                    start = time.perf_counter()
+                    start, cpu_start = time.perf_counter(), time.process_time()
                     try:
                         if fanout == "full":
                             found = builder.extract(targets, fanout, seed=run, max_edges=full_edge_cap)
@@ -90,18 +92,26 @@ def extraction_rows(builder: PayloadBuilder, ntype: str, random_ids: list[str], 
                     elapsed = (time.perf_counter() - start) * 1000
                     if run >= 3:  # warm-up
                         samples.append(elapsed)
+                        cpu.append((time.process_time() - cpu_start) * 1000)
                         sizes.append((len(payload["graph"]["nodes"]), len(payload["graph"]["edges"])))
                 if not samples:
                     continue
                 row = {"targets": count, "kind": kind, "fanout": fanout, **percentiles(samples),
+                       "cpu_p50": statistics.median(cpu),
                        "nodes_p50": statistics.median(n for n, _ in sizes),
                        "edges_p50": statistics.median(e for _, e in sizes), "skipped_over_cap": skipped}
                 rows.append(row)
                 print(f"  {count} target(s) {kind:6s} fanout {fanout:5s}: p50 {row['p50']:7.2f} ms  "
-                      f"p99 {row['p99']:7.2f} ms  max {row['max']:7.2f} ms  (~{row['nodes_p50']:.0f} nodes, "
+                      f"p99 {row['p99']:7.2f} ms  max {row['max']:7.2f} ms  cpu p50 {row['cpu_p50']:6.2f} ms  "
+                      f"(~{row['nodes_p50']:.0f} nodes, "
                       f"~{row['edges_p50']:.0f} edges{f', {skipped} over the cap' if skipped else ''})",
                       flush=True)
     return rows
+
+
+def load_average() -> float:
+    """The 1-minute load average (how busy the machine was)."""
+    return os.getloadavg()[0]
 
 
 def fixture_bench(work: Path, runs: int) -> dict[str, Any]:
@@ -215,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    results["load_average_at_end"] = load_average()
+    print(f"1-minute load average at the end: {results['load_average_at_end']:.1f} (on {os.cpu_count()} cores)")
     args.out.write_text(json.dumps(results, indent=1))
     print(f"results: {args.out}")
     return 0
