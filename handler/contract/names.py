@@ -52,3 +52,5 @@ JSON_CONTENT_TYPE = "application/json"
 GRAPH_STORE_OPTION = "graph_store"
 GRAPH_STORE_IN_ARCHIVE_OPTION = "graph_store_in_archive"
 ARCHIVE_STORE_DIR = "graph_store"
+# The container's override of the archive's store (set by gs-launch-endpoint --graph-store URI).
+GRAPH_STORE_ENV = "GS_GRAPH_STORE"

@@ -12,6 +12,7 @@ request passes unchanged. Unknown target ids are GraphStorm's 404; a failing sto
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -26,7 +27,7 @@ from handler.contract.errors import (
 from handler.contract.graph_schema import GraphSchema
 from handler.contract.limits import RequestLimits
 from handler.contract.model_config import ModelConfig
-from handler.contract.names import GRAPH_STORE_IN_ARCHIVE_OPTION, GRAPH_STORE_OPTION
+from handler.contract.names import GRAPH_STORE_ENV, GRAPH_STORE_IN_ARCHIVE_OPTION, GRAPH_STORE_OPTION
 from handler.graph_store.extract import ExtractionTooLargeError, GivenGraph
 from handler.graph_store.fanout import FanoutError
 from handler.graph_store.opening import open_graph_store
@@ -43,7 +44,8 @@ COMPLETE_FIELD = "complete_from_store"
 
 
 def store_location(options: Mapping[str, Any] | None, archive_root: Path) -> str | None:
-    """The graph store a model-config ``handler`` section names (``None``: none).
+    """The graph store of a worker: ``GS_GRAPH_STORE`` if set, else the one the model-config
+    ``handler`` section names (``None``: none).
 
     Args:
         options: the handler options.
@@ -52,6 +54,8 @@ def store_location(options: Mapping[str, Any] | None, archive_root: Path) -> str
     Returns:
         A path or URI for ``open_graph_store``.
     """
+    if os.environ.get(GRAPH_STORE_ENV):
+        return os.environ[GRAPH_STORE_ENV]
     location = (options or {}).get(GRAPH_STORE_OPTION)
     if not location:
         return None

@@ -169,3 +169,15 @@ def test_failing_store_is_a_bounded_503_and_spares_its_batch_neighbour(cache):
     assert failed["status_code"] == 503 and failed["error"].startswith("Graph Store Failure: ")
     assert len(failed["error"]) < 1000
     assert neighbour["status_code"] == 200
+
+
+def test_store_location_archive_record_and_environment_override(tmp_path, monkeypatch):
+    from handler.serving.expand import store_location
+
+    monkeypatch.delenv("GS_GRAPH_STORE", raising=False)
+    assert store_location({}, tmp_path) is None
+    assert store_location({"graph_store": "/data/s"}, tmp_path) == "/data/s"
+    assert store_location({"graph_store": "graph_store", "graph_store_in_archive": True}, tmp_path) == str(
+        tmp_path / "graph_store")
+    monkeypatch.setenv("GS_GRAPH_STORE", "neptune-db://cluster.example:8182")
+    assert store_location({"graph_store": "/data/s"}, tmp_path) == "neptune-db://cluster.example:8182"
