@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The command-line interface of gs-build-mar."""
     p = argparse.ArgumentParser(
         prog="gs-build-mar",
-        description="Package a GraphStorm node model as a self-contained TorchServe .mar.",
+        description="Package a GraphStorm model as a self-contained TorchServe .mar.",
     )
     add_artifact_args(p)
     p.add_argument("--model-name", required=True, help="TorchServe model name (and .mar name)")

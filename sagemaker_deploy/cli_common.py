@@ -10,6 +10,7 @@ from pathlib import Path
 
 import botocore.session
 
+from handler.contract.settings import EMF_METRICS_ENV, HTTP_STATUS_ENV, INFER_TASK_TYPE_ENV, MODEL_NAME_ENV
 from sagemaker_deploy.aws import ConfigError
 from sagemaker_deploy.container_env import TASK_TYPES, container_env_problems
 from sagemaker_deploy.lm_models import lm_problems, parse_lm_models, required_lm_names
@@ -180,11 +181,11 @@ def container_environment(args: argparse.Namespace, package_kind: str) -> dict[s
     """
     env: dict[str, str] = {}
     if args.http_status:
-        env["GS_HTTP_STATUS"] = "true"
+        env[HTTP_STATUS_ENV] = "true"
     if args.emf_metrics:
-        env["GS_EMF_METRICS"] = "true"
+        env[EMF_METRICS_ENV] = "true"
     if package_kind == "artifacts":
-        env.update(GS_INFER_TASK_TYPE=args.infer_task_type, GS_MODEL_NAME=args.model_name)
+        env.update({INFER_TASK_TYPE_ENV: args.infer_task_type, MODEL_NAME_ENV: args.model_name})
     env.update(dict(args.container_env))
     return env
 
