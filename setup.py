@@ -24,6 +24,14 @@ SERVE_REQUIRES = [
     "orjson>=3.9",
     "torchserve==0.12.0",
     "torch-model-archiver==0.12.0",
+    # The Arrow request content type (handler/contract/arrow_payload.py, docs/compatibility.md).
+    "pyarrow==26.0.1",
+]
+
+# A client that builds Arrow request bodies (handler.contract.arrow_payload.payload_to_arrow)
+# without the serving stack: `pip install .[arrow]`.
+ARROW_REQUIRES = [
+    "pyarrow==26.0.1",
 ]
 
 TEST_REQUIRES = [
@@ -54,7 +62,8 @@ setup(
                                     "sagemaker_deploy", "sagemaker_deploy.*"]),
     package_data={"mar_builder": ["*.properties", "*.xml", "*.yaml"]},
     install_requires=DEPLOY_REQUIRES,
-    extras_require={"serve": SERVE_REQUIRES, "test": TEST_REQUIRES, "bench": BENCH_REQUIRES},
+    extras_require={"serve": SERVE_REQUIRES, "arrow": ARROW_REQUIRES, "test": TEST_REQUIRES,
+                    "bench": BENCH_REQUIRES},
     entry_points={
         "console_scripts": [
             "gs-build-mar=mar_builder.cli:main",

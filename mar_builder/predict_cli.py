@@ -6,7 +6,9 @@ GraphStorm's raw artifacts (``--model-dir``) or from a ``.mar`` built by gs-buil
 from ``artifacts/lm/<NAME>/`` as the handler finds them, request limits from its
 model-config.yaml), then answers each payload file on its own and prints the envelope exactly as
 the endpoint's body would be, one JSON document per line, in the order given. Users test their
-payload builders and model versions in CI with it before deploying.
+payload builders and model versions in CI with it before deploying. ``--as-arrow`` sends each
+JSON payload as our Arrow request format instead (``handler.contract.arrow_payload``; its
+``request_uid`` is then that of the Arrow body).
 
 Exit status: 0 when every envelope's ``status_code`` is 200; 1 when any is not (all are still
 printed); 2 when the model cannot be loaded or a payload file cannot be read (nothing printed
@@ -25,7 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from handler.contract.names import ARTIFACTS_DIR, JSON_CONTENT_TYPE
+from handler.contract.names import ARROW_STREAM_CONTENT_TYPE, ARTIFACTS_DIR, JSON_CONTENT_TYPE
 
 # The archive's model-config.yaml (TorchServe batching plus the handler's options).
 _MAR_MANIFEST = "MAR-INF/MANIFEST.json"
@@ -54,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="request bodies, sent byte for byte ('-' reads standard input)")
     p.add_argument("--content-type", default=JSON_CONTENT_TYPE,
                    help=f"the requests' Content-Type (default {JSON_CONTENT_TYPE})")
+    p.add_argument("--as-arrow", action="store_true",
+                   help=f"convert each JSON payload to the Arrow request format and send it as "
+                        f"{ARROW_STREAM_CONTENT_TYPE} (a payload with no exact Arrow form is an error)")
     p.add_argument("--lm-model", action="append", default=[], metavar="NAME=DIR",
                    help="language model NAME (as the artifacts name it) from DIR; repeatable")
     return p
@@ -115,6 +120,12 @@ def main(argv: list[str] | None = None) -> int:
 
         lm_models = parse_lm_mapping(args.lm_model)
         bodies = [_read_payload(name) for name in args.payloads]
+        content_type = args.content_type
+        if args.as_arrow:
+            from handler.contract.arrow_payload import payload_to_arrow
+
+            bodies = [payload_to_arrow(json.loads(body)) for body in bodies]
+            content_type = ARROW_STREAM_CONTENT_TYPE
         with tempfile.TemporaryDirectory(prefix="gs-predict-") as tmp:
             if args.mar is not None:
                 with zipfile.ZipFile(args.mar) as archive:
@@ -122,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                 model_dir, options = Path(tmp) / ARTIFACTS_DIR, _mar_handler_options(Path(tmp))
             else:
                 model_dir, options = args.model_dir, {}
-            envelopes = predict(model_dir, bodies, args.content_type, options, lm_models)
+            envelopes = predict(model_dir, bodies, content_type, options, lm_models)
     except Exception as err:  # noqa: BLE001 - any load failure is the user's to read, as one line
         print(f"gs-predict: error: {type(err).__name__}: {err}", file=sys.stderr)
         return 2

@@ -60,3 +60,5 @@ BERT_HF = "bert_hf"
 TEXT_TRANSFORMS = (TOKENIZE_HF, BERT_HF)
 
 JSON_CONTENT_TYPE = "application/json"
+# Our columnar request format (handler/contract/arrow_payload.py; not GraphStorm's).
+ARROW_STREAM_CONTENT_TYPE = "application/vnd.apache.arrow.stream"

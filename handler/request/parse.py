@@ -24,6 +24,7 @@ from handler.contract.graph_schema import GraphSchema
 from handler.contract.limits import WARN_TARGETS, RequestLimits
 from handler.contract.names import NODE_TASKS, TASKS
 from handler.contract.targets import kind_of_task
+from handler.request.columnar import columnar_groups
 from handler.request.decode import DecodedRequest
 from handler.request.grouping import graph_lists, group_edges, group_nodes
 from handler.request.parsed import ParsedRequest
@@ -62,7 +63,10 @@ class RequestParser:
         Raises:
             RealtimeError: 400, 401, 402, 411, 413 or 421 (see the module docstring).
         """
-        document = decoded.document
+        document, grouped = decoded.document, None
+        if decoded.columns is not None:  # an Arrow request: its groups straight from the columns
+            grouped = columnar_groups(decoded.columns, self.schema)
+            document = decoded.columns.to_document(graph=grouped is None)
         if not isinstance(document, dict):
             raise PayloadFormatError(
                 f"the payload must be a JSON object, but got a JSON {type(document).__name__}"
@@ -77,13 +81,15 @@ class RequestParser:
         self._check_counts(document, raw_targets, decoded.uid)
         read = self.target_kind.read
         targets = tuple(read(index, item) for index, item in enumerate(raw_targets))
-        nodes, edges = graph_lists(document)
+        if grouped is None:
+            nodes, edges = graph_lists(document)
+            grouped = group_nodes(nodes, self.schema), group_edges(edges, self.schema)
         return ParsedRequest(
             uid=decoded.uid,
             gml_task=gml_task,
             targets=targets,
-            nodes=group_nodes(nodes, self.schema),
-            edges=group_edges(edges, self.schema),
+            nodes=grouped[0],
+            edges=grouped[1],
         )
 
     def _check_task(self, gml_task: Any) -> str:

@@ -91,11 +91,9 @@ class GraphStormHandler(BaseHandler):
             outcomes = self._answer(data, context)
         except Exception as exc:  # a bug must cost 500s, not a 503 for the whole batch
             outcomes = [error_outcome(request_uid(_raw_body(r) or b""), exc, "adapter") for r in data]
-        with serving_metrics.one_write():
-            for idx, outcome in enumerate(outcomes):
-                self._set_response_headers(context, idx, outcome.status_code)
-                serving_metrics.emit_request(context.metrics, idx, outcome)
-            serving_metrics.emit_batch(context.metrics, len(data))
+        for idx, outcome in enumerate(outcomes):
+            self._set_response_headers(context, idx, outcome.status_code)
+        serving_metrics.write_batch(context.metrics, outcomes)
         if self.options.emf_metrics:
             self._write_emf(outcomes)
         return [outcome.body for outcome in outcomes]

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.compare import assert_matches_target, load_cases
+from tests.compare import arrow_case, assert_matches_target, load_cases
 from tests.serving.torchserve_process import VERSIONING_CONFIG, serving
 
 pytestmark = pytest.mark.torchserve
@@ -21,6 +21,8 @@ pytestmark = pytest.mark.torchserve
 STARTUP_MODEL = "rgcn_nc"
 REGISTERED_MODELS = ("hgt_nc", "gsp_rgcn_nc", "rgcn_nc_node_emb", "rgat_nc_efeat")
 CASES = [case for variant in (STARTUP_MODEL, *REGISTERED_MODELS) for case in load_cases(variant)]
+# The same requests as our Arrow content type (those with an exact Arrow form).
+ARROW_CASES = [a for a in map(arrow_case, CASES) if a is not None]
 
 
 @pytest.fixture(scope="module")
@@ -64,4 +66,22 @@ def test_concurrent_requests_match_target(server, variant):
     with ThreadPoolExecutor(max_workers=8) as pool:
         responses = list(pool.map(lambda c: _post(server, f"/predictions/{variant}", c), cases))
     for case, resp in zip(cases, responses, strict=True):
+        assert_matches_target(case, resp.json(), raw_body=resp.body)
+
+
+@pytest.mark.parametrize("case", ARROW_CASES, ids=lambda c: c.id)
+def test_arrow_payload_matches_target(server, case):
+    resp = _post(server, _paths(case.variant)["predictions"], case)
+    assert resp.status == 200, resp.body
+    assert resp.headers["content-type"] == "application/json"
+    assert_matches_target(case, resp.json(), raw_body=resp.body)
+
+
+def test_arrow_and_json_requests_share_batches(server):
+    """JSON and Arrow requests in one batch answer as alone."""
+    cases = [c for c in CASES if c.variant == STARTUP_MODEL]
+    mixed = [a for c in cases for a in (c, arrow_case(c)) if a is not None]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(lambda c: _post(server, f"/predictions/{STARTUP_MODEL}", c), mixed))
+    for case, resp in zip(mixed, responses, strict=True):
         assert_matches_target(case, resp.json(), raw_body=resp.body)
