@@ -27,8 +27,10 @@ GSP_TRANSFORM_PREFIX = "gsprocessing:"
 
 def is_gsp_config(conf: Any) -> bool:
     """Whether a loaded transform JSON was written by GSProcessing."""
-    return (isinstance(conf, dict) and isinstance(conf.get("graph"), dict)
-            and str(conf.get("version", "")).startswith(GSP_VERSION_PREFIX))
+    if not isinstance(conf, dict) or not isinstance(conf.get("graph"), dict):
+        return False
+    # GSProcessing writes "gsprocessing-runtime-v1.0"; its input configs say "gsprocessing-v1.0".
+    return str(conf.get("version", "")).startswith(GSP_VERSION_PREFIX) or "edges" not in conf
 
 
 def gsp_blocks(conf: dict[str, Any]) -> tuple[list[tuple[str, list[dict[str, Any]]]],
@@ -74,13 +76,11 @@ def gsp_blocks(conf: dict[str, Any]) -> tuple[list[tuple[str, list[dict[str, Any
 
 
 def _feature(block: dict[str, Any]) -> dict[str, Any]:
-    """One GSProcessing feature as ``FeatureSpec`` fields.
-
-    ``no-op`` is GConstruct's no-op (same numerics: numbers and number lists pass as float32,
-    strings split at ``separator``, ``truncate_dim`` keeps the first values); every other
-    transformation keeps GSProcessing's name (prefixed), kwargs and saved state.
-    """
+    """One GSProcessing feature as ``FeatureSpec`` fields: the transformation keeps
+    GSProcessing's name (prefixed), kwargs, column(s) and saved state."""
     column = block.get("column")
+    if isinstance(column, list) and len(column) == 1:
+        column = column[0]
     name = block.get("name", column if isinstance(column, str) else None)
     if not isinstance(name, str):
         raise ValueError(f"GSProcessing feature {_short(block)} has no name")
@@ -88,17 +88,13 @@ def _feature(block: dict[str, Any]) -> dict[str, Any]:
     kind = transformation.get("name", "no-op")
     kwargs = transformation.get("kwargs") or {}
     dim = block.get("dim")
-    spec: dict[str, Any] = {"name": name, "dim": tuple(dim) if isinstance(dim, list) else None}
-    if kind == "no-op":
-        spec.update(transform=None, truncate_dim=kwargs.get("truncate_dim"), separator=kwargs.get("separator"))
-    else:
-        spec["transform"] = {
-            "name": GSP_TRANSFORM_PREFIX + str(kind),
-            "kwargs": kwargs,
-            "column": column,
-            "precomputed": block.get("precomputed_transformation"),
-        }
-    return spec
+    transform = {
+        "name": GSP_TRANSFORM_PREFIX + str(kind),
+        "kwargs": kwargs,
+        "column": column,
+        "precomputed": block.get("precomputed_transformation"),
+    }
+    return {"name": name, "transform": transform, "dim": tuple(dim) if isinstance(dim, list) else None}
 
 
 def _short(block: Any) -> str:

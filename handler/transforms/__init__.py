@@ -24,6 +24,7 @@ from handler.transforms.bert_hf import DEFAULT_INFER_BATCH_SIZE, BertHFTransform
 from handler.transforms.bucket_numerical import BucketNumericalTransform
 from handler.transforms.gsp_bucket_numerical import GSPBucketNumericalTransform
 from handler.transforms.gsp_categorical import GSPCategoricalTransform
+from handler.transforms.gsp_noop import GSPNoopTransform
 from handler.transforms.gsp_numerical import GSPNumericalTransform
 from handler.transforms.max_min_norm import MaxMinNormTransform
 from handler.transforms.noop import NoopTransform
@@ -111,8 +112,15 @@ def _gsp_transform(spec: FeatureSpec, conf: dict) -> FeatureTransform:
             and multi-categorical store no state), or one this server does not implement.
     """
     kind = spec.transform_name[len(GSP_TRANSFORM_PREFIX):]
+    if not isinstance(conf.get("column"), str):
+        raise UnsupportedConfigError(
+            f"feature {spec.name}: GSProcessing features over several columns are not supported")
     kwargs = conf.get("kwargs") or {}
     state: dict = conf.get("precomputed") or {}
+    if kind == "no-op":
+        return GSPNoopTransform(spec.name, dtype=out_dtype(kwargs.get("out_dtype")),
+                                truncate_dim=kwargs.get("truncate_dim"), separator=kwargs.get("separator"),
+                                scalar_input=spec.dim == (1,))
     if kind == "numerical":
         return GSPNumericalTransform.build(spec.name, conf.get("column"), kwargs, state,
                                            dtype=out_dtype(state.get("out_dtype")), scalar_input=spec.dim == (1,))

@@ -51,27 +51,26 @@ class GSPBucketNumericalTransform(FeatureTransform):
         if feats.ndim != 1:
             raise FeatureValueError(None, "must be one number per row")
         require_finite(feats)
-        out = np.zeros((len(feats), self.bucket_cnt), dtype=np.float32)
-        for row, value in enumerate(feats.tolist()):
-            out[row, self._buckets(float(value))] = 1.0
-        return out
+        return self._buckets(feats.astype(np.float64))
 
-    def _buckets(self, value: float) -> slice:
-        """The buckets ``value`` belongs to, as GSProcessing's UDF computes them."""
+    def _buckets(self, values: np.ndarray) -> np.ndarray:
+        """The multi-hot rows of ``values``, as GSProcessing's UDF computes each (numpy's float
+        ``//`` is Python's).
+
+        Shapes:
+            values: [n] -> [n, bucket_cnt].
+        """
         lo, hi = self.low, self.high
-        if value >= hi:
-            return slice(self.bucket_cnt - 1, self.bucket_cnt)
-        if value <= lo:
-            return slice(0, 1)
         size = (hi - lo) / self.bucket_cnt
         epsilon = size / 10
-        low_val, high_val = value - self.window / 2, value + self.window / 2
-        if low_val < lo:
-            low_val = lo
-        elif low_val >= hi:
-            low_val = hi - epsilon
-        if high_val < lo:
-            high_val = lo
-        elif high_val >= hi:
-            high_val = hi - epsilon
-        return slice(int((low_val - lo) // size), int((high_val - lo) // size) + 1)
+
+        def clamp(bound: np.ndarray) -> np.ndarray:
+            return np.where(bound < lo, lo, np.where(bound >= hi, hi - epsilon, bound))
+
+        first = np.floor_divide(clamp(values - self.window / 2) - lo, size).astype(np.int64)
+        last = np.floor_divide(clamp(values + self.window / 2) - lo, size).astype(np.int64)
+        # Values beyond the range take one end bucket (checked first: ``>= hi``, then ``<= lo``).
+        first = np.where(values >= hi, self.bucket_cnt - 1, np.where(values <= lo, 0, first))
+        last = np.where(values >= hi, self.bucket_cnt - 1, np.where(values <= lo, 0, last))
+        cols = np.arange(self.bucket_cnt)
+        return ((cols >= first[:, None]) & (cols <= last[:, None])).astype(np.float32)

@@ -7,11 +7,12 @@ normaliser over the training table and writes their state as the feature's
 cast to float32:
 
 * a missing value (JSON null) becomes the imputed value. Spark's ``Imputer`` casts its output to
-  the input column's type, so for an integer column a ``mean`` is truncated toward zero; the JSON
-  does not record the column type, so a request's own values decide: the column is an integer
+  the input column's type, so for an integer column a ``mean`` is truncated toward zero. The JSON
+  does not record the column type; a ``standard`` column sum shows it (Spark sums an integer
+  column to an integer), otherwise the request's own values decide: the column is an integer
   column when every non-null value of the feature in the request is a JSON integer.
-* ``min-max``: ``(x - min) / (max - min)`` (0.5 when ``max == min``), **not** clipped (Spark's
-  ``MinMaxScaler``).
+* ``min-max``: ``(x - min) * (1 / (max - min))`` (0.5 when ``max == min``), **not** clipped
+  (Spark's ``MinMaxScalerModel``, which multiplies by the reciprocal of the range).
 * ``standard``: ``x / column sum`` (``col_sums["sum(<col>)"]``), not a z-score.
 * ``none``: ``x``.
 
@@ -41,20 +42,24 @@ class GSPNumericalTransform(FeatureTransform):
         name: feature name.
         imputed_value: what a missing value becomes (``None``: the feature has no imputer).
         normalizer: ``none``, ``min-max`` or ``standard``.
-        scale: ``(offset, divisor)``: the value is ``(x - offset) / divisor``; ``None`` for
-            ``min-max`` over a constant column (every value becomes 0.5).
+        scale: ``(offset, factor)``: ``min-max`` gives ``(x - offset) * factor``, ``standard``
+            ``x / factor`` (Spark's operations); ``None`` for ``min-max`` over a constant column
+            (every value becomes 0.5).
         dtype: output dtype.
         scalar_input: one number per row.
+        integer_column: whether the training column held integers, when the saved state
+            shows it (``None``: each request's values decide).
     """
 
     def __init__(self, name: str, imputed_value: float | None, normalizer: str,
                  scale: tuple[float, float] | None, dtype: type = np.float32,
-                 scalar_input: bool = False) -> None:
+                 scalar_input: bool = False, integer_column: bool | None = None) -> None:
         super().__init__(name, scalar_input)
         self.imputed_value = imputed_value
         self.normalizer = normalizer
         self.scale = scale
         self.dtype = dtype
+        self.integer_column = integer_column
 
     @classmethod
     def build(cls, name: str, column: Any, kwargs: Mapping[str, Any], state: Mapping[str, Any] | None,
@@ -88,6 +93,7 @@ class GSPNumericalTransform(FeatureTransform):
         norm_name = norm.get("norm_name", "none")
         reconstruction = norm.get("norm_reconstruction") or {}
         scale: tuple[float, float] | None
+        integer_column = None
         if norm_name == "none":
             scale = (0.0, 1.0)
         elif norm_name == "min-max":
@@ -95,17 +101,18 @@ class GSPNumericalTransform(FeatureTransform):
                 low, high = float(reconstruction["originalMinValues"][0]), float(reconstruction["originalMaxValues"][0])
             except (KeyError, IndexError, TypeError, ValueError):
                 raise UnsupportedConfigError(f"feature {name}: min-max has no saved minimum and maximum") from None
-            scale = None if high == low else (low, high - low)
+            scale = None if high == low else (low, 1.0 / (high - low))
         elif norm_name == "standard":
             total = (reconstruction.get("col_sums") or {}).get(f"sum({col})")
             if not isinstance(total, int | float) or isinstance(total, bool) or not math.isfinite(total) or total == 0:
                 raise UnsupportedConfigError(f"feature {name}: standard has no usable saved column sum")
             scale = (0.0, float(total))
+            integer_column = isinstance(total, int)
         else:
             raise UnsupportedConfigError(
                 f"feature {name}: GSProcessing's numerical normaliser {norm_name!r} cannot be re-applied "
                 f"(supported: {', '.join(NORMALIZERS)})")
-        return cls(name, imputed_value, norm_name, scale, dtype, scalar_input)
+        return cls(name, imputed_value, norm_name, scale, dtype, scalar_input, integer_column)
 
     def _transform(self, raw_values: Sequence[Any]) -> np.ndarray:
         values = raw_values
@@ -113,8 +120,11 @@ class GSPNumericalTransform(FeatureTransform):
             if self.imputed_value is None:
                 raise FeatureValueError(next(i for i, v in enumerate(raw_values) if v is None), MISSING_WITHOUT_IMPUTER)
             fill: float = self.imputed_value
-            present = [v for v in raw_values if v is not None]
-            if present and all(type(v) is int for v in present):
+            integer_column = self.integer_column
+            if integer_column is None:
+                present = [v for v in raw_values if v is not None]
+                integer_column = bool(present) and all(type(v) is int for v in present)
+            if integer_column:
                 fill = float(math.trunc(fill))  # Spark's Imputer casts back to the integer column type
             values = [fill if v is None else v for v in raw_values]
         feats = to_numeric(to_array(values), values)
@@ -122,5 +132,7 @@ class GSPNumericalTransform(FeatureTransform):
         x = feats.astype(np.float64)
         if self.scale is None:
             return np.full(x.shape, 0.5, dtype=self.dtype)
-        offset, divisor = self.scale
-        return ((x - offset) / divisor).astype(self.dtype)
+        offset, factor = self.scale
+        if self.normalizer == "min-max":
+            return ((x - offset) * factor).astype(self.dtype)
+        return (x / factor).astype(self.dtype)

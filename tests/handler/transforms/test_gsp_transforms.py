@@ -16,11 +16,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from handler import RealtimePredictor
 from handler.contract.errors import UnsupportedConfigError
 from handler.contract.graph_schema import GraphSchema
 from handler.transforms import FeatureValueError, build_transform
+from handler.transforms.gsp_bucket_numerical import GSPBucketNumericalTransform
 
 ARTIFACTS = Path(__file__).parents[2] / "fixtures" / "gsp_rgcn_nc" / "artifacts"
 CONF = json.loads((ARTIFACTS / "data_transform_new.json").read_text())
@@ -80,6 +83,14 @@ def test_mean_imputation_is_truncated_for_integer_columns():
     np.testing.assert_array_equal(negative.apply([None, 1]).ravel(), np.float32([-2.0, 1.0]))  # toward zero
 
 
+def test_an_integer_column_sum_decides_the_column_type():
+    integer_sum = _numerical("mean", 2.5, "standard", {"col_sums": {"sum(c)": 10}})
+    np.testing.assert_array_equal(integer_sum.apply([None]).ravel(), np.float32([0.2]))
+    np.testing.assert_array_equal(integer_sum.apply([None, 1.0]).ravel(), np.float32([0.2, 0.1]))
+    float_sum = _numerical("mean", 2.5, "standard", {"col_sums": {"sum(c)": 10.0}})
+    np.testing.assert_array_equal(float_sum.apply([None, 1]).ravel(), np.float32([0.25, 0.1]))
+
+
 def test_null_without_imputer_is_refused_naming_the_row():
     t = _numerical("none", None, "min-max", {"originalMinValues": [0.0], "originalMaxValues": [1.0]})
     with pytest.raises(FeatureValueError, match="no imputer") as err:
@@ -109,6 +120,37 @@ def test_fixture_features():
 def test_bucket_numerical_windows(value, buckets):
     year = build_transform(_feature("paper", "year"))  # range [1995, 2025], 6 buckets, window 4
     assert np.flatnonzero(year.apply([value])[0]).tolist() == buckets
+
+
+def test_no_op_null_is_refused_and_values_pass():
+    feat = build_transform(_feature("paper", "feat"))
+    assert feat.apply([[0.5] * 16]).tolist() == [[0.5] * 16]
+    with pytest.raises(FeatureValueError, match="null") as err:
+        feat.apply([[0.5] * 16, None])
+    assert err.value.row == 1
+
+
+def _membership(value: float, lo: float, hi: float, count: int, window: float) -> list[int]:
+    """GSProcessing 0.5.1's ``determine_bucket_membership``, one value at a time."""
+    if value >= hi:
+        return [count - 1]
+    if value <= lo:
+        return [0]
+    size = (hi - lo) / count
+    low, high = value - window / 2, value + window / 2
+    low = lo if low < lo else (hi - size / 10 if low >= hi else low)
+    high = lo if high < lo else (hi - size / 10 if high >= hi else high)
+    return list(range(int((low - lo) // size), int((high - lo) // size) + 1))
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(values=st.lists(st.floats(-50, 150) | st.integers(-50, 150), min_size=1, max_size=20),
+       lo=st.integers(-10, 10), width=st.floats(0.5, 100), count=st.integers(1, 12), window=st.floats(0, 40))
+def test_bucket_numerical_matches_gsprocessing_value_by_value(values, lo, width, count, window):
+    transform = GSPBucketNumericalTransform("f", [lo, lo + width], count, window)
+    got = transform.apply(values)
+    for row, value in enumerate(values):
+        assert np.flatnonzero(got[row]).tolist() == _membership(float(value), lo, lo + width, count, window)
 
 
 def test_bucket_numerical_null_is_refused():
@@ -150,3 +192,32 @@ def test_model_using_a_feature_that_cannot_be_reapplied_is_refused_at_load(tmp_p
     (tmp_path / YAML).write_text(yaml.safe_dump(config))
     with pytest.raises(UnsupportedConfigError, match=f"feature {name}: .*{reason}.*cannot be re-applied"):
         RealtimePredictor.from_artifacts(tmp_path)
+
+
+def test_features_over_several_columns_are_refused():
+    conf = copy.deepcopy(CONF)
+    conf["graph"]["nodes"][0]["features"].append(
+        {"column": ["a", "b"], "name": "ab", "transformation": {"name": "no-op"}, "dim": [2]})
+    with pytest.raises(UnsupportedConfigError, match="ab: .*several columns"):
+        build_transform(_feature("paper", "ab", conf))
+
+
+def _edge(src: str, rel: str, dst: str) -> dict:
+    return {"source": {"column": "s", "type": src}, "relation": {"type": rel}, "dest": {"column": "d", "type": dst}}
+
+
+def test_reverse_edges_and_homogeneous_graphs():
+    hetero = {"version": "gsprocessing-runtime-v1.0", "graph": {
+        "nodes": [{"type": "user", "column": "id", "features": []}],
+        "edges": [_edge("user", "buys", "item"), _edge("item", "similar", "item")],
+        "is_homogeneous": False, "add_reverse_edges": True}}
+    schema = GraphSchema.from_dict(hetero)
+    assert schema.canonical_etypes == (("user", "buys", "item"), ("item", "buys-rev", "user"),
+                                       ("item", "similar", "item"), ("item", "similar-rev", "item"))
+    assert schema.reverse_of[("item", "buys-rev", "user")] == ("user", "buys", "item")
+    assert schema.relation_order == schema.canonical_etypes and set(schema.ntypes) == {"user", "item"}
+    homogeneous = {"version": "gsprocessing-runtime-v1.0", "graph": {
+        "nodes": [{}], "edges": [_edge("_N", "_E", "_N")], "is_homogeneous": True, "add_reverse_edges": True}}
+    schema = GraphSchema.from_dict(homogeneous)
+    assert schema.is_homogeneous and schema.add_reverse_edges
+    assert schema.canonical_etypes == (("_N", "_E", "_N"),) and schema.ntypes == ("_N",)
