@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from handler.contract.artifacts import read_training_yaml
@@ -63,6 +64,8 @@ class ModelConfig:
         decoder_bias: whether the decoder has a bias.
         edge_task: target relation, decoder and message-passing options of an edge
             classification / regression or link-prediction model (``None`` for node tasks).
+        gsf: the raw ``gsf`` families, flattened (option -> value) (e.g. the graph store's
+            default fanout).
         lm_models: ``lm_model.node_lm_models``: language-model node encoders (``lm_config``).
         use_node_embeddings: every node of a type with features also has a learnable embedding
             (payloads carry it as ``gs_learnable_embedding``), joined to the projected features.
@@ -92,6 +95,7 @@ class ModelConfig:
     decoder_per_ntype: bool = False
     decoder_bias: bool = True
     edge_task: EdgeTaskConfig | None = None
+    gsf: Mapping[str, Any] = field(default_factory=dict)
     lm_models: tuple[LMNodeModelSpec, ...] = ()
     use_node_embeddings: bool = False
     relation_order: tuple[CanonicalEtype, ...] = ()
@@ -188,6 +192,7 @@ class ModelConfig:
             focal_loss=focal,
             decoder_per_ntype=bool(num_classes) and isinstance(opts.get("num_classes"), Mapping),
             decoder_bias=_bool(opts, "decoder_bias", True),
+            gsf=MappingProxyType(dict(opts)),
             edge_task=edge_task,
             lm_models=lm_models,
             use_node_embeddings=_bool({k: v for k, v in opts.items() if v is not None}, "use_node_embeddings", False),
