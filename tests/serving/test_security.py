@@ -168,7 +168,9 @@ def test_handler_code_neither_evaluates_nor_opens_request_data():
     """No eval/exec/pickle/subprocess in the core; files are opened only by the artifact loaders."""
     builtins = {"eval", "exec", "compile", "__import__"}  # as bare names (model.eval() is torch's)
     methods = {"system", "popen", "spawnv", "execv"}
-    allowed_open = {"artifacts.py"}  # read_training_yaml, read_transform_json: the one readers
+    # contract/artifacts.py: read_training_yaml, read_transform_json (the one readers);
+    # graph_store/cli.py: gs-build-payload reads its own --targets @FILE argument.
+    allowed_open = {"artifacts.py", "cli.py"}
     for path in sorted((REPO / "handler").rglob("*.py")):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
