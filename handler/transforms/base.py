@@ -43,9 +43,12 @@ class FeatureTransform(ABC):
             scalar (rule T6).
         accepts_arrays: ``apply`` takes a numpy column (numbers of an Arrow request) as it is;
             a transform without it gets the column's JSON values (``tolist``).
+        row_wise: each output row depends on its input row only (no statistic of the request),
+            so the rows of several requests may be transformed in one call.
     """
 
     accepts_arrays = False
+    row_wise = False
 
     def __init__(self, name: str, scalar_input: bool = False) -> None:
         self.name = name
