@@ -15,7 +15,7 @@ type, its output type the next one's input type; ``check_pipeline`` says so at i
 request that fails skips to ``envelope`` with its error envelope. ``answer`` runs a batch
 through the stages and returns, per request, the envelope bytes plus the stage timings and
 graph sizes; servers (the TorchServe handler, ``bench/``, ``gs-predict``) call it and nothing
-else. SageMaker's hooks, for readers who know them: ``input_fn`` = decode + parse + build,
+else. SageMaker's hooks, for readers who know them: ``input_fn`` = decode + parse + transform + build,
 ``predict_fn`` = forward, ``output_fn`` = envelope (docs/architecture.md).
 """
 
