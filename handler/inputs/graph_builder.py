@@ -392,19 +392,24 @@ def _transform_together(transform: FeatureTransform, name: str, groups: list[Typ
     leaves = set(map(type, values))
     if leaves == {list}:
         leaves = set(map(type, chain.from_iterable(values)))
-    if leaves not in ({float}, {int}):
+    if leaves not in ({float}, {int}) or not transform.accepts_arrays:
         return
     try:
         with np.errstate(all="ignore"):
-            out = transform.apply(values)
+            rows = np.array(values)
+            # All floats (all ints within int64): the array np.array makes of each request's
+            # values alone has this dtype too, so the transform sees its rows as it would alone.
+            if rows.dtype != (np.float64 if leaves == {float} else np.int64):
+                return
+            out = transform.apply(rows)
     except Exception:  # noqa: BLE001 - each request is transformed alone by build, which reports it
         return
     if not isinstance(out, np.ndarray) or len(out) != len(values):
         return
     start = 0
-    for group, rows in zip(groups, parts, strict=True):
-        group.transformed[name] = out[start:start + len(rows)]
-        start += len(rows)
+    for group, part in zip(groups, parts, strict=True):
+        group.transformed[name] = out[start:start + len(part)]
+        start += len(part)
 
 
 def _checked_width(x: np.ndarray, width: int | None, where: str, names: Sequence[str]) -> torch.Tensor:

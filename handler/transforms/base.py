@@ -54,7 +54,7 @@ class FeatureTransform(ABC):
         self.name = name
         self.scalar_input = scalar_input
 
-    def apply(self, raw_values: Sequence[Any]) -> np.ndarray:
+    def apply(self, raw_values: Sequence[Any] | np.ndarray) -> np.ndarray:
         """Transforms the raw values of every node (or edge) of one type in one request.
 
         Args:
@@ -80,7 +80,8 @@ class FeatureTransform(ABC):
             raw_values = [v[0] if isinstance(v, list) and len(v) == 1 else v for v in raw_values]
         with np.errstate(over="ignore"):  # overflow is checked below, with the row named
             try:
-                out = self._transform(raw_values)
+                # A numpy column only reaches a transform that accepts_arrays (it reads it as to_array would).
+                out = self._transform(raw_values)  # type: ignore[arg-type]
             except RecursionError:  # str()/repr() of a value nested ~1,000 levels deep
                 raise FeatureValueError(None, "holds a value nested too deeply") from None
             if out.ndim == 1:

@@ -65,3 +65,16 @@ def test_a_neighbour_never_changes_an_answer(edit) -> None:
         for g, a in zip(got.envelope.as_dict()["data"]["results"], alone.envelope.as_dict()["data"]["results"],
                         strict=True):
             assert max(abs(x - y) for x, y in zip(g["prediction"], a["prediction"], strict=True)) <= 1e-6
+
+
+def test_integers_beyond_int64_are_not_transformed_together() -> None:
+    # One request's integer beyond int64 would change the dtype numpy gives the batch's rows.
+    big = _edited(lambda nodes: _paper(nodes)["features"].update(year=2**63 + 5))
+    ints = _edited(lambda nodes: _paper(nodes)["features"].update(year=1999))
+    p = _predictor()
+    batch = p.answer([(ints, "application/json"), (big, "application/json")])
+    for body, got in zip((ints, big), batch, strict=True):
+        (alone,) = p.answer([(body, "application/json")])
+        assert got.status_code == alone.status_code
+        if alone.status_code != 200:
+            assert got.body == alone.body
