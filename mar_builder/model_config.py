@@ -29,6 +29,9 @@ class ServingSettings:
             HTTP 200 with the status in the body, as GraphStorm's SageMaker endpoint).
         limits: the largest request the handler answers (413 envelope beyond).
         torch_threads: torch intra-op threads per worker (None: the handler's default, 1).
+        graph_store: the graph store that completes targets-only requests: a path or URI, or
+            the store's folder inside the archive when ``graph_store_in_archive`` (None: none).
+        graph_store_in_archive: the store travels inside the archive.
     """
 
     batch_size: int = 8
@@ -39,12 +42,16 @@ class ServingSettings:
     http_status: bool = False
     limits: RequestLimits = RequestLimits()
     torch_threads: int | None = None
+    graph_store: str | None = None
+    graph_store_in_archive: bool = False
 
     def handler_options(self) -> ServingOptions:
         """The handler section's options (the object the handler reads them back with)."""
+        store = {"graph_store": self.graph_store, "graph_store_in_archive": self.graph_store_in_archive}
         if self.torch_threads is None:
-            return ServingOptions(limits=self.limits, http_status=self.http_status)
-        return ServingOptions(limits=self.limits, http_status=self.http_status, torch_threads=self.torch_threads)
+            return ServingOptions(limits=self.limits, http_status=self.http_status, **store)
+        return ServingOptions(limits=self.limits, http_status=self.http_status, torch_threads=self.torch_threads,
+                              **store)
 
     def validate(self) -> None:
         """Raises ValueError when a setting is out of range."""

@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
                         f"{ARROW_STREAM_CONTENT_TYPE} (a payload with no exact Arrow form is an error)")
     p.add_argument("--lm-model", action="append", default=[], metavar="NAME=DIR",
                    help="language model NAME (as the artifacts name it) from DIR; repeatable")
+    p.add_argument("--graph-store", default=None, metavar="PATH|URI",
+                   help="graph store completing targets-only payloads (default: the one a --mar names)")
     return p
 
 
@@ -87,7 +89,8 @@ def predict(model_dir: Path, bodies: list[bytes], content_type: str = JSON_CONTE
         model_dir: the artifacts folder (raw artifacts, or a .mar's ``artifacts/``).
         bodies: exact request bodies.
         content_type: the requests' Content-Type.
-        handler_options: model-config.yaml ``handler`` options (``ServingOptions``).
+        handler_options: model-config.yaml ``handler`` options (``ServingOptions``; an archive's
+            embedded graph store lies beside ``model_dir``).
         lm_models: language model NAME -> DIR.
 
     Returns:
@@ -95,10 +98,12 @@ def predict(model_dir: Path, bodies: list[bytes], content_type: str = JSON_CONTE
     """
     # Imported here: torch loads only once the arguments are valid.
     from handler.contract.settings import ServingOptions
+    from handler.serving.expand import store_location
     from handler.serving.predictor import RealtimePredictor
 
     options = ServingOptions.from_sources(handler_options)
-    predictor = RealtimePredictor.from_artifacts(model_dir, device="cpu", lm_models=lm_models, options=options)
+    predictor = RealtimePredictor.from_artifacts(model_dir, device="cpu", lm_models=lm_models, options=options,
+                                                 graph_store=store_location(options, model_dir.parent))
     return [predictor.answer([(body, content_type)])[0].body for body in bodies]
 
 
@@ -133,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
                 model_dir, options = Path(tmp) / ARTIFACTS_DIR, _mar_handler_options(Path(tmp))
             else:
                 model_dir, options = args.model_dir, {}
+            if args.graph_store is not None:
+                options = {**options, "graph_store": args.graph_store, "graph_store_in_archive": False}
             envelopes = predict(model_dir, bodies, content_type, options, lm_models)
     except Exception as err:  # noqa: BLE001 - any load failure is the user's to read, as one line
         print(f"gs-predict: error: {type(err).__name__}: {err}", file=sys.stderr)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from handler.contract.artifacts import read_transform_json
-from handler.contract.gsp_schema import gsp_blocks, is_gsp_config
+from handler.contract.gsp_schema import gsp_blocks, gsp_feature, gsp_inputs, is_gsp_config
 from handler.contract.names import CanonicalEtype, as_etype  # noqa: F401 (re-exported)
 
 LEARNABLE_EMBEDDING_KEY = "gs_learnable_embedding"
@@ -33,6 +33,7 @@ class FeatureSpec:
         truncate_dim: the block-level ``truncate_dim`` of a transform-less feature, if any.
         separator: the block-level ``separator`` of a transform-less feature, if any.
         dim: ``feature_dim`` as written by GConstruct (output shape without the node axis).
+        columns: ``feature_col``: the input table column(s) holding the raw value.
     """
 
     name: str
@@ -41,11 +42,34 @@ class FeatureSpec:
     truncate_dim: int | None = None
     separator: str | None = None
     dim: tuple[int, ...] | None = None
+    columns: tuple[str, ...] = ()
 
     @property
     def transform_name(self) -> str:
         """The transform's name; ``no-op`` when the block has none."""
         return self.transform["name"] if self.transform else "no-op"
+
+
+@dataclass(frozen=True)
+class InputTable:
+    """One ``nodes[]`` or ``edges[]`` block: where GConstruct read a type's rows from.
+
+    Attributes:
+        type_name: the node type, or the relation joined by commas.
+        relation: the relation of an edge block (``None`` for a node block).
+        files: the ``files`` entries as written at construction time (absolute paths there).
+        format: the ``format`` block (``{"name": "parquet"}``, ``{"name": "csv", "separator": ","}``).
+        id_columns: ``(node_id_col,)`` of a node block, ``(source_id_col, dest_id_col)`` of an
+            edge block.
+        features: the block's features (``FeatureSpec.columns`` names the input columns).
+    """
+
+    type_name: str
+    relation: CanonicalEtype | None
+    files: tuple[str, ...]
+    format: dict[str, Any]
+    id_columns: tuple[str, ...]
+    features: tuple[FeatureSpec, ...]
 
 
 @dataclass(frozen=True)
@@ -65,6 +89,8 @@ class GraphSchema:
         reverse_of: reverse relation -> the configured relation whose edges it holds swapped;
             the graph builder derives these, payloads do not carry them.
         by_gsprocessing: the graph was built by GSProcessing (``gsp_schema``).
+        inputs: the config's node and edge blocks in file order (input files, id columns), as
+            the graph loader (``handler.graph_store.loader``) reads them (GConstruct configs).
     """
 
     ntypes: tuple[str, ...]
@@ -75,6 +101,7 @@ class GraphSchema:
     add_reverse_edges: bool = False
     reverse_of: dict[CanonicalEtype, CanonicalEtype] = field(default_factory=dict)
     by_gsprocessing: bool = False
+    inputs: tuple[InputTable, ...] = ()
 
     @property
     def relation_order(self) -> tuple[CanonicalEtype, ...] | None:
@@ -97,6 +124,7 @@ class GraphSchema:
         """
         node_features: dict[str, list[FeatureSpec]] = {}
         edge_features: dict[CanonicalEtype, list[FeatureSpec]] = {}
+        inputs: list[InputTable] = []
         by_gsp = is_gsp_config(conf)
         if by_gsp:
             node_blocks, edge_blocks, is_homogeneous, add_reverse = gsp_blocks(conf)
@@ -104,9 +132,14 @@ class GraphSchema:
                 node_features.setdefault(ntype, []).extend(FeatureSpec(**f) for f in fields)
             for etype, fields in edge_blocks:
                 edge_features.setdefault(etype, []).extend(FeatureSpec(**f) for f in fields)
+            for block in gsp_inputs(conf):
+                block_features = tuple(FeatureSpec(**gsp_feature(f)) for f in block.pop("feature_blocks"))
+                block["id_columns"] = tuple(str(c) for c in block["id_columns"] if c is not None)
+                inputs.append(InputTable(features=block_features, **block))
         else:
             if not isinstance(conf.get("nodes"), list) or not isinstance(conf.get("edges"), list):
                 raise ValueError("graph construction config needs 'nodes' and 'edges' lists")
+            inputs = [_input_table(block, None) for block in conf["nodes"]]
             for block in conf["nodes"]:
                 feats = node_features.setdefault(block["node_type"], [])
                 feats.extend(_feature_spec(f) for f in block.get("features", []))
@@ -114,6 +147,7 @@ class GraphSchema:
                 relation = block["relation"]
                 if not isinstance(relation, list) or len(relation) != 3:
                     raise ValueError(f"relation {relation!r} is not [src, rel, dst]")
+                inputs.append(_input_table(block, as_etype(relation)))
                 feats = edge_features.setdefault(as_etype(relation), [])
                 feats.extend(_feature_spec(f) for f in block.get("features", []))
             is_homogeneous = bool(conf.get("is_homogeneous", False))
@@ -136,6 +170,7 @@ class GraphSchema:
             add_reverse_edges=add_reverse,
             reverse_of=reverse_of,
             by_gsprocessing=by_gsp,
+            inputs=tuple(inputs),
         )
 
 
@@ -171,6 +206,24 @@ def _with_reverse_relations(
     return list(source), {et: fwd for et, fwd in source.items() if fwd is not None}
 
 
+def _input_table(block: dict[str, Any], relation: CanonicalEtype | None) -> InputTable:
+    """The input-table facts of one node (``relation`` None) or edge block."""
+    files = block.get("files", [])
+    ids: tuple[Any, ...]
+    if relation is None:
+        name, ids = block["node_type"], (block.get("node_id_col"),)
+    else:
+        name, ids = ",".join(relation), (block.get("source_id_col"), block.get("dest_id_col"))
+    return InputTable(
+        type_name=name,
+        relation=relation,
+        files=tuple(files) if isinstance(files, list) else (files,),
+        format=dict(block.get("format") or {}),
+        id_columns=tuple(str(c) for c in ids if c is not None),
+        features=tuple(_feature_spec(f) for f in block.get("features", [])),
+    )
+
+
 def _feature_spec(block: dict[str, Any]) -> FeatureSpec:
     cols = block.get("feature_col")
     name = block.get("feature_name", cols if isinstance(cols, str) else None)
@@ -184,4 +237,5 @@ def _feature_spec(block: dict[str, Any]) -> FeatureSpec:
         truncate_dim=block.get("truncate_dim"),
         separator=block.get("separator"),
         dim=tuple(dim) if isinstance(dim, list) else None,
+        columns=(cols,) if isinstance(cols, str) else tuple(cols or ()),
     )

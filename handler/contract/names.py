@@ -62,3 +62,7 @@ TEXT_TRANSFORMS = (TOKENIZE_HF, BERT_HF)
 JSON_CONTENT_TYPE = "application/json"
 # Our columnar request format (handler/contract/arrow_payload.py; not GraphStorm's).
 ARROW_STREAM_CONTENT_TYPE = "application/vnd.apache.arrow.stream"
+
+# The archive folder holding an embedded graph store (gs-build-mar --embed-graph-store; the
+# handler options graph_store / graph_store_in_archive, handler/contract/settings.py).
+ARCHIVE_STORE_DIR = "graph_store"

@@ -29,6 +29,9 @@ EMF_METRICS_ENV = "GS_EMF_METRICS"
 PROFILE_STAGES_ENV = "GS_PROFILE_STAGES"
 # NAME=DIR entries, separated by os.pathsep, that resolve LM names before anything else.
 LM_MODELS_ENV = "GS_LM_MODELS"
+# The graph store completing targets-only requests (path or URI), over the archive's record
+# (set by gs-launch-endpoint --graph-store URI).
+GRAPH_STORE_ENV = "GS_GRAPH_STORE"
 # The container (docker/serve.py, docker/ts_settings.py).
 MODEL_NAME_ENV = "GS_MODEL_NAME"
 INFER_TASK_TYPE_ENV = "GS_INFER_TASK_TYPE"
@@ -76,6 +79,7 @@ CONTAINER_ENV: dict[str, str] = {
     GRPC_MANAGEMENT_PORT_ENV: "int>=1",
     WORK_DIR_ENV: "str",
     LM_MODELS_ENV: "str",
+    GRAPH_STORE_ENV: "str",
 }
 
 
@@ -142,6 +146,11 @@ class ServingOptions:
         warm_up: one synthetic forward before the worker reports ready.
         profile_stages: each stage runs under ``torch.profiler.record_function("gs.<stage>")``
             (visible in a ``torch.profiler`` trace). ``GS_PROFILE_STAGES``.
+        graph_store: the graph store that completes targets-only requests: a path or URI, or
+            its folder inside the archive when ``graph_store_in_archive`` (None: none;
+            ``handler.serving.expand.store_location``). ``GS_GRAPH_STORE`` (a path or URI).
+        graph_store_in_archive: the store travels inside the archive (gs-build-mar
+            --embed-graph-store).
     """
 
     limits: RequestLimits = field(default_factory=RequestLimits)
@@ -150,9 +159,13 @@ class ServingOptions:
     torch_threads: int = DEFAULT_TORCH_THREADS
     warm_up: bool = True
     profile_stages: bool = False
+    graph_store: str | None = None
+    graph_store_in_archive: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("http_status", "emf_metrics", "warm_up", "profile_stages"):
+        if self.graph_store is not None and (not isinstance(self.graph_store, str) or not self.graph_store):
+            raise ValueError(f"handler option graph_store must be a path or URI, got {self.graph_store!r}")
+        for name in ("http_status", "emf_metrics", "warm_up", "profile_stages", "graph_store_in_archive"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"handler option {name} must be true or false, got {getattr(self, name)!r}")
         threads = self.torch_threads
@@ -188,6 +201,8 @@ class ServingOptions:
         for name, key in ((HTTP_STATUS_ENV, "http_status"), (EMF_METRICS_ENV, "emf_metrics"),
                           (PROFILE_STAGES_ENV, "profile_stages")):
             values[key] = env_flag(env, name, values.get(key, False))
+        if env.get(GRAPH_STORE_ENV, "").strip():
+            values["graph_store"], values["graph_store_in_archive"] = env[GRAPH_STORE_ENV].strip(), False
         limits = RequestLimits.from_options({k: v for k, v in section.items() if k in limit_names})
         return cls(limits=limits, **values)
 
@@ -196,7 +211,8 @@ class ServingOptions:
         except the limits and ``http_status``, written for the reader of the file)."""
         section: dict[str, Any] = {"http_status": self.http_status, **self.limits.as_options()}
         default = ServingOptions()
-        for name in ("emf_metrics", "torch_threads", "warm_up", "profile_stages"):
+        for name in ("emf_metrics", "torch_threads", "warm_up", "profile_stages", "graph_store",
+                     "graph_store_in_archive"):
             if getattr(self, name) != getattr(default, name):
                 section[name] = getattr(self, name)
         return section

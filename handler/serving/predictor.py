@@ -4,6 +4,8 @@ The request path is ``PIPELINE``, an explicit list of typed stages (name, input 
 type), each run under the one timer (``_timed``) and the one error boundary (``error_envelope``):
 
     decode   RawRequest     -> DecodedRequest  (JSON, request_uid)        handler/request/decode.py
+    expand   DecodedRequest -> DecodedRequest  (targets-only requests completed from the graph
+                                                store, when the model has one)  handler/serving/expand.py
     parse    DecodedRequest -> ParsedRequest   (targets, groups)          handler/request/parse.py
     build    ParsedRequest  -> PayloadGraph    (graph, features)          handler/inputs/graph_builder.py
     forward  PayloadGraph   -> Envelope        (batched: ONE model call over the batch's disjoint
@@ -56,6 +58,7 @@ from handler.nn.relational_graph import RelationalGraph
 from handler.request.decode import DecodedRequest, decode, error_uid
 from handler.request.parse import RequestParser
 from handler.request.parsed import ParsedRequest
+from handler.serving.expand import GraphExpander
 from handler.transforms import TextTokens
 
 logger = logging.getLogger(__name__)
@@ -97,6 +100,7 @@ class Stage:
 
 PIPELINE: tuple[Stage, ...] = (
     Stage("decode", RawRequest, DecodedRequest, lambda p, raw: p.decode(raw.body, raw.content_type)),
+    Stage("expand", DecodedRequest, DecodedRequest, lambda p, decoded: p.expand(decoded)),
     Stage("parse", DecodedRequest, ParsedRequest, lambda p, decoded: p.parse(decoded)),
     Stage("transform", ParsedRequest, ParsedRequest, lambda p, flights: p._transform_batch(flights), batched=True),
     Stage("build", ParsedRequest, PayloadGraph, lambda p, parsed: p.build(parsed)),
@@ -206,12 +210,14 @@ class RealtimePredictor:
         lm_resolver: where text transforms find their LM (``from_artifacts`` sets it).
         options: the serving options (default: ``ServingOptions()``); ``limits`` overrides
             theirs.
+        expander: the graph store that completes targets-only requests (None: no store).
     """
 
     def __init__(self, model: GraphStormModel, schema: GraphSchema, config: ModelConfig,
                  limits: RequestLimits | None = None, lm_resolver: LMResolver | None = None,
-                 options: ServingOptions | None = None) -> None:
+                 options: ServingOptions | None = None, expander: GraphExpander | None = None) -> None:
         self.model = model
+        self.expander = expander
         self.schema = schema
         self.config = config
         self.options = options or ServingOptions()
@@ -230,7 +236,8 @@ class RealtimePredictor:
     def from_artifacts(cls, model_dir: str | Path, device: str | torch.device = "cpu",
                        limits: RequestLimits | None = None,
                        lm_models: Mapping[str, Path] | None = None,
-                       options: ServingOptions | None = None) -> RealtimePredictor:
+                       options: ServingOptions | None = None,
+                       graph_store: str | None = None) -> RealtimePredictor:
         """Loads ``model.bin``, the training YAML and ``data_transform_new.json`` from a directory.
 
         Args:
@@ -240,6 +247,9 @@ class RealtimePredictor:
             lm_models: language-model NAME -> DIR, over ``GS_LM_MODELS`` and the archive's
                 ``<model_dir>/lm/NAME`` (``handler.contract.lm_resolution``; never the hub).
             options: the serving options (default: ``ServingOptions()``).
+            graph_store: path or URI of the graph store that completes targets-only requests
+                (opened read-only here; ``handler.serving.expand.store_location`` resolves the
+                options' store against an archive).
 
         Returns:
             The predictor.
@@ -257,7 +267,11 @@ class RealtimePredictor:
         # prediction the payload's doing: a 422.
         if not all(torch.isfinite(t).all() for t in model.state_dict().values() if t.is_floating_point()):
             raise ModelLoadError(f"{paths.model_bin}: the model's weights contain NaN or infinite values")
-        return cls(model, schema, config, limits, resolver, options)
+        expander = None
+        if graph_store is not None:
+            expander = GraphExpander.open(graph_store, schema, config,
+                                          limits or (options or ServingOptions()).limits)
+        return cls(model, schema, config, limits, resolver, options, expander)
 
     # -- the batch call ------------------------------------------------------------------
 
@@ -340,6 +354,10 @@ class RealtimePredictor:
     def decode(self, body: bytes, content_type: str | None) -> DecodedRequest:
         """Stage ``decode`` (see ``handler.request.decode.decode``)."""
         return decode(body, content_type, self.limits)
+
+    def expand(self, decoded: DecodedRequest) -> DecodedRequest:
+        """Stage ``expand`` (see ``handler.serving.expand.GraphExpander``)."""
+        return self.expander.expand(decoded) if self.expander is not None else decoded
 
     def parse(self, decoded: DecodedRequest) -> ParsedRequest:
         """Stage ``parse`` (see ``handler.request.parse.RequestParser``)."""

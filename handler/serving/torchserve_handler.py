@@ -28,6 +28,7 @@ from handler.contract.errors import InternalError
 from handler.contract.names import ARTIFACTS_DIR, JSON_CONTENT_TYPE
 from handler.contract.settings import ServingOptions
 from handler.serving import emf, serving_metrics
+from handler.serving.expand import store_location
 from handler.serving.predictor import RealtimePredictor, RequestOutcome, error_outcome
 
 logger = logging.getLogger(__name__)
@@ -64,7 +65,8 @@ class GraphStormHandler(BaseHandler):
         torch.set_num_threads(options.torch_threads)
         self.options = options
         self.predictor = RealtimePredictor.from_artifacts(
-            artifacts if artifacts.is_dir() else model_dir, device=device, options=options
+            artifacts if artifacts.is_dir() else model_dir, device=device, options=options,
+            graph_store=store_location(options, model_dir),
         )
         if options.warm_up:
             # Before TorchServe hears the worker is ready: the first request then costs what
