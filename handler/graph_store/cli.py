@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from handler.contract.arrow_payload import ArrowConversionError, payload_to_arrow
 from handler.contract.graph_schema import GraphSchema
 from handler.graph_store.extract import StoreMismatchError
 from handler.graph_store.fanout import FanoutError
@@ -59,6 +60,10 @@ def build_payload_main(argv: Sequence[str] | None = None) -> int:
                         help="full | K1,K2 | per relation (src/rel/dst:K@...,...); default: the model's "
                              "eval_fanout, else fanout")
     parser.add_argument("--seed", type=int, default=None, help="sampling seed (same seed, same bytes)")
+    parser.add_argument("--format", choices=("json", "arrow"), default="json",
+                        help="json (default): the gs-realtime-v0.1 document on stdout; arrow: the same "
+                             "request as our Arrow content type (docs/schema/gs-realtime-arrow-v1.md), "
+                             "bytes on stdout")
     args = parser.parse_args(argv)
     try:
         targets = _targets(args.targets)
@@ -85,6 +90,15 @@ def build_payload_main(argv: Sequence[str] | None = None) -> int:
         return 3
     finally:
         runner.close()
+    if args.format == "arrow":
+        try:
+            body = payload_to_arrow(payload)
+        except ArrowConversionError as exc:
+            print(f"gs-build-payload: --format arrow: {exc}", file=sys.stderr)
+            return 2
+        sys.stdout.buffer.write(body)
+        sys.stdout.flush()
+        return 0
     sys.stdout.write(dumps(payload) + "\n")
     return 0
 
