@@ -38,6 +38,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -135,6 +136,12 @@ class FakeNeptune:
 def _handler_class(fake: FakeNeptune) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as botocore's pool expects
+
+        def setup(self) -> None:
+            super().setup()
+            # Headers and body leave in two writes: without this, Nagle's algorithm and the
+            # client's delayed ACK add ~40 ms to every keep-alive request.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib's name)
             pass  # requests are recorded in fake.requests, not printed
@@ -256,6 +263,54 @@ def _decode(body: bytes, content_type: str) -> tuple[str, dict[str, Any], str]:
     if not isinstance(parameters, dict):
         raise ValueError("parameters must be a JSON object")
     return query, parameters, str(document.get("language", "OPEN_CYPHER"))
+
+
+_LADYBUG_TYPE = {"string": "STRING", "long": "INT64", "int": "INT64", "short": "INT64", "byte": "INT64",
+                 "double": "DOUBLE", "float": "DOUBLE", "bool": "BOOLEAN", "boolean": "BOOLEAN"}
+
+
+def load_neptune_csv(csv_dir: str | Path, store_path: str | Path) -> dict[str, int]:
+    """Loads ``gs-load-graph --neptune-csv`` output into a new Ladybug store, as Neptune holds it.
+
+    Every file is read by ``neptune_csv.read_node_file`` (the header grammar and Neptune's
+    typing); a label becomes a node table whose primary key is the dialect's key property
+    (unique per label, as the loader made it), ``~id`` an ordinary column, and every property
+    keeps its Neptune type: a vector stays the delimited string Neptune would hold.
+
+    Returns:
+        Label -> rows loaded.
+    """
+    import ladybug
+    import pyarrow as pa
+
+    from handler.graph_store.layout import quote
+    from handler.graph_store.neptune import NEPTUNE_KEY_PROPERTY
+    from handler.graph_store.neptune_csv import read_node_file
+
+    arrow_type = {"STRING": pa.string(), "INT64": pa.int64(), "DOUBLE": pa.float64(), "BOOLEAN": pa.bool_()}
+    database = ladybug.Database(str(store_path))
+    connection = ladybug.Connection(database)
+    counts: dict[str, int] = {}
+    try:
+        for path in sorted(Path(csv_dir).glob("*.csv")):
+            node_file = read_node_file(path)
+            types = {c.name: _LADYBUG_TYPE[(c.type or "string").lower()] for c in node_file.columns}
+            key_type = types.pop(NEPTUNE_KEY_PROPERTY)
+            columns = [f"{quote(NEPTUNE_KEY_PROPERTY)} {key_type} PRIMARY KEY", "`~id` STRING"] + [
+                f"{quote(name)} {kind}" for name, kind in types.items()]
+            connection.execute(f"CREATE NODE TABLE {quote(node_file.label)} ({', '.join(columns)})")
+            rows = pa.table({NEPTUNE_KEY_PROPERTY: pa.array(node_file.values[NEPTUNE_KEY_PROPERTY],
+                                                             arrow_type[key_type]),
+                              "~id": pa.array(node_file.ids, pa.string()),
+                              **{name: pa.array(node_file.values[name], arrow_type[kind])
+                                 for name, kind in types.items()}})
+            if rows.num_rows:  # COPY reads the local Arrow table `rows` by its name
+                connection.execute(f"COPY {quote(node_file.label)} FROM rows")
+            counts[node_file.label] = rows.num_rows
+    finally:
+        connection.close()
+        database.close()
+    return counts
 
 
 def ladybug_executor(store_path: str) -> tuple[Executor, Callable[[], None]]:
