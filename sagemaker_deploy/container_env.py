@@ -43,6 +43,8 @@ KNOWN_ENV = {
     "GS_WORK_DIR": "str",
     # NAME=DIR entries (os.pathsep-separated) of language models inside the container.
     "GS_LM_MODELS": "str",
+    # The graph store targets-only requests are answered from (a neptune-db:// / neptune-graph:// URI).
+    "GS_GRAPH_STORE": "str",
 }
 
 
