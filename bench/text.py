@@ -22,7 +22,8 @@ import torch
 from bench.inprocess import FIXTURES, VALID_CASES, graphstorm_medians, summarize, time_calls
 from handler import RealtimePredictor
 from handler.contract import envelope
-from handler.contract.lm_resolution import LMResolver, load_pretrained_lm
+from handler.contract.lm_resolution import LMResolver
+from handler.transforms.lm_loading import load_pretrained_lm
 from handler.transforms.text_tokens import text_values
 from handler.transforms.tokenize_hf import TokenizeHFTransform
 

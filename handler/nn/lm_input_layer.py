@@ -21,8 +21,9 @@ import torch
 from torch import nn
 
 from handler.contract.lm_config import LMNodeModelSpec
-from handler.contract.lm_resolution import LMResolver, build_lm
+from handler.contract.lm_resolution import LMResolver
 from handler.nn.input_layer import NodeInputLayer
+from handler.transforms.lm_loading import build_lm
 from handler.transforms.text_tokens import TextTokens
 
 

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from handler.contract.lm_resolution import load_pretrained_lm
 from handler.transforms.base import FeatureTransform
+from handler.transforms.lm_loading import load_pretrained_lm
 from handler.transforms.text_tokens import text_values
 from handler.transforms.tokenize_hf import TokenizeHFTransform
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from handler.contract.lm_resolution import load_tokenizer
 from handler.transforms.base import FeatureTransform
+from handler.transforms.lm_loading import load_tokenizer
 from handler.transforms.text_tokens import TextTokens, text_values
 
 

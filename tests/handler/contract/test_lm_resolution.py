@@ -8,13 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from handler.contract.lm_resolution import (
-    LM_MODELS_ENV,
-    LMNotFoundError,
-    LMResolver,
-    build_lm,
-    parse_lm_mapping,
-)
+from handler.contract.lm_resolution import LM_MODELS_ENV, LMNotFoundError, LMResolver, parse_lm_mapping
+from handler.transforms.lm_loading import build_lm
 from tests.handler.npz_graph import fixture_path
 
 NAME = "gs-tiny-bert"

@@ -11,9 +11,10 @@ import pytest
 import torch
 
 from handler.contract.lm_config import LMNodeModelSpec
-from handler.contract.lm_resolution import LMResolver, build_lm, load_pretrained_lm
+from handler.contract.lm_resolution import LMResolver
 from handler.model.graphstorm_model import ModelLoadError, restore_model
 from handler.nn.lm_input_layer import LMEncoder, LMModels, LMNodeInputLayer
+from handler.transforms.lm_loading import build_lm, load_pretrained_lm
 from handler.transforms.text_tokens import TextTokens
 from tests.handler.npz_graph import (
     fixture_path,

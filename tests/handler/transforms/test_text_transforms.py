@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from handler.contract.graph_schema import GraphSchema
-from handler.contract.lm_resolution import LMResolver, load_tokenizer
+from handler.contract.lm_resolution import LMResolver
 from handler.transforms import TextTokens, TokenizeHFTransform, build_transform
 from handler.transforms.base import FeatureValueError
 from handler.transforms.bert_hf import BertHFTransform
+from handler.transforms.lm_loading import load_tokenizer
 from tests.handler.npz_graph import fixture_path, npz_cases
 
 LM = "rgcn_nc_lm"  # tokenize_hf on paper.title
