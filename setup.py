@@ -9,6 +9,14 @@ DEPLOY_REQUIRES = [
     "pyyaml>=6",
 ]
 
+# The graph store (gs-load-graph, gs-build-payload; issue 20), torch-free: a client installs it
+# beside the deploy tools with `pip install .[store]`. ladybug: the embedded store (MIT, the
+# maintained Kuzu fork); pyarrow: Parquet/CSV reading for the bulk load.
+STORE_REQUIRES = [
+    "ladybug==0.22.0",
+    "pyarrow>=16",
+]
+
 # The serving stack (handler, gs-build-mar, gs-predict, TorchServe): `pip install .[serve]`.
 # Each pin is a fact about the stack, not a taste (README, "Stack"; docs/performance.md, "DGL off the
 # serving path, and torch 2.2.1 -> 2.13.0"):
@@ -24,6 +32,8 @@ SERVE_REQUIRES = [
     "orjson>=3.9",
     "torchserve==0.12.0",
     "torch-model-archiver==0.12.0",
+    # targets-only requests: the handler extracts from the graph store (issue 20)
+    *STORE_REQUIRES,
 ]
 
 TEST_REQUIRES = [
@@ -54,7 +64,7 @@ setup(
                                     "sagemaker_deploy", "sagemaker_deploy.*"]),
     package_data={"mar_builder": ["*.properties", "*.xml", "*.yaml"]},
     install_requires=DEPLOY_REQUIRES,
-    extras_require={"serve": SERVE_REQUIRES, "test": TEST_REQUIRES, "bench": BENCH_REQUIRES},
+    extras_require={"serve": SERVE_REQUIRES, "store": STORE_REQUIRES, "test": TEST_REQUIRES, "bench": BENCH_REQUIRES},
     entry_points={
         "console_scripts": [
             "gs-build-mar=mar_builder.cli:main",
@@ -63,6 +73,8 @@ setup(
             "gs-delete-endpoint=sagemaker_deploy.delete_endpoint:main",
             "gs-invoke-endpoint=sagemaker_deploy.invoke_endpoint:main",
             "gs-predict=mar_builder.predict_cli:main",
+            "gs-load-graph=handler.graph_store.cli:load_main",
+            "gs-build-payload=handler.graph_store.cli:build_payload_main",
         ],
     },
 )

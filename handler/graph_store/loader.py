@@ -97,8 +97,8 @@ def load_graph(
     edges = {t.etype: _read_edges(schema, t.etype, Path(input_dir), say) for t in layout.tables}
     for ntype in schema.ntypes:  # endpoint-only node types: their ids come from the edges
         if ntype not in nodes:
-            ends = [tbl.column(SRC_PROPERTY if et[0] == ntype else DST_PROPERTY)
-                    for et, tbl in edges.items() if ntype in (et[0], et[2])]
+            ends = [tbl.column(column) for et, tbl in edges.items()
+                    for column, end in ((SRC_PROPERTY, et[0]), (DST_PROPERTY, et[2])) if end == ntype]
             ids = _unique(pa.chunked_array([c for col in ends for c in col.chunks], pa.string()))
             nodes[ntype] = pa.table({KEY_PROPERTY: ids})
     extra_columns: dict[str, dict[str, Any]] = {nt: {} for nt in nodes}
@@ -106,14 +106,15 @@ def load_graph(
     for table in layout.tables:
         src_t, _, dst_t = table.etype
         tbl = edges[table.etype]
-        _index_of(nodes[src_t], tbl, SRC_PROPERTY, table.label, src_t)  # refuses unknown sources
-        dst_idx = _index_of(nodes[dst_t], tbl, DST_PROPERTY, table.label, dst_t)
+        block = next(b for b in schema.inputs if b.relation == table.etype)
+        _index_of(nodes[src_t], tbl, SRC_PROPERTY, block, src_t)  # refuses unknown sources
+        dst_idx = _index_of(nodes[dst_t], tbl, DST_PROPERTY, block, dst_t)
         tbl, deg, base = _keyed(tbl, dst_idx, SRC_PROPERTY, nodes[dst_t].num_rows)
         extra_columns[dst_t][f"gs_in_deg_{table.index}"] = deg
         extra_columns[dst_t][f"gs_in_base_{table.index}"] = base
         edge_tables[table.label] = tbl
         if layout.add_reverse_edges:
-            src_idx = _index_of(nodes[src_t], tbl, SRC_PROPERTY, table.label, src_t)
+            src_idx = _index_of(nodes[src_t], tbl, SRC_PROPERTY, block, src_t)
             out, deg, base = _keyed(tbl, src_idx, DST_PROPERTY, nodes[src_t].num_rows)
             extra_columns[src_t][f"gs_out_deg_{table.index}"] = deg
             extra_columns[src_t][f"gs_out_base_{table.index}"] = base
@@ -341,16 +342,17 @@ def _unique(ids: Any) -> Any:
     return pc.unique(ids.combine_chunks())
 
 
-def _index_of(node_table: Any, edges: Any, column: str, label: str, ntype: str) -> Any:
+def _index_of(node_table: Any, edges: Any, column: str, block: InputTable, ntype: str) -> Any:
     """Row index in ``node_table`` of every edge endpoint in ``column``; refuses unknown ids."""
     import pyarrow.compute as pc
 
     idx = pc.index_in(edges.column(column), value_set=node_table.column(KEY_PROPERTY))
     if idx.null_count:
         missing = pc.filter(edges.column(column), pc.is_null(idx))[0].as_py()
-        side = "source" if column == SRC_PROPERTY else "destination"
-        raise LoadError(f"relation {label}: {idx.null_count} edge(s) whose {side} id is not a "
-                        f"{ntype} node (e.g. {missing[:80]!r})")
+        side, source = ("source", block.id_columns[0]) if column == SRC_PROPERTY else (
+            "destination", block.id_columns[1])
+        raise LoadError(f"table {_files(block)} column {source!r} (relation {block.type_name}): "
+                        f"{idx.null_count} {side} id(s) that are not {ntype} nodes (e.g. {missing[:80]!r})")
     return idx
 
 
