@@ -265,6 +265,10 @@ def _decode(body: bytes, content_type: str) -> tuple[str, dict[str, Any], str]:
     return query, parameters, str(document.get("language", "OPEN_CYPHER"))
 
 
+# A fake's store is small: a bounded page cache and address-space reservation (Ladybug reserves
+# 8 TiB per open database by default; a test session opens dozens).
+SMALL_DATABASE = {"buffer_pool_size": 256 * 1024 * 1024, "max_db_size": 1 << 34}
+
 _LADYBUG_TYPE = {"string": "STRING", "long": "INT64", "int": "INT64", "short": "INT64", "byte": "INT64",
                  "double": "DOUBLE", "float": "DOUBLE", "bool": "BOOLEAN", "boolean": "BOOLEAN"}
 
@@ -288,7 +292,7 @@ def load_neptune_csv(csv_dir: str | Path, store_path: str | Path) -> dict[str, i
     from handler.graph_store.neptune_csv import read_node_file
 
     arrow_type = {"STRING": pa.string(), "INT64": pa.int64(), "DOUBLE": pa.float64(), "BOOLEAN": pa.bool_()}
-    database = ladybug.Database(str(store_path))
+    database = ladybug.Database(str(store_path), **SMALL_DATABASE)
     connection = ladybug.Connection(database)
     counts: dict[str, int] = {}
     try:
@@ -317,7 +321,7 @@ def ladybug_executor(store_path: str) -> tuple[Executor, Callable[[], None]]:
     """An executor over a Ladybug store opened read-only, and its closer."""
     import ladybug
 
-    database = ladybug.Database(store_path, read_only=True)
+    database = ladybug.Database(store_path, read_only=True, **SMALL_DATABASE)
     connection = ladybug.Connection(database)
 
     def execute(query: str, parameters: dict[str, Any]) -> list[dict[str, Any]]:
