@@ -101,7 +101,7 @@ def check_header(cells: list[str], kind: str) -> list[Column]:
     seen: set[str] = set()
     for cell in cells:
         match = _ID_SPACE.match(cell)
-        if match or cell in system:
+        if match or cell in NODE_SYSTEM + RELATIONSHIP_SYSTEM:
             base = f":{match.group(1)}" if match else cell
             if base not in system:
                 raise NeptuneCsvError(f"system column {cell!r} does not belong in a {kind} file")
