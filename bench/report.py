@@ -5,7 +5,7 @@ from __future__ import annotations
 from bench.inprocess import FLOOR_TARGET, SPEEDUP_TARGET, CaseResult
 from handler.serving.predictor import STAGES
 
-_SHORT = {"decode": "decode", "parse": "parse", "build": "build", "forward": "fwd", "envelope": "env"}
+_SHORT = {"decode": "decode", "expand": "exp", "parse": "parse", "build": "build", "forward": "fwd", "envelope": "env"}
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:

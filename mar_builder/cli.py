@@ -14,7 +14,8 @@ from pathlib import Path
 
 from handler.contract.limits import RequestLimits
 from handler.contract.lm_resolution import parse_lm_mapping
-from mar_builder import lm_files, model_config, staging
+from handler.contract.names import ARCHIVE_STORE_DIR
+from mar_builder import graph_store, lm_files, model_config, staging
 from mar_builder.archiver import ArchiverError, run_archiver
 from mar_builder.artifact_args import add_artifact_args
 from mar_builder.validate import ArtifactMismatchError, check_artifacts
@@ -45,6 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--torch-threads", type=int, default=None,
                    help="torch intra-op threads per worker (default: the handler's, 1; "
                         "see docs/performance.md)")
+    p.add_argument("--graph-store", default=None, metavar="PATH|URI",
+                   help="graph store (gs-load-graph's PATH, or a store URI) from which the handler "
+                        "completes requests that carry targets and no graph")
+    p.add_argument("--embed-graph-store", action="store_true",
+                   help="copy the embedded store at --graph-store into the archive (an endpoint then "
+                        "needs no database)")
     limits = RequestLimits()
     p.add_argument("--max-request-bytes", type=int, default=limits.max_request_bytes,
                    help="larger bodies get a 413 envelope (keep <= TorchServe's max_request_size)")
@@ -55,6 +62,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-targets", type=int, default=limits.max_targets,
                    help="payloads with more targets get a 413 envelope")
     return p
+
+
+def _store_setting(location: str | None, embed: bool) -> str | None:
+    """The handler option naming the store: the archive folder, an absolute path, or the URI."""
+    if embed:
+        if location is None:
+            raise ValueError("--embed-graph-store needs --graph-store PATH")
+        return ARCHIVE_STORE_DIR
+    if location is None or "://" in location:
+        return location
+    return str(Path(location).resolve())
 
 
 def _model_file(restore_model_path: Path) -> Path:
@@ -77,6 +95,8 @@ def build_mar(args: argparse.Namespace) -> Path:
         limits=RequestLimits(max_request_bytes=args.max_request_bytes, max_nodes=args.max_nodes,
                              max_edges=args.max_edges, max_targets=args.max_targets),
         torch_threads=args.torch_threads,
+        graph_store=_store_setting(args.graph_store, args.embed_graph_store),
+        graph_store_in_archive=args.embed_graph_store,
     )
     settings.validate()
     model_file = _model_file(args.restore_model_path)
@@ -91,6 +111,10 @@ def build_mar(args: argparse.Namespace) -> Path:
                                  lm_files.required_lm_names(args.model_yaml_config_file,
                                                             args.graph_json_config_file))
         check_artifacts(staged.artifacts_dir, args.infer_task_type)
+        if args.graph_store is not None:
+            graph_store.check_store(args.graph_store, staged.artifacts_dir)
+            if args.embed_graph_store:
+                graph_store.embed(Path(args.graph_store), staged.extra_files_dir / ARCHIVE_STORE_DIR)
         config_file = model_config.write(settings, Path(tmp) / "model-config.yaml")
         return run_archiver(
             model_name=args.model_name,

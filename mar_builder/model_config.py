@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from handler.contract.limits import RequestLimits
+from handler.contract.names import GRAPH_STORE_IN_ARCHIVE_OPTION, GRAPH_STORE_OPTION
 
 # A model whose workers keep failing to load stays "Healthy" on /ping for this long while
 # TorchServe retries (default 300 s); fail fast instead.
@@ -28,6 +29,9 @@ class ServingSettings:
             HTTP 200 with the status in the body, as GraphStorm's SageMaker endpoint).
         limits: the largest request the handler answers (413 envelope beyond).
         torch_threads: torch intra-op threads per worker (None: the handler's default, 1).
+        graph_store: the graph store that completes targets-only requests: a path or URI, or
+            the store's folder inside the archive when ``graph_store_in_archive`` (None: none).
+        graph_store_in_archive: the store travels inside the archive.
     """
 
     batch_size: int = 8
@@ -38,6 +42,8 @@ class ServingSettings:
     http_status: bool = False
     limits: RequestLimits = RequestLimits()
     torch_threads: int | None = None
+    graph_store: str | None = None
+    graph_store_in_archive: bool = False
 
     def validate(self) -> None:
         """Raises ValueError when a setting is out of range."""
@@ -59,6 +65,9 @@ def to_yaml_dict(settings: ServingSettings) -> dict:
     handler = {"http_status": settings.http_status, **settings.limits.as_options()}
     if settings.torch_threads is not None:
         handler["torch_threads"] = settings.torch_threads
+    if settings.graph_store is not None:
+        handler[GRAPH_STORE_OPTION] = settings.graph_store
+        handler[GRAPH_STORE_IN_ARCHIVE_OPTION] = settings.graph_store_in_archive
     return {
         "minWorkers": settings.min_workers,
         "maxWorkers": settings.max_workers,

@@ -25,7 +25,12 @@ from pathlib import Path
 
 import yaml
 
-from handler.contract.names import ARTIFACTS_DIR, JSON_CONTENT_TYPE
+from handler.contract.names import (
+    ARTIFACTS_DIR,
+    GRAPH_STORE_IN_ARCHIVE_OPTION,
+    GRAPH_STORE_OPTION,
+    JSON_CONTENT_TYPE,
+)
 
 # The archive's model-config.yaml (TorchServe batching plus the handler's options).
 _MAR_MANIFEST = "MAR-INF/MANIFEST.json"
@@ -56,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"the requests' Content-Type (default {JSON_CONTENT_TYPE})")
     p.add_argument("--lm-model", action="append", default=[], metavar="NAME=DIR",
                    help="language model NAME (as the artifacts name it) from DIR; repeatable")
+    p.add_argument("--graph-store", default=None, metavar="PATH|URI",
+                   help="graph store completing targets-only payloads (default: the one a --mar names)")
     return p
 
 
@@ -82,7 +89,8 @@ def predict(model_dir: Path, bodies: list[bytes], content_type: str = JSON_CONTE
         model_dir: the artifacts folder (raw artifacts, or a .mar's ``artifacts/``).
         bodies: exact request bodies.
         content_type: the requests' Content-Type.
-        handler_options: model-config.yaml ``handler`` options (request limits).
+        handler_options: model-config.yaml ``handler`` options (request limits, graph store; an
+            archive's embedded store lies beside ``model_dir``).
         lm_models: language model NAME -> DIR.
 
     Returns:
@@ -90,10 +98,12 @@ def predict(model_dir: Path, bodies: list[bytes], content_type: str = JSON_CONTE
     """
     # Imported here: torch loads only once the arguments are valid.
     from handler.contract.limits import RequestLimits
+    from handler.serving.expand import store_location
     from handler.serving.predictor import RealtimePredictor
 
     limits = RequestLimits.from_options(handler_options or None)
-    predictor = RealtimePredictor.from_artifacts(model_dir, device="cpu", limits=limits, lm_models=lm_models)
+    predictor = RealtimePredictor.from_artifacts(model_dir, device="cpu", limits=limits, lm_models=lm_models,
+                                                 graph_store=store_location(handler_options, model_dir.parent))
     return [predictor.answer([(body, content_type)])[0].body for body in bodies]
 
 
@@ -122,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
                 model_dir, options = Path(tmp) / ARTIFACTS_DIR, _mar_handler_options(Path(tmp))
             else:
                 model_dir, options = args.model_dir, {}
+            if args.graph_store is not None:
+                options = {**options, GRAPH_STORE_OPTION: args.graph_store, GRAPH_STORE_IN_ARCHIVE_OPTION: False}
             envelopes = predict(model_dir, bodies, args.content_type, options, lm_models)
     except Exception as err:  # noqa: BLE001 - any load failure is the user's to read, as one line
         print(f"gs-predict: error: {type(err).__name__}: {err}", file=sys.stderr)

@@ -178,3 +178,9 @@ class ResponseTooLargeError(RealtimeError, status_code=413, prefix="Response Too
     """413 (not a GraphStorm code): the answer would exceed the endpoint's response size limit
     (``max_response_bytes``; above TorchServe's ``max_response_size`` the frontend drops the
     worker's connection and fails the whole batch)."""
+
+
+class GraphStoreFailureError(RealtimeError, status_code=503, prefix="Graph Store Failure: "):
+    """503 (not a GraphStorm code): a targets-only request could not be completed because the
+    graph store failed (unreachable, timed out, corrupt); the request itself may be fine and can
+    be retried. The detail names the store's error, bounded."""

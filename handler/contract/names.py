@@ -46,3 +46,9 @@ TRANSFORM_FILE = "data_transform_new.json"
 ARTIFACTS_DIR = "artifacts"
 
 JSON_CONTENT_TYPE = "application/json"
+
+# The graph store that completes targets-only requests (issue 20): model-config.yaml handler
+# options (its path or URI; whether it travels inside the archive, under ARCHIVE_STORE_DIR).
+GRAPH_STORE_OPTION = "graph_store"
+GRAPH_STORE_IN_ARCHIVE_OPTION = "graph_store_in_archive"
+ARCHIVE_STORE_DIR = "graph_store"

@@ -39,6 +39,10 @@ KEYS_PER_QUERY = 5_000
 NodeKey = tuple[str, str]  # (node type, raw id)
 
 
+class ExtractionTooLargeError(ValueError):
+    """An extraction larger than the caller's edge limit (checked after each hop)."""
+
+
 class StoreMismatchError(ValueError):
     """The store does not hold the model's graph (relations, or learnable embeddings, differ)."""
 
@@ -163,6 +167,7 @@ class Extractor:
         fanouts: HopFanouts,
         seed: int,
         given: GivenGraph | None = None,
+        max_edges: int | None = None,
     ) -> Neighbourhood:
         """The seeds' sampled ``len(fanouts)``-hop in-neighbourhood.
 
@@ -171,12 +176,14 @@ class Extractor:
             fanouts: per hop (hop 1 first): relation -> count, -1 = all.
             seed: the sampling seed.
             given: the request's own nodes and edges (server side), or ``None``.
+            max_edges: stop once more stored edges than this were read (``None``: no limit).
 
         Returns:
             Nodes with raw features, stored edges, the request's edges, and unknown seeds.
 
         Raises:
             GraphStoreError: the store failed.
+            ExtractionTooLargeError: over ``max_edges``.
         """
         given = given or GivenGraph()
         found = Neighbourhood(given_edges=list(given.edges))
@@ -202,6 +209,11 @@ class Extractor:
             for node in frontier:
                 new.extend(given_into.get(node, ()))
             self._discover(new, rows, order, given, found)
+            if max_edges is not None and len(found.edges) > max_edges:
+                raise ExtractionTooLargeError(
+                    f"the extraction reached {len(found.edges)} edges, over the limit of {max_edges}")
+        for node, obj in given.nodes.items():  # the request's nodes the walk did not reach
+            found.nodes.setdefault(node, obj)
         return found
 
     def _choose(self, node: NodeKey, row: _NodeRow, fanout: Mapping[CanonicalEtype, int], seed: int,

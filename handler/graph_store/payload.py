@@ -79,11 +79,11 @@ class PayloadBuilder:
         return seeds
 
     def extract(self, targets: Sequence[Any], fanout: Any = None, seed: int | None = None,
-                given: GivenGraph | None = None) -> Neighbourhood:
-        """The targets' neighbourhood (``seed`` None: a random one)."""
+                given: GivenGraph | None = None, max_edges: int | None = None) -> Neighbourhood:
+        """The targets' neighbourhood (``seed`` None: a random one; see ``Extractor.extract``)."""
         if seed is None:
             seed = secrets.randbits(63)
-        return self.extractor.extract(self.seeds(targets), self.fanouts(fanout), seed, given)
+        return self.extractor.extract(self.seeds(targets), self.fanouts(fanout), seed, given, max_edges)
 
     def graph(self, found: Neighbourhood) -> dict[str, list[dict[str, Any]]]:
         """The payload's ``graph``: nodes by (type order, id), stored edges by (relation, dst,

@@ -3,6 +3,8 @@
 The request path is a straight line of typed stages, each timed, owned here:
 
     decode (bytes -> DecodedRequest: JSON, request_uid)        handler/request/decode.py
+    expand (DecodedRequest -> DecodedRequest: targets-only requests completed from the graph
+            store, when the archive names one)                 handler/serving/expand.py
     parse  (DecodedRequest -> ParsedRequest: targets, groups)  handler/request/parse.py
     build  (ParsedRequest -> PayloadGraph: graph, features)    handler/inputs/graph_builder.py
     forward(PayloadGraphs -> predictions: ONE model call over the batch's disjoint union,
@@ -49,11 +51,12 @@ from handler.nn.relational_graph import RelationalGraph
 from handler.request.decode import DecodedRequest, decode, error_uid
 from handler.request.parse import RequestParser
 from handler.request.parsed import NodeTarget, ParsedRequest
+from handler.serving.expand import GraphExpander
 from handler.transforms import TextTokens
 
 logger = logging.getLogger(__name__)
 
-STAGES = ("decode", "parse", "build", "forward", "envelope")
+STAGES = ("decode", "expand", "parse", "build", "forward", "envelope")
 
 
 @dataclass
@@ -135,11 +138,14 @@ class RealtimePredictor:
         config: the model config.
         limits: request, response and batch limits (default: ``RequestLimits()``).
         lm_resolver: where text transforms find their LM (``from_artifacts`` sets it).
+        expander: the graph store that completes targets-only requests (None: no store).
     """
 
     def __init__(self, model: GraphStormNodeModel, schema: GraphSchema, config: ModelConfig,
-                 limits: RequestLimits | None = None, lm_resolver: LMResolver | None = None) -> None:
+                 limits: RequestLimits | None = None, lm_resolver: LMResolver | None = None,
+                 expander: GraphExpander | None = None) -> None:
         self.model = model
+        self.expander = expander
         self.schema = schema
         self.config = config
         self.limits = limits or RequestLimits()
@@ -155,7 +161,8 @@ class RealtimePredictor:
     @classmethod
     def from_artifacts(cls, model_dir: str | Path, device: str | torch.device = "cpu",
                        limits: RequestLimits | None = None,
-                       lm_models: Mapping[str, Path] | None = None) -> RealtimePredictor:
+                       lm_models: Mapping[str, Path] | None = None,
+                       graph_store: str | None = None) -> RealtimePredictor:
         """Loads ``model.bin``, the training YAML and ``data_transform_new.json`` from a directory.
 
         Args:
@@ -181,7 +188,10 @@ class RealtimePredictor:
         # prediction the payload's doing: a 422.
         if not all(torch.isfinite(t).all() for t in model.state_dict().values() if t.is_floating_point()):
             raise ModelLoadError(f"{paths.model_bin}: the model's weights contain NaN or infinite values")
-        return cls(model, schema, config, limits, resolver)
+        expander = None
+        if graph_store is not None:
+            expander = GraphExpander.open(graph_store, schema, config, limits or RequestLimits())
+        return cls(model, schema, config, limits, resolver, expander)
 
     # -- the batch call ------------------------------------------------------------------
 
@@ -235,6 +245,10 @@ class RealtimePredictor:
         """Stage ``decode`` (see ``handler.request.decode.decode``)."""
         return decode(body, content_type, self.limits)
 
+    def expand(self, decoded: DecodedRequest) -> DecodedRequest:
+        """Stage ``expand`` (see ``handler.serving.expand.GraphExpander``)."""
+        return self.expander.expand(decoded) if self.expander is not None else decoded
+
     def parse(self, decoded: DecodedRequest) -> ParsedRequest:
         """Stage ``parse`` (see ``handler.request.parse.RequestParser``)."""
         return self.parser.parse(decoded)
@@ -259,6 +273,9 @@ class RealtimePredictor:
             with flight.timed(stage):
                 decoded = self.decode(flight.body, flight.content_type)
             flight.uid = decoded.uid
+            stage = "expand"
+            with flight.timed(stage):
+                decoded = self.expand(decoded)
             stage = "parse"
             with flight.timed(stage):
                 parsed = self.parse(decoded)

@@ -28,6 +28,7 @@ from handler.contract.errors import InternalError
 from handler.contract.limits import RequestLimits
 from handler.contract.names import ARTIFACTS_DIR, JSON_CONTENT_TYPE
 from handler.serving import emf, serving_metrics
+from handler.serving.expand import store_location
 from handler.serving.predictor import RealtimePredictor, RequestOutcome
 
 logger = logging.getLogger(__name__)
@@ -69,7 +70,8 @@ class GraphStormHandler(BaseHandler):
         torch.set_num_threads(int(options.get("torch_threads", TORCH_THREADS)))
         limits = RequestLimits.from_options(options)
         self.predictor = RealtimePredictor.from_artifacts(
-            artifacts if artifacts.is_dir() else model_dir, device=device, limits=limits
+            artifacts if artifacts.is_dir() else model_dir, device=device, limits=limits,
+            graph_store=store_location(options, model_dir),
         )
         self.http_status = _flag(HTTP_STATUS_ENV, bool(options.get("http_status", False)))
         self.emf_metrics = _flag(EMF_METRICS_ENV, False)

@@ -17,7 +17,7 @@ from handler.contract.envelope import request_uid
 from handler.graph_store.payload import dumps
 from handler.graph_store.sampling import sample_positions
 from tests.compare import artifacts_dir, assert_matches_target, lm_models, load_cases
-from tests.handler.graph_store.conftest import STORE_FIXTURES
+from tests.handler.graph_store.stores import STORE_FIXTURES
 
 FULL_CASES = [(v, c.name) for v in STORE_FIXTURES for c in load_cases(v) if c.name.endswith("_full")]
 

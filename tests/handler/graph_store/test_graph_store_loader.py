@@ -22,7 +22,7 @@ from handler.graph_store.ladybug_store import open_ladybug
 from handler.graph_store.loader import LoadError, load_graph
 from handler.graph_store.payload import PayloadBuilder
 from tests.compare import artifacts_dir
-from tests.handler.graph_store.conftest import RAW
+from tests.handler.graph_store.stores import RAW
 
 REPO = Path(__file__).resolve().parents[3]
 HOSTILE_IDS = ["it's", 'say "hi"', "back`tick", "x` RETURN 1 //", "MATCH (n) DETACH DELETE n",

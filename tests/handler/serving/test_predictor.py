@@ -88,7 +88,7 @@ def test_answer_reports_stages_sizes_and_serialised_envelopes():
     ok, rejected = p.answer([(_body("rgcn_nc", "v02_small"), "application/json"),
                              (_body("rgcn_nc", "x03_unknown_target_id"), "application/json")])
     assert (ok.num_nodes, ok.num_edges) == (73, 80)
-    assert set(ok.timings_ms) == {"decode", "parse", "build", "forward", "envelope"}
+    assert set(ok.timings_ms) == {"decode", "expand", "parse", "build", "forward", "envelope"}
     assert ok.body == envelope.dumps(p.predict(_body("rgcn_nc", "v02_small")))
     assert rejected.status_code == TargetNodeIdError.status_code
     assert "forward" not in rejected.timings_ms and rejected.num_nodes is None

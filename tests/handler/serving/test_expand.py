@@ -1,0 +1,171 @@
+"""Stage ``expand`` through ``RealtimePredictor``: targets-only requests answered from the graph
+store as target/ says, a new target node sent with its in-edges predicted as if it were stored,
+unknown ids (404), bad sampling fields (400), a failing store (503, its batch neighbour
+unharmed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from handler import RealtimePredictor
+from handler.contract.graph_schema import GraphSchema
+from handler.graph_store.loader import load_graph
+from tests.compare import artifacts_dir, lm_models, load_cases, result_key
+from tests.handler.graph_store.stores import StoreCache, input_dir
+
+VARIANTS = ("rgcn_nc", "rgcn_ec", "sage_homo_nc")
+NEW_ID = "p-new`'\"node"
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    stores = StoreCache(tmp_path_factory.mktemp("expand_stores"))
+    yield stores
+    stores.close()
+
+
+@pytest.fixture(scope="module")
+def predictors(cache):
+    made: dict[str, RealtimePredictor] = {}
+
+    def get(variant: str, store: Path | None = None) -> RealtimePredictor:
+        key = f"{variant}:{store}"
+        if key not in made:
+            made[key] = RealtimePredictor.from_artifacts(
+                artifacts_dir(variant), lm_models=lm_models(variant),
+                graph_store=str(store or cache.path(variant)))
+        return made[key]
+
+    yield get
+    for predictor in made.values():
+        predictor.expander.close()
+
+
+def _targets_only(case, **extra) -> bytes:
+    sent = json.loads(case.body)
+    return orjson.dumps({"version": sent["version"], "gml_task": sent["gml_task"],
+                         "targets": sent["targets"], **extra})
+
+
+def _results(envelope: dict) -> dict:
+    assert envelope["status_code"] == 200, envelope
+    return {result_key(r): r["prediction"] for r in envelope["data"]["results"]}
+
+
+def _close(got: list[float], want: list[float], atol: float = 1e-5) -> bool:
+    return len(got) == len(want) and all(abs(g - w) <= atol for g, w in zip(got, want, strict=True))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_targets_only_full_fanout_answers_target(predictors, variant):
+    for case in [c for c in load_cases(variant) if c.name.endswith("_full")]:
+        envelope = predictors(variant).predict(_targets_only(case, fanout="full"))
+        got, want = _results(envelope), _results(case.target)
+        assert list(got) == list(want), case.id
+        for key, values in want.items():
+            assert _close(got[key], values), (case.id, key)
+
+
+def test_graph_requests_work_as_today(predictors):
+    case = next(c for c in load_cases("rgcn_nc") if c.name == "v03_medium_sampled")
+    envelope = predictors("rgcn_nc").predict(case.body)
+    assert _results(envelope).keys() == _results(case.target).keys()
+    for key, values in _results(case.target).items():
+        assert _close(_results(envelope)[key], values)
+
+
+def test_targets_only_default_fanout_and_seed(predictors):
+    case = next(c for c in load_cases("rgcn_nc") if c.name == "v05_multi8_sampled")
+    predictor = predictors("rgcn_nc")
+    one = predictor.predict(_targets_only(case, seed=5))
+    two = predictor.predict(_targets_only(case, seed=5, fanout="10,10"))  # the model's fanout
+    assert _results(one) == _results(two)
+    assert predictor.predict(_targets_only(case, seed=6))["status_code"] == 200
+
+
+def _store_with_new_paper(root: Path, full_case) -> Path:
+    """The ACM tables plus a new paper (p4995's features) that has p4995's in-edges only."""
+    variant = "rgcn_nc"
+    config = json.loads((artifacts_dir(variant) / "data_transform_new.json").read_text())
+    tables = root / "tables"
+    tables.mkdir()
+    raw = input_dir(variant, root)
+    sent = json.loads(full_case.body)["graph"]
+    target = sent["nodes"][0]
+    assert target["node_id"] == "p4995"
+    paper = pq.read_table(raw / "paper.parquet")
+    row = paper.filter(pa.compute.equal(paper.column("paper_id"), "p4995"))
+    row = row.set_column(0, "paper_id", pa.array([NEW_ID]))
+    pq.write_table(pa.concat_tables([paper, row]), tables / "paper.parquet")
+    for name in ("author", "subject"):
+        pq.write_table(pq.read_table(raw / f"{name}.parquet"), tables / f"{name}.parquet")
+    for i, block in enumerate(config["edges"]):
+        table = pq.read_table(raw / Path(block["files"][0]).name)
+        etype = block["relation"]
+        new_rows = [e for e in sent["edges"] if e["edge_type"] == etype and e["dest_node_id"] == "p4995"]
+        if new_rows:
+            cols = {block["source_id_col"]: [e["src_node_id"] for e in new_rows],
+                    block["dest_id_col"]: [NEW_ID] * len(new_rows)}
+            for feat in block.get("features", []):
+                cols[feat["feature_col"]] = [e["features"][feat["feature_name"]] for e in new_rows]
+            extra = pa.table({k: pa.array(v, table.schema.field(k).type) for k, v in cols.items()})
+            table = pa.concat_tables([table, extra], promote_options="default")
+        name = f"edges{i}.parquet"
+        pq.write_table(table, tables / name)
+        block["files"] = [name]
+    store = root / "store"
+    load_graph(GraphSchema.from_dict(config), tables, store)
+    return store
+
+
+def test_new_target_node_with_in_edges_predicted_as_if_stored(tmp_path, predictors):
+    full = next(c for c in load_cases("rgcn_nc") if c.name == "v04_medium_full")
+    sent = json.loads(full.body)
+    stored = predictors("rgcn_nc", _store_with_new_paper(tmp_path, full))
+    target = [{"node_type": "paper", "node_id": NEW_ID}]
+    as_if_stored = stored.predict(orjson.dumps(
+        {"version": sent["version"], "gml_task": sent["gml_task"], "targets": target, "fanout": "full"}))
+    node = dict(sent["graph"]["nodes"][0], node_id=NEW_ID)
+    in_edges = [dict(e, dest_node_id=NEW_ID) for e in sent["graph"]["edges"] if e["dest_node_id"] == "p4995"]
+    assert in_edges
+    request = {"version": sent["version"], "gml_task": sent["gml_task"], "targets": target, "fanout": "full",
+               "complete_from_store": True, "graph": {"nodes": [node], "edges": in_edges}}
+    got = predictors("rgcn_nc").predict(orjson.dumps(request))
+    want = _results(as_if_stored)[("paper", NEW_ID)]
+    assert _close(_results(got)[("paper", NEW_ID)], want)
+    # without its edges the new node is alone: another prediction
+    alone = predictors("rgcn_nc").predict(orjson.dumps(dict(request, graph={"nodes": [node], "edges": []})))
+    assert not _close(_results(alone)[("paper", NEW_ID)], want)
+
+
+@pytest.mark.parametrize(("extra", "status", "words"), [
+    ({"targets": [{"node_type": "paper", "node_id": "no-such-paper"}]}, 404, ["no-such-paper", "graph store"]),
+    ({"targets": [{"node_type": "paper", "node_id": "x`}) MATCH (n) DETACH DELETE n //"}]}, 404, ["DETACH"]),
+    ({"targets": [{"node_type": "venue", "node_id": "p1"}]}, 403, []),
+    ({"fanout": "1,2,3"}, 400, ["fanout", "3 layer"]),
+    ({"fanout": "paper/nope/paper:3,4"}, 400, ["nope"]),
+    ({"seed": -1}, 400, ["seed"]),
+    ({"seed": "7"}, 400, ["seed"]),
+])
+def test_bad_targets_and_sampling_fields(predictors, extra, status, words):
+    case = next(c for c in load_cases("rgcn_nc") if c.name == "v01_tiny")
+    envelope = predictors("rgcn_nc").predict(_targets_only(case, **extra))
+    assert envelope["status_code"] == status, envelope
+    for word in words:
+        assert word in envelope["error"]
+
+
+def test_failing_store_is_a_bounded_503_and_spares_its_batch_neighbour(cache):
+    predictor = RealtimePredictor.from_artifacts(artifacts_dir("rgcn_nc"), graph_store=str(cache.path("rgcn_nc")))
+    case = next(c for c in load_cases("rgcn_nc") if c.name == "v02_small")
+    predictor.expander.close()  # the store is gone: every query now fails
+    failed, neighbour = predictor.predict_batch([_targets_only(case), case.body])
+    assert failed["status_code"] == 503 and failed["error"].startswith("Graph Store Failure: ")
+    assert len(failed["error"]) < 1000
+    assert neighbour["status_code"] == 200
