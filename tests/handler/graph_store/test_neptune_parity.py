@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,9 +20,9 @@ from handler.graph_store.neptune_csv import read_node_file
 from handler.graph_store.payload import PayloadBuilder, dumps
 from handler.graph_store.store_uri import open_store
 from tests.compare import artifacts_dir, load_cases
-from tests.handler.graph_store.conftest import STORE_FIXTURES, StoreCache
-from tests.handler.graph_store.neptune_env import REGION, fake_aws
-from tests.handler.graph_store.neptune_server import FakeNeptune, ladybug_executor, load_neptune_csv
+from tests.handler.graph_store.neptune_env import fake_aws
+from tests.handler.graph_store.neptune_stores import NeptuneCopies
+from tests.handler.graph_store.stores import STORE_FIXTURES, StoreCache
 
 KINDS = ("neptune-db", "neptune-graph")
 SEED = 20261206
@@ -36,43 +34,6 @@ def _cases(variant: str) -> list[tuple[str, list[Any]]]:
     full = sorted((c for c in valid if c.name.endswith("_full")), key=lambda c: len(c.body))[:1]
     other = [c for c in valid if not c.name.endswith("_full")][:2 - len(full)]
     return [(c.name, json.loads(c.body)["targets"]) for c in full + other]
-
-
-@dataclass
-class NeptuneCopy:
-    """A fixture store exported as Neptune CSV and served by the fake Neptune server."""
-
-    csv_dir: Path
-    server: FakeNeptune
-    close: Any
-
-
-class NeptuneCopies:
-    """One Neptune copy per distinct embedded store, made on first use."""
-
-    def __init__(self, stores: StoreCache, root: Path) -> None:
-        self.stores = stores
-        self.root = root
-        self._copies: dict[Path, NeptuneCopy] = {}
-
-    def get(self, variant: str) -> NeptuneCopy:
-        from handler.contract.graph_schema import GraphSchema
-        from handler.graph_store.neptune_csv import export_store
-
-        store = self.stores.path(variant)
-        if store not in self._copies:
-            folder = self.root / store.name
-            schema = GraphSchema.from_file(artifacts_dir(variant) / "data_transform_new.json")
-            export_store(store, schema, folder / "csv")
-            load_neptune_csv(folder / "csv", folder / "neptune.lbug")
-            execute, close = ladybug_executor(str(folder / "neptune.lbug"))
-            self._copies[store] = NeptuneCopy(folder / "csv", FakeNeptune(execute, region=REGION).start(), close)
-        return self._copies[store]
-
-    def close(self) -> None:
-        for copy in self._copies.values():
-            copy.server.stop()
-            copy.close()
 
 
 @pytest.fixture(scope="module")

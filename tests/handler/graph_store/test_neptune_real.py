@@ -19,7 +19,7 @@ import pytest
 from handler.graph_store.payload import PayloadBuilder, dumps
 from handler.graph_store.store_uri import open_store
 from tests.compare import artifacts_dir, load_cases
-from tests.handler.graph_store.conftest import StoreCache
+from tests.handler.graph_store.stores import StoreCache
 
 ENDPOINT = os.environ.get("GS_TEST_NEPTUNE_ENDPOINT")
 FIXTURE = os.environ.get("GS_TEST_NEPTUNE_FIXTURE", "rgcn_nc")
