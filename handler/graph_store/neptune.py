@@ -23,6 +23,7 @@ naming the store, the AWS error code or the transport failure, and the attempts 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -109,11 +110,29 @@ class ClientSettings:
         )
 
 
+# botocore's DEBUG lines of these loggers print the signed request: the canonical request with the
+# session token (botocore.auth) and the headers with the access key id and token (botocore.endpoint).
+_SIGNING_LOGGERS = ("botocore.auth", "botocore.endpoint")
+
+
+def _quiet_signing_logs() -> None:
+    """Keeps the loggers that print signed requests at INFO or above, whatever the root level.
+
+    Credentials must never reach a log: a worker or client run with DEBUG logging would otherwise
+    write the session token and access key id of every Neptune request.
+    """
+    for name in _SIGNING_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.INFO:
+            logger.setLevel(logging.INFO)
+
+
 def _make_client(service: str, *, region: str, endpoint_url: str | None, settings: ClientSettings,
                  inject_host_prefix: bool = True) -> Any:
     """A boto3 client of ``service`` with the settings' timeouts and retries."""
     import boto3
 
+    _quiet_signing_logs()
     return boto3.session.Session().client(
         service, region_name=region, endpoint_url=endpoint_url,
         config=settings.botocore_config(inject_host_prefix=inject_host_prefix),

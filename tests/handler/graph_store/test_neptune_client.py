@@ -154,3 +154,18 @@ def test_missing_credentials_is_clear(fake: FakeNeptune, tmp_path: Path, monkeyp
     with pytest.raises(GraphStoreError, match="no usable AWS credentials"):
         store.run(QUERY, {"ids": ["a"]})
     store.close()
+
+
+def test_debug_logging_writes_no_credential(fake: FakeNeptune, caplog: pytest.LogCaptureFixture) -> None:
+    """Even with every logger at DEBUG, neither botocore's signing lines nor ours carry a credential."""
+    caplog.set_level(logging.DEBUG)
+    store = open_store(fake.uri("neptune-db", max_attempts=1))
+    try:
+        store.run(QUERY, {"ids": ["a"]})
+        fake.inject("throttle")
+        with pytest.raises(GraphStoreError):
+            store.run(QUERY, {"ids": ["a"]})
+    finally:
+        store.close()
+        fake.clear()
+    assert caplog.records and not leaked(caplog.text)
