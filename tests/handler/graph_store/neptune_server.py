@@ -22,8 +22,9 @@ Fault injection (``inject``): ``throttle`` (429), ``server_timeout`` (Neptune's
 gives up), ``close`` (the connection is closed without an answer), ``malformed_json`` (a 200 whose
 body is not JSON), ``malformed_results`` (a 200 whose ``results`` is not a list of rows).
 
-Run as a program (``python -m tests.handler.graph_store.neptune_server --store DIR``) it serves a
-store until stdin closes and prints its port on the first line (the bench starts it that way).
+Run as a program (``python -m tests.handler.graph_store.neptune_server --csv DIR``) it loads
+``--neptune-csv`` output, serves it until stdin closes and prints its port on the first line
+(``bench/neptune.py`` starts it that way, in its own process).
 """
 
 from __future__ import annotations
@@ -342,14 +343,18 @@ def ladybug_executor(store_path: str) -> tuple[Executor, Callable[[], None]]:
 def main(argv: list[str] | None = None) -> int:
     """Serves a Ladybug store until stdin closes; prints the port first."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--store", required=True, help="a Ladybug store loaded from --neptune-csv output")
+    parser.add_argument("--csv", required=True, help="gs-load-graph --neptune-csv output to serve")
     parser.add_argument("--region", default="us-east-1")
     args = parser.parse_args(argv)
-    execute, close = ladybug_executor(args.store)
-    with FakeNeptune(execute, region=args.region) as fake:
-        print(fake.port, flush=True)
-        sys.stdin.read()
-    close()
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="fake-neptune-") as scratch:
+        load_neptune_csv(args.csv, Path(scratch) / "neptune.lbug")
+        execute, close = ladybug_executor(str(Path(scratch) / "neptune.lbug"))
+        with FakeNeptune(execute, region=args.region) as fake:
+            print(fake.port, flush=True)
+            sys.stdin.read()
+        close()
     return 0
 
 
