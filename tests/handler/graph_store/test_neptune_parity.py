@@ -99,3 +99,24 @@ def test_neptune_csv_headers_follow_the_grammar_and_reload(neptune: NeptuneCopie
         assert node_file.columns[0].name == "gs_key"
         assert len(set(node_file.ids)) == len(node_file.ids)
     assert "gs_store_meta" in labels
+
+
+def test_gs_build_payload_reads_a_neptune_uri(stores: StoreCache, neptune: NeptuneCopies,
+                                              capsys: pytest.CaptureFixture) -> None:
+    from handler.graph_store.cli import build_payload_main
+
+    variant = "rgcn_nc"
+    _name, targets = _cases(variant)[0]
+    common = ["--model-dir", str(artifacts_dir(variant)), "--targets", json.dumps(targets), "--seed", "5"]
+    assert build_payload_main([*common, "--store", str(stores.path(variant))]) == 0
+    embedded = capsys.readouterr().out
+    assert build_payload_main([*common, "--store", neptune.get(variant).server.uri("neptune-db")]) == 0
+    assert capsys.readouterr().out == embedded
+    neptune.get(variant).server.inject("unavailable", times=10)
+    try:
+        assert build_payload_main([*common, "--store", neptune.get(variant).server.uri("neptune-db",
+                                                                                       max_attempts=2)]) == 3
+    finally:
+        neptune.get(variant).server.clear()
+    err = capsys.readouterr().err
+    assert "ServiceUnavailableException (HTTP 503) after 2 attempt(s)" in err
