@@ -5,11 +5,17 @@
 # then the text payloads (bench/text.py): bench/results/text.md.
 #   bash scripts/bench.sh            # full run, ~6-8 min on 2 cores
 #   bash scripts/bench.sh --quick    # smoke run, ~2 min
+#   bash scripts/bench.sh --graph-store [bench.graph_store options]   # graph-store load and
+#       extraction (fixture graph + generated 1M-node/10M-edge power-law graph), only that
 # Other options: .venv/bin/python -m bench.run --help
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash scripts/bootstrap.sh
+if [ "${1:-}" = "--graph-store" ]; then
+  shift
+  exec .venv/bin/python -m bench.graph_store "$@"
+fi
 # wrk drives the HTTP load (the Python fallback client costs more CPU on a small machine).
 if ! command -v wrk >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk) >&2 \

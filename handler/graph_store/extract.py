@@ -26,7 +26,6 @@ from handler.graph_store.layout import (
     META_TABLE,
     SRC_PROPERTY,
     EdgeTable,
-    Segment,
     StoreLayout,
     quote,
 )
@@ -125,20 +124,33 @@ class Extractor:
                 f"the store holds relations {stored}, the model's graph "
                 f"{[list(t.etype) for t in self.layout.tables]}")
         self._types: dict[str, dict[str, str]] = record.get("types", {})
+        self._split_vectors = runner.dialect.vectors_as_strings
         self._features = {nt: self.layout.payload_features(nt, model_ntypes) for nt in schema.ntypes}
         for ntype in schema.ntypes:
             if model_ntypes is not None and ntype not in model_ntypes and ntype not in self.layout.learnable:
                 raise StoreMismatchError(
                     f"node type {ntype!r} has no features in the model and the store has no learnable "
                     "embeddings for it; load them with gs-load-graph --learnable-embeddings DIR")
-        self._segments_into: dict[str, list[tuple[CanonicalEtype, tuple[Segment, ...]]]] = {}
+        # destination type -> (relation, the labels of its in-edge blocks), labels computed once
+        self._segments_into: dict[str, list[tuple[CanonicalEtype, tuple[str, ...]]]] = {}
         for etype, segs in self.layout.segments.items():
-            self._segments_into.setdefault(etype[2], []).append((etype, segs))
+            self._segments_into.setdefault(etype[2], []).append((etype, tuple(s.label for s in segs)))
         self._node_props = {
             nt: list(self._features[nt]) + [p for s in self.layout.node_segments(nt)
                                             for p in (s.deg_property, s.base_property)]
             for nt in schema.ntypes
         }
+        # node type -> ((feature, result column, store type)...), ((block label, degree column,
+        # base column)...): where _node_row finds each value
+        self._row_plan: dict[str, tuple[tuple[tuple[str, str, str | None], ...], tuple[tuple[str, str, str], ...]]] = {}
+        for nt, props in self._node_props.items():
+            column = {p: f"c{i + 1}" for i, p in enumerate(props)}
+            types = self._types.get(nt, {})
+            self._row_plan[nt] = (
+                tuple((f, column[f], types.get(f)) for f in self._features[nt]),
+                tuple((s.label, column[s.deg_property], column[s.base_property])
+                      for s in self.layout.node_segments(nt)),
+            )
         self._node_query = {
             nt: f"UNWIND $ids AS id MATCH (n:{quote(nt)} {{{key}: id}}) RETURN n.{key} AS c0"
             + "".join(f", n.{quote(p)} AS c{i + 1}" for i, p in enumerate(props))
@@ -220,19 +232,19 @@ class Extractor:
                 requested: dict[str, set[int]], wanted: dict[str, list[int]]) -> None:
         """Adds the edge keys of ``node``'s sample at this hop that were not fetched yet."""
         ntype, node_id = node
-        for etype, segs in self._segments_into.get(ntype, ()):
-            blocks = [row.blocks[s.label] for s in segs]
+        for etype, labels in self._segments_into.get(ntype, ()):
+            blocks = [row.blocks[label] for label in labels]
             total = sum(deg for deg, _ in blocks)
             if not total:
                 continue
             for position in sample_positions(seed, etype, ntype, node_id, total, fanout.get(etype, 0)):
-                for seg, (deg, base) in zip(segs, blocks, strict=True):
+                for label, (deg, base) in zip(labels, blocks, strict=True):
                     if position < deg:
-                        done = requested.setdefault(seg.label, set())
+                        done = requested.setdefault(label, set())
                         key = base + position
                         if key not in done:
                             done.add(key)
-                            wanted.setdefault(seg.label, []).append(key)
+                            wanted.setdefault(label, []).append(key)
                         break
                     position -= deg
 
@@ -288,21 +300,19 @@ class Extractor:
                 order.append(node)  # unknown here: only a given edge may bring its neighbours
 
     def _node_row(self, ntype: str, r: Mapping[str, Any]) -> _NodeRow:
-        props = self._node_props[ntype]
-        values = {p: r[f"c{i + 1}"] for i, p in enumerate(props)}
-        types = self._types.get(ntype, {})
-        features = {f: self._value(values[f], types.get(f)) for f in self._features[ntype]}
+        features_at, blocks_at = self._row_plan[ntype]
         payload: dict[str, Any] = {"node_type": ntype, "node_id": r["c0"]}
-        if features:
-            payload["features"] = features
-        blocks = {s.label: (int(values[s.deg_property] or 0), int(values[s.base_property] or 0))
-                  for s in self.layout.node_segments(ntype)}
+        if features_at:
+            payload["features"] = {f: self._value(r[col], typ) for f, col, typ in features_at}
+        blocks = {label: (int(r[deg] or 0), int(r[base] or 0)) for label, deg, base in blocks_at}
         return _NodeRow(payload, blocks)
 
     def _value(self, value: Any, store_type: str | None) -> Any:
         """A stored value as the payload carries it (delimited vectors split back)."""
+        if not self._split_vectors or not isinstance(value, str):
+            return value
         dialect = self.runner.dialect
-        if dialect.vectors_as_strings and isinstance(value, str) and store_type and store_type.endswith("[]"):
+        if store_type and store_type.endswith("[]"):
             parts = value.split(dialect.vector_separator) if value else []
             cast = float if store_type[:-2] in ("FLOAT", "DOUBLE") else int if store_type[:-2] == "INT64" else str
             return [cast(p) for p in parts]
