@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-neptune-") as tmp:
         schema = GraphSchema.from_file(FIXTURE / "artifacts" / "data_transform_new.json")
         load_graph(schema, TABLES, Path(tmp) / "store")
-        export_store(Path(tmp) / "store", schema, Path(tmp) / "csv")
+        export_store(Path(tmp) / "store", Path(tmp) / "csv")
         server = subprocess.Popen(
             [sys.executable, "-m", "tests.handler.graph_store.neptune_server", "--csv", str(Path(tmp) / "csv")],
             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

@@ -52,7 +52,7 @@ def load_main(argv: Sequence[str] | None = None) -> int:
             report = load_graph(schema, args.input_dir, args.store or Path(scratch) / "store",
                                 learnable_dir=args.learnable_embeddings, progress=say)
             if args.neptune_csv is not None:
-                export_store(report.store, schema, args.neptune_csv, progress=say)
+                export_store(report.store, args.neptune_csv, progress=say)
     except (LoadError, ValueError, OSError, KeyError, GraphStoreError) as exc:  # NeptuneCsvError: ValueError
         print(f"gs-load-graph: {exc}", file=sys.stderr)
         return 2

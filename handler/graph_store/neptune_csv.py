@@ -11,9 +11,9 @@ embedded store answers, value for value:
 * ``INT64`` -> ``Long``, ``DOUBLE`` and ``FLOAT`` -> ``Double`` (a float32 value written as the
   double it reads back as, in Python's shortest round-trip form), ``BOOLEAN`` -> ``Bool``,
   ``STRING`` -> ``String``.
-* a list (``FLOAT[]``, ``INT64[]``...) -> one ``String``: its items joined with the feature's
-  GConstruct ``separator`` when the model config names one, else ``|`` (Neptune keeps arrays as
-  sets, losing order and duplicates); the extractor splits it back (``Dialect.vectors_as_strings``).
+* a list (``FLOAT[]``, ``INT64[]``...) -> one ``String``: its items joined with the Neptune
+  dialect's ``vector_separator`` (``|``; Neptune keeps arrays as sets, losing order and
+  duplicates); the extractor splits it back with the same separator (``Dialect.vectors_as_strings``).
 * null -> an empty field (Neptune stores no property; reading it gives null).
 
 Values Neptune cannot give back unchanged are refused with the table, column and row: an empty
@@ -36,7 +36,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from handler.contract.graph_schema import GraphSchema
 from handler.graph_store.layout import META_KEY, META_TABLE, StoreLayout, quote
 from handler.graph_store.neptune import NEPTUNE_KEY_PROPERTY, NEPTUNE_VECTOR_SEPARATOR
 
@@ -153,8 +152,7 @@ class ExportReport:
     seconds: float
 
 
-def export_store(store: str | Path, schema: GraphSchema, out_dir: str | Path, *,
-                 progress: Progress | None = None) -> ExportReport:
+def export_store(store: str | Path, out_dir: str | Path, *, progress: Progress | None = None) -> ExportReport:
     """Writes every table of an embedded store as Neptune openCypher CSV node files.
 
     Reads the store itself (not the input tables), so Neptune holds exactly the rows the
@@ -162,7 +160,6 @@ def export_store(store: str | Path, schema: GraphSchema, out_dir: str | Path, *,
 
     Args:
         store: the embedded store written by ``gs-load-graph --store``.
-        schema: the graph schema (``data_transform_new.json``) whose features name separators.
         out_dir: the folder to write (created; must be empty if it exists).
         progress: called with one line per file (``None``: silent).
 
@@ -188,11 +185,10 @@ def export_store(store: str | Path, schema: GraphSchema, out_dir: str | Path, *,
         record = StoreLayout.parse_record(rows[0][0])
         types: dict[str, dict[str, str]] = dict(record["types"])
         types[META_TABLE] = {STORE_KEY: "STRING", "json": "STRING"}
-        separators = _separators(schema)
         files, counts = [], {}
         for index, (label, props) in enumerate(types.items()):
             path = out / f"{index:03d}_{re.sub(r'[^A-Za-z0-9_.-]', '_', label)}.csv"
-            counts[label] = _write_table(connection, label, props, separators.get(label, {}), path)
+            counts[label] = _write_table(connection, label, props, path)
             files.append(path)
             say(f"wrote {path.name}: {counts[label]} rows of {label}")
     finally:
@@ -201,18 +197,6 @@ def export_store(store: str | Path, schema: GraphSchema, out_dir: str | Path, *,
     say(f"Neptune CSV in {out} ({len(files)} files) in {seconds:.1f} s; load it with the bulk loader "
         "(docs/graph_store.md, 'Neptune')")
     return ExportReport(files=tuple(files), rows=counts, seconds=seconds)
-
-
-def _separators(schema: GraphSchema) -> dict[str, dict[str, str]]:
-    """Table label -> feature -> the separator its GConstruct config names (where it names one)."""
-    found: dict[str, dict[str, str]] = {}
-    for ntype, specs in schema.node_features.items():
-        found[ntype] = {s.name: s.separator for s in specs if s.separator}
-    for etype, specs in schema.edge_features.items():
-        named = {s.name: s.separator for s in specs if s.separator}
-        found[",".join(etype)] = named
-        found[",".join(etype) + "#out"] = named
-    return found
 
 
 def _open(store: str | Path) -> tuple[Any, Callable[[], None]]:
@@ -235,8 +219,7 @@ def _open(store: str | Path) -> tuple[Any, Callable[[], None]]:
     return connection, close
 
 
-def _write_table(connection: Any, label: str, props: dict[str, str], separators: dict[str, str],
-                 path: Path) -> int:
+def _write_table(connection: Any, label: str, props: dict[str, str], path: Path) -> int:
     """Writes one table's rows; returns how many."""
     if ";" in label:
         raise NeptuneCsvError(f"table {label!r}: Neptune splits a :LABEL value on ';'")
@@ -254,8 +237,7 @@ def _write_table(connection: Any, label: str, props: dict[str, str], separators:
             raise NeptuneCsvError(f"table {label!r} property {name!r}: store type {store_type} has no "
                                   "Neptune CSV type")
         header.append(f"{prop}:{neptune_type}")
-        formats.append(_formatter(store_type, separators.get(name, NEPTUNE_VECTOR_SEPARATOR),
-                                  f"table {label!r} property {name!r}"))
+        formats.append(_formatter(store_type, NEPTUNE_VECTOR_SEPARATOR, f"table {label!r} property {name!r}"))
     check_header(header, "node")
     query = (f"MATCH (n:{quote(label)}) RETURN " + ", ".join(f"n.{quote(p)} AS c{i}" for i, p in enumerate(names)))
     count = 0

@@ -6,9 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from handler.contract.graph_schema import GraphSchema
 from handler.graph_store.neptune_csv import export_store
-from tests.compare import artifacts_dir
 from tests.handler.graph_store.neptune_env import REGION
 from tests.handler.graph_store.neptune_server import FakeNeptune, ladybug_executor, load_neptune_csv
 from tests.handler.graph_store.stores import StoreCache
@@ -35,8 +33,7 @@ class NeptuneCopies:
         store = self.stores.path(variant)
         if store not in self._copies:
             folder = self.root / store.name
-            schema = GraphSchema.from_file(artifacts_dir(variant) / "data_transform_new.json")
-            export_store(store, schema, folder / "csv")
+            export_store(store, folder / "csv")
             load_neptune_csv(folder / "csv", folder / "neptune.lbug")
             execute, close = ladybug_executor(str(folder / "neptune.lbug"))
             self._copies[store] = NeptuneCopy(folder / "csv", FakeNeptune(execute, region=REGION).start(), close)

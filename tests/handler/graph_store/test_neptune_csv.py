@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from handler.contract.graph_schema import GraphSchema
 from handler.graph_store.layout import LAYOUT_FORMAT, META_TABLE
 from handler.graph_store.neptune_csv import (
     Column,
@@ -19,9 +18,6 @@ from handler.graph_store.neptune_csv import (
     neptune_id,
     read_node_file,
 )
-
-SCHEMA = GraphSchema.from_dict({"nodes": [{"node_type": "item", "features": [
-    {"feature_col": "v", "feature_name": "v"}]}], "edges": []})
 
 
 def test_valid_headers() -> None:
@@ -87,17 +83,17 @@ def _store(tmp_path: Path, kind: str, values: list) -> Path:
 def test_values_neptune_cannot_give_back_are_refused(tmp_path: Path, kind: str, values: list, message: str) -> None:
     store = _store(tmp_path, kind, values)
     with pytest.raises(NeptuneCsvError, match=re.escape(message)) as info:
-        export_store(store, SCHEMA, tmp_path / "csv")
+        export_store(store, tmp_path / "csv")
     assert "table 'item' property 'v' row" in str(info.value)
 
 
 def test_exact_values_round_trip(tmp_path: Path) -> None:
     values = [[0.1, -2.5e-300, 1e308, 0.30000001192092896], None, [3.0]]
     store = _store(tmp_path, "DOUBLE[]", values)
-    report = export_store(store, SCHEMA, tmp_path / "csv")
+    report = export_store(store, tmp_path / "csv")
     assert report.rows == {"item": 3, META_TABLE: 1}
     node_file = read_node_file(next(p for p in report.files if p.name.endswith("_item.csv")))
     parsed = [None if v is None else [float(x) for x in v.split("|")] for v in node_file.values["v"]]
     assert sorted(parsed, key=str) == sorted(values, key=str)
     with pytest.raises(NeptuneCsvError, match="is not empty"):
-        export_store(store, SCHEMA, tmp_path / "csv")
+        export_store(store, tmp_path / "csv")
