@@ -144,17 +144,21 @@ class Extractor:
         # base column)...): where _node_row finds each value
         self._row_plan: dict[str, tuple[tuple[tuple[str, str, str | None], ...], tuple[tuple[str, str, str], ...]]] = {}
         for nt, props in self._node_props.items():
-            column = {p: f"c{i + 1}" for i, p in enumerate(props)}
+            column = {p: f"n{i + 1}" for i, p in enumerate(props)}
             types = self._types.get(nt, {})
             self._row_plan[nt] = (
                 tuple((f, column[f], types.get(f)) for f in self._features[nt]),
                 tuple((s.label, column[s.deg_property], column[s.base_property])
                       for s in self.layout.node_segments(nt)),
             )
-        self._node_query = {
-            nt: f"UNWIND $ids AS id MATCH (n:{quote(nt)} {{{key}: id}}) RETURN n.{key} AS c0"
-            + "".join(f", n.{quote(p)} AS c{i + 1}" for i, p in enumerate(props))
+        # a node's columns: n0 = its id, n1.. = its properties (features, then block columns)
+        node_columns = {
+            nt: f"n.{key} AS n0" + "".join(f", n.{quote(p)} AS n{i + 1}" for i, p in enumerate(props))
             for nt, props in self._node_props.items()
+        }
+        self._node_query = {
+            nt: f"UNWIND $ids AS id MATCH (n:{quote(nt)} {{{key}: id}}) RETURN {columns}"
+            for nt, columns in node_columns.items()
         }
         self._tables: dict[str, EdgeTable] = {}
         self._edge_query: dict[str, str] = {}
@@ -162,11 +166,17 @@ class Extractor:
             labels = [table.label] + ([table.label + "#out"] if self.layout.add_reverse_edges else [])
             for label in labels:
                 self._tables[label] = table
+                # the edge and, in the same round trip, its far endpoint (the in-edge's source:
+                # the forward source, or the destination of an out-edge block) by primary key
+                far_type, far_id = ((table.etype[2], DST_PROPERTY) if label != table.label
+                                    else (table.etype[0], SRC_PROPERTY))
                 self._edge_query[label] = (
-                    f"UNWIND $keys AS k MATCH (e:{quote(label)} {{{key}: k}}) RETURN "
+                    f"UNWIND $keys AS k MATCH (e:{quote(label)} {{{key}: k}}) "
+                    f"MATCH (n:{quote(far_type)} {{{key}: e.{quote(far_id)}}}) RETURN "
                     f"e.{quote(SRC_PROPERTY)} AS c0, e.{quote(DST_PROPERTY)} AS c1, "
                     f"e.{quote(FORWARD_KEY_PROPERTY)} AS c2"
-                    + "".join(f", e.{quote(f)} AS c{i + 3}" for i, f in enumerate(table.features)))
+                    + "".join(f", e.{quote(f)} AS c{i + 3}" for i, f in enumerate(table.features))
+                    + ", " + node_columns[far_type])
 
     @property
     def query_texts(self) -> list[str]:
@@ -201,7 +211,7 @@ class Extractor:
         found = Neighbourhood(given_edges=list(given.edges))
         rows: dict[NodeKey, _NodeRow | None] = {}
         order: list[NodeKey] = []
-        self._discover(seeds, rows, order, given, found)
+        self._discover(seeds, rows, order, given, found, {})
         found.missing = [s for s in dict.fromkeys(seeds) if rows.get(s) is None and s not in given.nodes]
         given_into: dict[NodeKey, list[NodeKey]] = {}
         for edge in given.edges:
@@ -216,11 +226,12 @@ class Extractor:
                 if row is not None:
                     self._choose(node, row, hop_fanout, seed, requested, wanted)
             new: list[NodeKey] = []
+            fetched: dict[NodeKey, _NodeRow] = {}
             for label, keys in wanted.items():
-                new.extend(self._fetch_edges(label, keys, found))
+                new.extend(self._fetch_edges(label, keys, found, fetched))
             for node in frontier:
                 new.extend(given_into.get(node, ()))
-            self._discover(new, rows, order, given, found)
+            self._discover(new, rows, order, given, found, fetched)
             if max_edges is not None and len(found.edges) > max_edges:
                 raise ExtractionTooLargeError(
                     f"the extraction reached {len(found.edges)} edges, over the limit of {max_edges}")
@@ -248,18 +259,24 @@ class Extractor:
                         break
                     position -= deg
 
-    def _fetch_edges(self, label: str, keys: list[int], found: Neighbourhood) -> list[NodeKey]:
-        """Looks up edge keys of one table; returns the in-edges' far endpoints."""
+    def _fetch_edges(self, label: str, keys: list[int], found: Neighbourhood,
+                     fetched: dict[NodeKey, _NodeRow]) -> list[NodeKey]:
+        """Looks up edge keys of one table; returns the in-edges' far endpoints, whose rows
+        (read in the same query) go to ``fetched``."""
         table = self._tables[label]
         outgoing = label != table.label
         src_t, _, dst_t = table.etype
+        far_type = dst_t if outgoing else src_t
         far: list[NodeKey] = []
         params: list[Any] = keys if self.runner.dialect.integer_keys else [str(k) for k in keys]
         for start in range(0, len(params), KEYS_PER_QUERY):
             result = self.runner.run(self._edge_query[label], {"keys": params[start:start + KEYS_PER_QUERY]})
             for r in result:
                 src, dst = r["c0"], r["c1"]
-                far.append((dst_t, dst) if outgoing else (src_t, src))
+                node = (far_type, dst if outgoing else src)
+                far.append(node)
+                if node not in fetched:
+                    fetched[node] = self._node_row(far_type, r)
                 ident = (table.index, int(r["c2"]))
                 if ident in found.edges:
                     continue
@@ -272,22 +289,23 @@ class Extractor:
         return far
 
     def _discover(self, nodes: Iterable[NodeKey], rows: dict[NodeKey, _NodeRow | None],
-                  order: list[NodeKey], given: GivenGraph, found: Neighbourhood) -> None:
-        """Fetches the rows of nodes not seen yet and records them in discovery order."""
+                  order: list[NodeKey], given: GivenGraph, found: Neighbourhood,
+                  fetched: Mapping[NodeKey, _NodeRow]) -> None:
+        """Records nodes not seen yet in discovery order, reading the rows not ``fetched``."""
         by_type: dict[str, list[str]] = {}
         fresh = []
         for node in nodes:
             if node in rows:
                 continue
-            rows[node] = None
             fresh.append(node)
-            if node[0] in self._node_query and isinstance(node[1], str):
+            rows[node] = fetched.get(node)
+            if rows[node] is None and node[0] in self._node_query and isinstance(node[1], str):
                 by_type.setdefault(node[0], []).append(node[1])
         for ntype, ids in by_type.items():
             for start in range(0, len(ids), KEYS_PER_QUERY):
                 result = self.runner.run(self._node_query[ntype], {"ids": ids[start:start + KEYS_PER_QUERY]})
                 for r in result:
-                    rows[(ntype, r["c0"])] = self._node_row(ntype, r)
+                    rows[(ntype, r["n0"])] = self._node_row(ntype, r)
         for node in fresh:
             row = rows[node]
             if node in given.nodes:
@@ -301,7 +319,7 @@ class Extractor:
 
     def _node_row(self, ntype: str, r: Mapping[str, Any]) -> _NodeRow:
         features_at, blocks_at = self._row_plan[ntype]
-        payload: dict[str, Any] = {"node_type": ntype, "node_id": r["c0"]}
+        payload: dict[str, Any] = {"node_type": ntype, "node_id": r["n0"]}
         if features_at:
             payload["features"] = {f: self._value(r[col], typ) for f, col, typ in features_at}
         blocks = {label: (int(r[deg] or 0), int(r[base] or 0)) for label, deg, base in blocks_at}

@@ -18,6 +18,15 @@ DATABASE_FILE = "graph.lbug"
 # holds the file once for all of them).
 DEFAULT_BUFFER_POOL_BYTES = 256 * 1024 * 1024
 DEFAULT_TIMEOUT_MS = 5_000
+# Ladybug reserves its maximum database size as virtual address space (8 TiB by default), so a
+# process holding several stores (tests, a builder beside a server) runs out of address space;
+# writers reserve this much, readers a power of two above 4x the file.
+WRITER_MAX_DB_BYTES = 1 << 40
+
+
+def reader_max_db_bytes(path: Path) -> int:
+    """The address space a read-only open reserves for the database file at ``path``."""
+    return 1 << max(30, (4 * path.stat().st_size).bit_length())
 
 
 def database_path(store: str | Path) -> Path:
@@ -97,7 +106,10 @@ def open_ladybug(
     try:
         import ladybug
 
-        database = ladybug.Database(str(path), read_only=read_only, buffer_pool_size=buffer_pool_bytes)
+        database = ladybug.Database(
+            str(path), read_only=read_only, buffer_pool_size=buffer_pool_bytes,
+            max_db_size=reader_max_db_bytes(path) if read_only else WRITER_MAX_DB_BYTES,
+        )
         return LadybugRunner(database, path, timeout_ms)
     except (RuntimeError, ImportError) as exc:
         raise GraphStoreError(f"cannot open graph store {store}: {str(exc)[:300]}") from exc

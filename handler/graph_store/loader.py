@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from handler.contract.graph_schema import LEARNABLE_EMBEDDING_KEY, GraphSchema, InputTable
-from handler.graph_store.ladybug_store import DATABASE_FILE
+from handler.graph_store.ladybug_store import DATABASE_FILE, WRITER_MAX_DB_BYTES
 from handler.graph_store.layout import (
     DST_PROPERTY,
     FORWARD_KEY_PROPERTY,
@@ -404,7 +404,7 @@ def _write_store(
     folder.mkdir(parents=True)
     work = folder / "load"
     work.mkdir()
-    database = ladybug.Database(str(folder / DATABASE_FILE))
+    database = ladybug.Database(str(folder / DATABASE_FILE), max_db_size=WRITER_MAX_DB_BYTES)
     conn = ladybug.Connection(database)
     try:
         tables: list[tuple[str, Any]] = [(nt, t) for nt, t in nodes.items()] + list(edges.items())
