@@ -7,7 +7,7 @@ program: the bench imports nothing from tests/). Then times the same payload bui
 embedded store and through real boto3 clients (``neptune-db+http``, ``neptune-graph+http``):
 wall time per request (p50 / p99), this process's CPU per request (signing, JSON encoding and
 parsing, boto3; the server's work is in the other process), round trips per request, and one
-trivial query's round trip. Figures in docs/graph_store_neptune.md.
+trivial query's round trip. Figures in docs/graph_store.md ("Amazon Neptune", "Cost of the Neptune path").
 """
 
 from __future__ import annotations
