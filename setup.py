@@ -1,4 +1,4 @@
-"""gs-torchserve: real-time inference for GraphStorm node models on TorchServe and SageMaker."""
+"""gs-torchserve: real-time inference for GraphStorm models on TorchServe and SageMaker."""
 
 from setuptools import find_packages, setup
 
@@ -14,7 +14,7 @@ DEPLOY_REQUIRES = [
 # maintained Kuzu fork); pyarrow: Parquet/CSV reading for the bulk load.
 STORE_REQUIRES = [
     "ladybug==0.22.0",
-    "pyarrow>=16",
+    "pyarrow==26.0.1",
 ]
 
 # The serving stack (handler, gs-build-mar, gs-predict, TorchServe): `pip install .[serve]`.
@@ -32,8 +32,16 @@ SERVE_REQUIRES = [
     "orjson>=3.9",
     "torchserve==0.12.0",
     "torch-model-archiver==0.12.0",
+    # The Arrow request content type (handler/contract/arrow_payload.py, docs/compatibility.md).
+    "pyarrow==26.0.1",
     # targets-only requests: the handler extracts from the graph store (issue 20)
-    *STORE_REQUIRES,
+    "ladybug==0.22.0",
+]
+
+# A client that builds Arrow request bodies (handler.contract.arrow_payload.payload_to_arrow)
+# without the serving stack: `pip install .[arrow]`.
+ARROW_REQUIRES = [
+    "pyarrow==26.0.1",
 ]
 
 TEST_REQUIRES = [
@@ -57,14 +65,15 @@ BENCH_REQUIRES = [
 setup(
     name="gs-torchserve",
     version="0.1.0",
-    description="Real-time inference for GraphStorm GNN node models on TorchServe and Amazon SageMaker",
+    description="Real-time inference for GraphStorm GNN models (node, edge, link prediction) on TorchServe and Amazon SageMaker",
     # The serving stack needs 3.11 (its pins); the deploy tools run on >= 3.9.
     python_requires=">=3.9",
     packages=find_packages(include=["handler", "handler.*", "mar_builder", "mar_builder.*",
                                     "sagemaker_deploy", "sagemaker_deploy.*"]),
     package_data={"mar_builder": ["*.properties", "*.xml", "*.yaml"]},
     install_requires=DEPLOY_REQUIRES,
-    extras_require={"serve": SERVE_REQUIRES, "store": STORE_REQUIRES, "test": TEST_REQUIRES, "bench": BENCH_REQUIRES},
+    extras_require={"serve": SERVE_REQUIRES, "arrow": ARROW_REQUIRES, "store": STORE_REQUIRES,
+                    "test": TEST_REQUIRES, "bench": BENCH_REQUIRES},
     entry_points={
         "console_scripts": [
             "gs-build-mar=mar_builder.cli:main",

@@ -7,7 +7,13 @@ Three measurements per payload, each ``runs`` times after ``warmup`` calls:
 * ``stages``: the stage timings ``RealtimePredictor.answer`` itself records (decode, parse,
   build, forward, envelope), the same ones the TorchServe handler reports;
 * ``floor``: ``orjson.loads(body)`` plus one ``model.predict`` on the already-built graph,
-  i.e. what no implementation of this request path can avoid.
+  i.e. what no implementation of this request path can avoid;
+* ``arrow``: the same request as our Arrow content type (the body made from the JSON payload by
+  ``payload_to_arrow``), the whole request path as ``total``.
+
+Goals (issue 22): within ``FLOOR_TARGET`` of the floor; at least ``SPEEDUP_TARGET`` times
+GraphStorm's recorded median up to ``LARGE_NODES`` nodes and ``LARGE_SPEEDUP_TARGET`` above; the
+Arrow path below the JSON floor above ``ARROW_NODES`` nodes.
 """
 
 from __future__ import annotations
@@ -17,21 +23,24 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import orjson
 
+from bench.fixtures import FIXTURES_DIR
 from handler import RealtimePredictor
 from handler.contract import envelope
-from handler.contract.names import JSON_CONTENT_TYPE
+from handler.contract.arrow_payload import ArrowConversionError, payload_to_arrow
+from handler.contract.names import ARROW_STREAM_CONTENT_TYPE, JSON_CONTENT_TYPE
 from handler.serving.predictor import STAGES, disjoint_union
 
-FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
 VALID_CASES = ("v01_tiny", "v02_small", "v03_medium_sampled", "v04_medium_full",
                "v05_multi8_sampled", "v06_large_full")
 SPEEDUP_TARGET = 10.0
+LARGE_NODES = 700
+LARGE_SPEEDUP_TARGET = 5.0
 FLOOR_TARGET = 1.5
+ARROW_NODES = 300
 
 
 def summarize(samples_ms: list[float]) -> dict[str, float]:
@@ -65,6 +74,9 @@ class CaseResult:
         stages: stage -> summary (ms).
         floor: ``{"json_parse", "forward", "sum"}`` medians (ms).
         graphstorm_median_ms: GraphStorm 0.5.1's recorded median for the payload.
+        arrow: summary of the whole request path with the Arrow body (ms); None when the
+            payload has no Arrow form.
+        arrow_body_bytes: the Arrow body's size.
     """
 
     variant: str
@@ -76,6 +88,8 @@ class CaseResult:
     stages: dict[str, dict[str, float]]
     floor: dict[str, float]
     graphstorm_median_ms: float | None
+    arrow: dict[str, float] | None = None
+    arrow_body_bytes: int | None = None
     checks: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -83,15 +97,25 @@ class CaseResult:
         if self.graphstorm_median_ms:
             speedup = self.graphstorm_median_ms / median
             self.checks["speedup_vs_graphstorm"] = speedup
-            self.checks["speedup_target_met"] = speedup >= SPEEDUP_TARGET
+            self.checks["speedup_target"] = self.speedup_target
+            self.checks["speedup_target_met"] = speedup >= self.speedup_target
         vs_floor = median / self.floor["sum"]
         self.checks["ratio_to_floor"] = vs_floor
         self.checks["floor_target_met"] = vs_floor <= FLOOR_TARGET
+        if self.arrow is not None:
+            self.checks["arrow_to_floor"] = self.arrow["median"] / self.floor["sum"]
+            if self.num_nodes > ARROW_NODES:
+                self.checks["arrow_below_floor_met"] = self.arrow["median"] < self.floor["sum"]
+
+    @property
+    def speedup_target(self) -> float:
+        """The speed-up over GraphStorm this payload must reach."""
+        return SPEEDUP_TARGET if self.num_nodes <= LARGE_NODES else LARGE_SPEEDUP_TARGET
 
 
 def graphstorm_medians(variant: str) -> dict[str, float]:
     """case -> GraphStorm's recorded median ms (``timings.json`` of the fixture)."""
-    path = FIXTURES / variant / "timings.json"
+    path = FIXTURES_DIR / variant / "timings.json"
     if not path.is_file():
         return {}
     return {c["case"]: c["median_ms"] for c in json.loads(path.read_text())["cases"]}
@@ -100,7 +124,7 @@ def graphstorm_medians(variant: str) -> dict[str, float]:
 def bench_case(predictor: RealtimePredictor, variant: str, case: str, runs: int, warmup: int,
                gs_medians: dict[str, float]) -> CaseResult:
     """Measures one payload (see the module docstring)."""
-    body = (FIXTURES / variant / "payloads" / f"{case}.json").read_bytes()
+    body = (FIXTURES_DIR / variant / "payloads" / f"{case}.json").read_bytes()
     request = [(body, JSON_CONTENT_TYPE)]
     total = time_calls(lambda: envelope.dumps(predictor.predict(body)), runs, warmup)
     stage_samples: dict[str, list[float]] = {s: [] for s in STAGES}
@@ -119,11 +143,23 @@ def bench_case(predictor: RealtimePredictor, variant: str, case: str, runs: int,
     forward = time_calls(lambda: predictor.run_model(union), runs, warmup)
     floor = {"json_parse": statistics.median(parse), "forward": statistics.median(forward)}
     floor["sum"] = floor["json_parse"] + floor["forward"]
+    arrow, arrow_body = None, None
+    try:
+        arrow_body = payload_to_arrow(orjson.loads(body))
+    except ArrowConversionError:
+        pass
+    if arrow_body is not None:
+        arrow_request = [(arrow_body, ARROW_STREAM_CONTENT_TYPE)]
+        (outcome,) = predictor.answer(arrow_request)
+        if outcome.status_code != 200:
+            raise AssertionError(f"{variant}/{case} as Arrow: answered {outcome.status_code}")
+        arrow = summarize(time_calls(lambda: predictor.answer(arrow_request)[0].body, runs, warmup))
     return CaseResult(
         variant=variant, case=case, num_nodes=graph.num_nodes, num_edges=graph.num_edges,
         body_bytes=len(body), total=summarize(total),
         stages={s: summarize(v) for s, v in stage_samples.items()},
         floor=floor, graphstorm_median_ms=gs_medians.get(case),
+        arrow=arrow, arrow_body_bytes=None if arrow_body is None else len(arrow_body),
     )
 
 
@@ -132,9 +168,9 @@ def run_inprocess(variants: list[str], cases: list[str], runs: int, warmup: int,
     """Every (variant, case) pair, one predictor per variant."""
     results = []
     for variant in variants:
-        lm_root = FIXTURES / variant / "lm"  # text fixtures ship their language model
+        lm_root = FIXTURES_DIR / variant / "lm"  # text fixtures ship their language model
         lm_models = {p.name: p for p in lm_root.iterdir()} if lm_root.is_dir() else None
-        predictor = RealtimePredictor.from_artifacts(FIXTURES / variant / "artifacts", lm_models=lm_models)
+        predictor = RealtimePredictor.from_artifacts(FIXTURES_DIR / variant / "artifacts", lm_models=lm_models)
         gs = graphstorm_medians(variant)
         for case in cases:
             result = bench_case(predictor, variant, case, runs, warmup, gs)

@@ -1,6 +1,6 @@
 """End to end through a real TorchServe on loopback: throughput, latency, memory, cold start.
 
-One TorchServe instance (tests/serving's process helper) serves, one at a time, a GraphStorm
+One TorchServe instance (bench/torchserve_process.py) serves, one at a time, a GraphStorm
 model archive and a no-op handler archive for each (batch size, workers) setting; each is
 loaded at concurrency 1, 4 and 16. The no-op figures are the server's own overhead, measured
 in the same run. Cold start is TorchServe start to the GraphStorm model's worker READY.
@@ -19,13 +19,14 @@ from pathlib import Path
 import orjson
 import psutil
 
+from bench.fixtures import FIXTURES_DIR
 from bench.loadgen import LoadResult, run_load, send_requests
+from bench.torchserve_process import TorchServeProcess
+from handler.contract.names import NODE_CLASSIFICATION, NODE_REGRESSION, TRAINING_CONFIG_FILE, TRANSFORM_FILE
 from mar_builder import model_config
 from mar_builder.archiver import run_archiver
 from mar_builder.cli import main as gs_build_mar
-from tests.serving.torchserve_process import TorchServeProcess
 
-FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
 NOOP_HANDLER = Path(__file__).with_name("noop_handler.py")
 
 
@@ -43,13 +44,13 @@ class Setting:
 
 def build_gs_mar(variant: str, setting: Setting, store: Path) -> str:
     """gs-build-mar of a fixture with ``setting``; returns the model name."""
-    art = FIXTURES / variant / "artifacts"
+    art = FIXTURES_DIR / variant / "artifacts"
     name = setting.name("gs")
     argv = [
         "--restore-model-path", str(art),
-        "--model-yaml-config-file", str(art / "GRAPHSTORM_RUNTIME_UPDATED_TRAINING_CONFIG.yaml"),
-        "--graph-json-config-file", str(art / "data_transform_new.json"),
-        "--infer-task-type", "node_regression" if variant.endswith("_nr") else "node_classification",
+        "--model-yaml-config-file", str(art / TRAINING_CONFIG_FILE),
+        "--graph-json-config-file", str(art / TRANSFORM_FILE),
+        "--infer-task-type", NODE_REGRESSION if variant.endswith("_nr") else NODE_CLASSIFICATION,
         "--model-name", name, "--export-path", str(store),
         "--batch-size", str(setting.batch_size), "--max-batch-delay", str(setting.delay_ms),
         "--min-workers", str(setting.workers), "--max-workers", str(setting.workers),
@@ -132,7 +133,7 @@ def run_serving(variant: str, case: str, settings: list[Setting], concurrencies:
     Returns:
         ``{"points": [...], "memory": {...}, "cold_start_s": float, ...}``.
     """
-    body_file = FIXTURES / variant / "payloads" / f"{case}.json"
+    body_file = FIXTURES_DIR / variant / "payloads" / f"{case}.json"
     body = body_file.read_bytes()
     store = workdir / "store"
     store.mkdir(parents=True, exist_ok=True)

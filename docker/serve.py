@@ -37,9 +37,19 @@ import yaml
 from ts_settings import (
     ContainerSettings,
     copy_mar_with_overrides,
-    handler_max_request_bytes,
     read_properties,
+    served_options,
     write_properties,
+)
+
+from handler.contract.names import ARTIFACTS_DIR, MODEL_FILE
+from handler.contract.settings import (
+    INFER_TASK_TYPE_ENV,
+    MODEL_NAME_ENV,
+    STOP_TIMEOUT_ENV,
+    TS_CONFIG_ENV,
+    TS_LOG_CONFIG_ENV,
+    WORK_DIR_ENV,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,15 +80,15 @@ def _console_script(name: str) -> str:
 
 
 def task_type_of(yaml_path: Path) -> str:
-    """The task of a GraphStorm training YAML: its ``gsf`` task section (GraphStorm's rule)."""
-    from handler.contract.names import TASKS
+    """The task of a GraphStorm training YAML, by the handler's own rule
+    (``handler.contract.model_config.task_type_of``)."""
+    from handler.contract.artifacts import read_training_yaml
+    from handler.contract.model_config import task_type_of as yaml_task
 
-    raw = yaml.safe_load(yaml_path.read_text()) or {}
-    found = [t for t in (raw.get("gsf") or {}) if t in TASKS]
-    if len(found) != 1:
-        raise ServeError(f"cannot tell the task of {yaml_path} (gsf sections {found}); "
-                         f"set GS_INFER_TASK_TYPE to one of {TASKS}")
-    return found[0]
+    try:
+        return yaml_task(read_training_yaml(yaml_path))
+    except (ValueError, yaml.YAMLError) as err:
+        raise ServeError(f"cannot tell the task of {yaml_path}: {err}") from None
 
 
 def build_from_artifacts(model_dir: Path, store: Path, settings: ContainerSettings) -> str:
@@ -99,17 +109,18 @@ def build_from_artifacts(model_dir: Path, store: Path, settings: ContainerSettin
     # The project is installed in the image; these modules import neither torch nor DGL.
     import handler
     from handler.contract.artifacts import locate_artifacts
+    from handler.contract.lm_config import required_lm_names
     from handler.contract.lm_resolution import LMNotFoundError, LMResolver
-    from mar_builder import lm_files, model_config
+    from mar_builder import model_config
 
     paths = locate_artifacts(model_dir)
-    name = os.environ.get("GS_MODEL_NAME", "model")
+    name = os.environ.get(MODEL_NAME_ENV, "model")
     task = task_type_of(paths.yaml)
-    wanted = os.environ.get("GS_INFER_TASK_TYPE")
+    wanted = os.environ.get(INFER_TASK_TYPE_ENV)
     if wanted and wanted != task:
-        raise ServeError(f"GS_INFER_TASK_TYPE is {wanted} but {paths.yaml.name} was trained for {task}")
+        raise ServeError(f"{INFER_TASK_TYPE_ENV} is {wanted} but {paths.yaml.name} was trained for {task}")
     resolver = LMResolver.for_model_dir(model_dir)
-    for lm_name in lm_files.required_lm_names(paths.yaml, paths.transform_json):
+    for lm_name in required_lm_names(paths.yaml, paths.transform_json):
         try:
             resolver.resolve(lm_name)
         except LMNotFoundError as err:
@@ -120,7 +131,7 @@ def build_from_artifacts(model_dir: Path, store: Path, settings: ContainerSettin
     entry = Path(handler.__file__).resolve().parent / "serving" / "torchserve_handler.py"
     shutil.copy2(entry, target / entry.name)
     # The handler reads <model dir>/artifacts (and its lm/ folder): the model directory itself.
-    (target / "artifacts").symlink_to(model_dir.resolve(), target_is_directory=True)
+    (target / ARTIFACTS_DIR).symlink_to(model_dir.resolve(), target_is_directory=True)
     config = model_config.to_yaml_dict(model_config.ServingSettings())
     config.update(settings.model_overrides)
     (target / _MODEL_CONFIG).write_text(yaml.safe_dump(config, sort_keys=False))
@@ -147,7 +158,7 @@ def prepare_model(model_dir: Path, store: Path, settings: ContainerSettings) -> 
         say(f"serving {mars[0].name} from {model_dir}")
         copy_mar_with_overrides(mars[0], store / mars[0].name, settings.model_overrides)
         return mars[0].stem
-    if (model_dir / "model.bin").is_file():
+    if (model_dir / MODEL_FILE).is_file():
         return build_from_artifacts(model_dir, store, settings)
     raise ServeError(f"{model_dir} holds neither a .mar nor GraphStorm artifacts (model.bin + YAML + JSON)")
 
@@ -234,8 +245,8 @@ def supervise(cmd: list[str], env: dict[str, str], cwd: Path, grace_s: float) ->
 def main() -> int:
     """Prepares the model and config, then supervises TorchServe; returns the exit status."""
     env = dict(os.environ)
-    own_work = "GS_WORK_DIR" not in env
-    work = Path(env["GS_WORK_DIR"]) if not own_work else Path(tempfile.mkdtemp(prefix="gs-serve-"))
+    own_work = WORK_DIR_ENV not in env
+    work = Path(env[WORK_DIR_ENV]) if not own_work else Path(tempfile.mkdtemp(prefix="gs-serve-"))
     try:
         settings = ContainerSettings.from_env(env)
         store, tmp = work / "model_store", work / "tmp"
@@ -243,12 +254,13 @@ def main() -> int:
         for d in (store, tmp, logs):
             d.mkdir(parents=True, exist_ok=True)
         name = prepare_model(Path(env.get("SM_MODEL_DIR", "/opt/ml/model")), store, settings)
-        base = Path(env.get("GS_TS_CONFIG", ROOT / "serving_config" / "sagemaker.properties"))
+        base = Path(env.get(TS_CONFIG_ENV, ROOT / "serving_config" / "sagemaker.properties"))
         served = store / name if (store / name).is_dir() else store / f"{name}.mar"
-        max_request_bytes = handler_max_request_bytes(served)
+        # The handler section and the GS_* flags, checked as the worker will check them.
+        max_request_bytes = served_options(served, env).limits.max_request_bytes
         config = write_properties(read_properties(base), settings, store, work / "config.properties",
                                   max_request_bytes)
-        log_config = Path(env.get("GS_TS_LOG_CONFIG", Path(__file__).resolve().parent / "log4j2.xml"))
+        log_config = Path(env.get(TS_LOG_CONFIG_ENV, Path(__file__).resolve().parent / "log4j2.xml"))
         cmd = [_console_script("torchserve"), "--start", "--foreground", "--ncs",
                "--model-store", str(store), "--models", f"{name}={served.name}",
                "--ts-config", str(config), "--log-config", str(log_config)]
@@ -258,7 +270,7 @@ def main() -> int:
                   "METRICS_LOCATION": str(logs), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
         say(f"starting TorchServe: model {name}, http://{settings.host}:{settings.port} "
             f"(/ping, /invocations), requests up to {max_request_bytes} bytes")
-        return supervise(cmd, ts_env, work, float(env.get("GS_STOP_TIMEOUT", "25")))
+        return supervise(cmd, ts_env, work, float(env.get(STOP_TIMEOUT_ENV, "25")))
     except (ServeError, ValueError, FileNotFoundError) as err:
         say(f"error: {err}")
         return 2

@@ -36,7 +36,14 @@ from pathlib import Path
 
 import yaml
 
-from handler.contract.limits import RequestLimits
+from handler.contract.settings import (
+    BIND_HOST_ENV,
+    GRPC_INFERENCE_PORT_ENV,
+    GRPC_MANAGEMENT_PORT_ENV,
+    MANAGEMENT_PORT_ENV,
+    METRICS_PORT_ENV,
+    ServingOptions,
+)
 
 # environment variable -> model-config.yaml key
 MODEL_ENV_KEYS = {
@@ -97,12 +104,12 @@ class ContainerSettings:
                 raise ValueError("SAGEMAKER_TS_MAX_WORKERS must be >= SAGEMAKER_TS_MIN_WORKERS")
         return cls(
             model_overrides=overrides,
-            host=env.get("GS_BIND_HOST", "0.0.0.0"),
+            host=env.get(BIND_HOST_ENV, "0.0.0.0"),
             port=_int_env(env, "SAGEMAKER_BIND_TO_PORT", 1, default=8080),
-            management_port=_int_env(env, "GS_MANAGEMENT_PORT", 1, default=8081),
-            metrics_port=_int_env(env, "GS_METRICS_PORT", 1, default=8082),
-            grpc_inference_port=_int_env(env, "GS_GRPC_INFERENCE_PORT", 1, default=7070),
-            grpc_management_port=_int_env(env, "GS_GRPC_MANAGEMENT_PORT", 1, default=7071),
+            management_port=_int_env(env, MANAGEMENT_PORT_ENV, 1, default=8081),
+            metrics_port=_int_env(env, METRICS_PORT_ENV, 1, default=8082),
+            grpc_inference_port=_int_env(env, GRPC_INFERENCE_PORT_ENV, 1, default=7070),
+            grpc_management_port=_int_env(env, GRPC_MANAGEMENT_PORT_ENV, 1, default=7071),
             max_request_size=(_int_env(env, "SAGEMAKER_TS_MAX_REQUEST_SIZE", 1)
                               if env.get("SAGEMAKER_TS_MAX_REQUEST_SIZE") else None),
             max_response_size=(_int_env(env, "SAGEMAKER_TS_MAX_RESPONSE_SIZE", 1)
@@ -171,14 +178,16 @@ def copy_mar_with_overrides(src: Path, dst: Path, overrides: Mapping[str, int]) 
     return dst
 
 
-def handler_max_request_bytes(model: Path) -> int:
-    """The ``handler.max_request_bytes`` of a model's model-config.yaml (default if unset).
+def served_options(model: Path, environ: Mapping[str, str] | None = None) -> ServingOptions:
+    """The handler options a model will be served with: its model-config.yaml ``handler``
+    section and the environment, read and validated as the handler will (before TorchServe starts).
 
     Args:
         model: a `.mar` (zip file) or an unarchived model folder (``MAR-INF/MANIFEST.json``).
+        environ: the container's environment (None: the section alone).
 
     Raises:
-        ValueError: the model's limit is not a positive integer.
+        ValueError: an option is unknown or of the wrong kind.
     """
     if model.is_dir():
         manifest = json.loads((model / _MANIFEST).read_text())
@@ -190,7 +199,16 @@ def handler_max_request_bytes(model: Path) -> int:
             config_name = manifest.get("model", {}).get("configFile") or _DEFAULT_CONFIG_NAME
             config = yaml.safe_load(z.read(config_name)) if config_name in z.namelist() else None
     options = (config or {}).get("handler") if isinstance(config, dict) else None
-    return RequestLimits.from_options(options if isinstance(options, dict) else None).max_request_bytes
+    return ServingOptions.from_sources(options if isinstance(options, dict) else None, environ)
+
+
+def handler_max_request_bytes(model: Path) -> int:
+    """The ``handler.max_request_bytes`` of a model's model-config.yaml (default if unset).
+
+    Raises:
+        ValueError: the model's handler options are not valid.
+    """
+    return served_options(model).limits.max_request_bytes
 
 
 def read_properties(path: Path) -> dict[str, str]:

@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The command-line interface of gs-build-mar."""
     p = argparse.ArgumentParser(
         prog="gs-build-mar",
-        description="Package a GraphStorm node model as a self-contained TorchServe .mar.",
+        description="Package a GraphStorm model as a self-contained TorchServe .mar.",
     )
     add_artifact_args(p)
     p.add_argument("--model-name", required=True, help="TorchServe model name (and .mar name)")
@@ -67,8 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _store_setting(location: str | None, embed: bool) -> str | None:
     """The handler option naming the store: the archive folder, an absolute path, or the URI."""
     if embed:
-        if location is None:
-            raise ValueError("--embed-graph-store needs --graph-store PATH")
+        if location is None or "://" in location:
+            raise ValueError("--embed-graph-store needs --graph-store PATH (an embedded store, not a URI)")
         return ARCHIVE_STORE_DIR
     if location is None or "://" in location:
         return location
@@ -113,7 +113,7 @@ def build_mar(args: argparse.Namespace) -> Path:
         check_artifacts(staged.artifacts_dir, args.infer_task_type)
         if args.graph_store is not None:
             graph_store.check_store(args.graph_store, staged.artifacts_dir)
-            if args.embed_graph_store:
+            if args.embed_graph_store:  # never a URI: refused by _store_setting
                 graph_store.embed(Path(args.graph_store), staged.extra_files_dir / ARCHIVE_STORE_DIR)
         config_file = model_config.write(settings, Path(tmp) / "model-config.yaml")
         return run_archiver(

@@ -13,12 +13,21 @@ from handler.graph_store.runner import GraphStoreError
 
 
 def check_store(location: str, artifacts_dir: Path) -> None:
-    """Opens the store as the handler will and checks it serves the staged model.
+    """Checks a store for the staged model: an embedded store is opened as the handler will
+    and must hold the model's graph; a store URI (Neptune) is only parsed (the builder may not
+    reach the database; the worker checks it at start).
 
     Raises:
-        ValueError: the store cannot be opened or does not hold the model's graph (message
-            names what differs).
+        ValueError: a malformed URI, or a store that cannot be opened or does not hold the
+            model's graph (the message names what differs).
     """
+    if "://" in location:
+        try:
+            from handler.graph_store.store_uri import parse_store  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            raise ValueError(f"--graph-store {location}: store URIs are not supported by this build") from None
+        parse_store(location)
+        return
     try:
         runner = open_graph_store(location)
     except GraphStoreError as exc:
@@ -33,6 +42,6 @@ def check_store(location: str, artifacts_dir: Path) -> None:
 
 def embed(store: Path, destination: Path) -> None:
     """Copies an embedded store directory into the staged archive."""
-    if not store.is_dir():
+    if "://" in str(store) or not store.is_dir():
         raise ValueError(f"--embed-graph-store: {store} is not a store directory made by gs-load-graph")
     shutil.copytree(store, destination)

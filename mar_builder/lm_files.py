@@ -11,43 +11,16 @@ working directory, the local Hugging Face cache); failing that, the build stops.
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
-import yaml
+from handler.contract.lm_config import LM_COPY_IGNORED, required_lm_names
+from handler.contract.lm_resolution import LMNotFoundError, LMResolver
+from handler.contract.names import ARCHIVE_LM_DIR
 
-from handler.contract.lm_resolution import ARCHIVE_LM_DIR, LMNotFoundError, LMResolver
+__all__ = ["required_lm_names", "stage_lm_models"]
 
-TEXT_TRANSFORMS = ("tokenize_hf", "bert_hf")
-# Weights of other frameworks: transformers loads the PyTorch ones, so these only add size.
-_IGNORED = ("tf_model.h5", "flax_model.msgpack", "rust_model.ot", "*.onnx", "onnx", "coreml",
-            "*.mlmodel", "__pycache__", ".git", ".cache")
-
-
-def required_lm_names(yaml_file: Path, json_file: Path) -> list[str]:
-    """The LM names the artifacts use, sorted.
-
-    Args:
-        yaml_file: the training-config YAML.
-        json_file: the GConstruct JSON.
-
-    Returns:
-        Distinct LM names.
-    """
-    names = set()
-    conf = json.loads(json_file.read_text(encoding="utf-8"))
-    for block in [*conf.get("nodes", []), *conf.get("edges", [])]:
-        for feat in block.get("features", []):
-            transform = feat.get("transform") or {}
-            if transform.get("name") in TEXT_TRANSFORMS and "bert_model" in transform:
-                names.add(str(transform["bert_model"]))
-    raw = yaml.safe_load(yaml_file.read_text(encoding="utf-8")) or {}
-    for entry in (raw.get("lm_model") or {}).get("node_lm_models") or []:
-        if isinstance(entry, Mapping) and "model_name" in entry:
-            names.add(str(entry["model_name"]))
-    return sorted(names)
 
 
 def stage_lm_models(artifacts_dir: Path, explicit: Mapping[str, Path], needed: list[str]) -> dict[str, Path]:
@@ -74,7 +47,7 @@ def stage_lm_models(artifacts_dir: Path, explicit: Mapping[str, Path], needed: l
             source = resolver.resolve(name)
         except LMNotFoundError as err:
             raise FileNotFoundError(f"{err}. Give it as --lm-model {name}=DIR") from None
-        shutil.copytree(source, target, ignore=shutil.ignore_patterns(*_IGNORED))
+        shutil.copytree(source, target, ignore=shutil.ignore_patterns(*LM_COPY_IGNORED))
         sources[name] = source
     return sources
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from handler.contract.limits import RequestLimits
-from handler.contract.names import GRAPH_STORE_IN_ARCHIVE_OPTION, GRAPH_STORE_OPTION
+from handler.contract.settings import ServingOptions
 
 # A model whose workers keep failing to load stays "Healthy" on /ping for this long while
 # TorchServe retries (default 300 s); fail fast instead.
@@ -45,6 +45,14 @@ class ServingSettings:
     graph_store: str | None = None
     graph_store_in_archive: bool = False
 
+    def handler_options(self) -> ServingOptions:
+        """The handler section's options (the object the handler reads them back with)."""
+        store = {"graph_store": self.graph_store, "graph_store_in_archive": self.graph_store_in_archive}
+        if self.torch_threads is None:
+            return ServingOptions(limits=self.limits, http_status=self.http_status, **store)
+        return ServingOptions(limits=self.limits, http_status=self.http_status, torch_threads=self.torch_threads,
+                              **store)
+
     def validate(self) -> None:
         """Raises ValueError when a setting is out of range."""
         for name in ("batch_size", "min_workers", "max_workers", "response_timeout_s"):
@@ -58,16 +66,14 @@ class ServingSettings:
             raise ValueError(
                 f"max-workers ({self.max_workers}) must be >= min-workers ({self.min_workers})"
             )
+        self.handler_options()  # the handler's own checks
 
 
 def to_yaml_dict(settings: ServingSettings) -> dict:
     """The model-config.yaml content TorchServe 0.12 reads (frontend keys + `handler` section)."""
-    handler = {"http_status": settings.http_status, **settings.limits.as_options()}
-    if settings.torch_threads is not None:
+    handler = settings.handler_options().as_section()
+    if settings.torch_threads is not None:  # written when given, even at its default
         handler["torch_threads"] = settings.torch_threads
-    if settings.graph_store is not None:
-        handler[GRAPH_STORE_OPTION] = settings.graph_store
-        handler[GRAPH_STORE_IN_ARCHIVE_OPTION] = settings.graph_store_in_archive
     return {
         "minWorkers": settings.min_workers,
         "maxWorkers": settings.max_workers,

@@ -6,7 +6,9 @@ GraphStorm's raw artifacts (``--model-dir``) or from a ``.mar`` built by gs-buil
 from ``artifacts/lm/<NAME>/`` as the handler finds them, request limits from its
 model-config.yaml), then answers each payload file on its own and prints the envelope exactly as
 the endpoint's body would be, one JSON document per line, in the order given. Users test their
-payload builders and model versions in CI with it before deploying.
+payload builders and model versions in CI with it before deploying. ``--as-arrow`` sends each
+JSON payload as our Arrow request format instead (``handler.contract.arrow_payload``; its
+``request_uid`` is then that of the Arrow body).
 
 Exit status: 0 when every envelope's ``status_code`` is 200; 1 when any is not (all are still
 printed); 2 when the model cannot be loaded or a payload file cannot be read (nothing printed
@@ -25,12 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from handler.contract.names import (
-    ARTIFACTS_DIR,
-    GRAPH_STORE_IN_ARCHIVE_OPTION,
-    GRAPH_STORE_OPTION,
-    JSON_CONTENT_TYPE,
-)
+from handler.contract.names import ARROW_STREAM_CONTENT_TYPE, ARTIFACTS_DIR, JSON_CONTENT_TYPE
 
 # The archive's model-config.yaml (TorchServe batching plus the handler's options).
 _MAR_MANIFEST = "MAR-INF/MANIFEST.json"
@@ -59,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="request bodies, sent byte for byte ('-' reads standard input)")
     p.add_argument("--content-type", default=JSON_CONTENT_TYPE,
                    help=f"the requests' Content-Type (default {JSON_CONTENT_TYPE})")
+    p.add_argument("--as-arrow", action="store_true",
+                   help=f"convert each JSON payload to the Arrow request format and send it as "
+                        f"{ARROW_STREAM_CONTENT_TYPE} (a payload with no exact Arrow form is an error)")
     p.add_argument("--lm-model", action="append", default=[], metavar="NAME=DIR",
                    help="language model NAME (as the artifacts name it) from DIR; repeatable")
     p.add_argument("--graph-store", default=None, metavar="PATH|URI",
@@ -89,21 +89,21 @@ def predict(model_dir: Path, bodies: list[bytes], content_type: str = JSON_CONTE
         model_dir: the artifacts folder (raw artifacts, or a .mar's ``artifacts/``).
         bodies: exact request bodies.
         content_type: the requests' Content-Type.
-        handler_options: model-config.yaml ``handler`` options (request limits, graph store; an
-            archive's embedded store lies beside ``model_dir``).
+        handler_options: model-config.yaml ``handler`` options (``ServingOptions``; an archive's
+            embedded graph store lies beside ``model_dir``).
         lm_models: language model NAME -> DIR.
 
     Returns:
         One serialized envelope per body, in order.
     """
     # Imported here: torch loads only once the arguments are valid.
-    from handler.contract.limits import RequestLimits
+    from handler.contract.settings import ServingOptions
     from handler.serving.expand import store_location
     from handler.serving.predictor import RealtimePredictor
 
-    limits = RequestLimits.from_options(handler_options or None)
-    predictor = RealtimePredictor.from_artifacts(model_dir, device="cpu", limits=limits, lm_models=lm_models,
-                                                 graph_store=store_location(handler_options, model_dir.parent))
+    options = ServingOptions.from_sources(handler_options)
+    predictor = RealtimePredictor.from_artifacts(model_dir, device="cpu", lm_models=lm_models, options=options,
+                                                 graph_store=store_location(options, model_dir.parent))
     return [predictor.answer([(body, content_type)])[0].body for body in bodies]
 
 
@@ -125,6 +125,12 @@ def main(argv: list[str] | None = None) -> int:
 
         lm_models = parse_lm_mapping(args.lm_model)
         bodies = [_read_payload(name) for name in args.payloads]
+        content_type = args.content_type
+        if args.as_arrow:
+            from handler.contract.arrow_payload import payload_to_arrow
+
+            bodies = [payload_to_arrow(json.loads(body)) for body in bodies]
+            content_type = ARROW_STREAM_CONTENT_TYPE
         with tempfile.TemporaryDirectory(prefix="gs-predict-") as tmp:
             if args.mar is not None:
                 with zipfile.ZipFile(args.mar) as archive:
@@ -133,8 +139,8 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 model_dir, options = args.model_dir, {}
             if args.graph_store is not None:
-                options = {**options, GRAPH_STORE_OPTION: args.graph_store, GRAPH_STORE_IN_ARCHIVE_OPTION: False}
-            envelopes = predict(model_dir, bodies, args.content_type, options, lm_models)
+                options = {**options, "graph_store": args.graph_store, "graph_store_in_archive": False}
+            envelopes = predict(model_dir, bodies, content_type, options, lm_models)
     except Exception as err:  # noqa: BLE001 - any load failure is the user's to read, as one line
         print(f"gs-predict: error: {type(err).__name__}: {err}", file=sys.stderr)
         return 2

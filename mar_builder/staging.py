@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import handler
+from handler.contract.names import ARTIFACTS_DIR, MODEL_FILE
 
-# Folder of the archive that holds the three GraphStorm artifacts; read by the handler.
-ARTIFACTS_DIR = "artifacts"
-MODEL_FILE = "model.bin"
+__all__ = ["ARTIFACTS_DIR", "ENTRY_FILE", "MODEL_FILE", "StagedArchive", "handler_package_dir", "stage"]
+
 ENTRY_FILE = "torchserve_handler.py"
 
 

@@ -10,14 +10,16 @@ from pathlib import Path
 
 import botocore.session
 
+from handler.contract.settings import (
+    EMF_METRICS_ENV,
+    GRAPH_STORE_ENV,
+    HTTP_STATUS_ENV,
+    INFER_TASK_TYPE_ENV,
+    MODEL_NAME_ENV,
+)
 from sagemaker_deploy.aws import ConfigError
 from sagemaker_deploy.container_env import TASK_TYPES, container_env_problems
-from sagemaker_deploy.graph_store import (
-    GRAPH_STORE_ENV,
-    add_graph_store_arg,
-    graph_store_problems,
-    uses_neptune,
-)
+from sagemaker_deploy.graph_store import add_graph_store_arg, graph_store_problems, uses_neptune
 from sagemaker_deploy.lm_models import lm_problems, parse_lm_models, required_lm_names
 from sagemaker_deploy.naming import check_name_format, extract_ecr_region, parse_s3_url
 from sagemaker_deploy.packaging import (
@@ -188,11 +190,11 @@ def container_environment(args: argparse.Namespace, package_kind: str) -> dict[s
     """
     env: dict[str, str] = {}
     if args.http_status:
-        env["GS_HTTP_STATUS"] = "true"
+        env[HTTP_STATUS_ENV] = "true"
     if args.emf_metrics:
-        env["GS_EMF_METRICS"] = "true"
+        env[EMF_METRICS_ENV] = "true"
     if package_kind == "artifacts":
-        env.update(GS_INFER_TASK_TYPE=args.infer_task_type, GS_MODEL_NAME=args.model_name)
+        env.update({INFER_TASK_TYPE_ENV: args.infer_task_type, MODEL_NAME_ENV: args.model_name})
     if getattr(args, "graph_store", None):
         env[GRAPH_STORE_ENV] = args.graph_store  # a URI: never a credential (store_uri refuses them)
     env.update(dict(args.container_env))

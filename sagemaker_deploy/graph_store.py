@@ -4,7 +4,8 @@ The endpoint answers targets-only requests by querying the store named here (rec
 `.mar` by gs-build-mar, and given to the container as ``GS_GRAPH_STORE``). What can be checked
 before any AWS call is checked here:
 
-* the URI's form: the deploy tools import nothing of the serving code, so ``store_kind`` reads
+* the URI's form: the deploy tools import nothing of the serving code beyond
+  ``handler.contract``, so ``store_kind`` reads
   the few facts needed here (scheme, host, region, no credentials) and the container parses it
   fully at start (``handler.graph_store.store_uri``; a test keeps the two in agreement);
   plain-HTTP loopback URIs and embedded paths are refused (an endpoint reaches neither);
@@ -28,7 +29,6 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
-GRAPH_STORE_ENV = "GS_GRAPH_STORE"
 NEPTUNE_DB = "neptune-db"
 NEPTUNE_GRAPH = "neptune-graph"
 _NEPTUNE_DB_PORT = 8182

@@ -13,7 +13,6 @@ code (Python >= 3.9, boto3 and pyyaml only).
 from __future__ import annotations
 
 import fnmatch
-import json
 import os
 import tarfile
 from collections.abc import Iterable, Mapping
@@ -21,15 +20,9 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
-TEXT_TRANSFORMS = ("tokenize_hf", "bert_hf")
-# The folder of the tarball (and of a .mar's artifacts/) that holds <NAME>/ LM directories.
-ARCHIVE_LM_DIR = "lm"
-# A directory transformers can load a model from has this file.
-CONFIG_FILE = "config.json"
-# Weights of other frameworks: transformers loads the PyTorch ones, so these only add size
-# (mar_builder/lm_files.py's list).
-IGNORED = ("tf_model.h5", "flax_model.msgpack", "rust_model.ot", "*.onnx", "onnx", "coreml",
-           "*.mlmodel", "__pycache__", ".git", ".cache")
+from handler.contract.lm_config import LM_COPY_IGNORED
+from handler.contract.lm_config import required_lm_names as _artifact_lm_names
+from handler.contract.names import ARCHIVE_LM_DIR, LM_CONFIG_FILE
 
 
 def parse_lm_models(entries: Iterable[str]) -> dict[str, Path]:
@@ -66,22 +59,10 @@ def required_lm_names(yaml_file: Path, json_file: Path) -> list[str]:
     Returns:
         Distinct LM names.
     """
-    names = set()
     try:
-        conf = json.loads(json_file.read_text(encoding="utf-8"))
-        raw = yaml.safe_load(yaml_file.read_text(encoding="utf-8")) or {}
-    except (OSError, ValueError, yaml.YAMLError):
+        return _artifact_lm_names(yaml_file, json_file)
+    except (OSError, ValueError, yaml.YAMLError, AttributeError):
         return []
-    for block in [*(conf.get("nodes") or []), *(conf.get("edges") or [])]:
-        for feat in block.get("features") or []:
-            transform = feat.get("transform") or {}
-            if transform.get("name") in TEXT_TRANSFORMS and "bert_model" in transform:
-                names.add(str(transform["bert_model"]))
-    lm_model = raw.get("lm_model") if isinstance(raw, dict) else None
-    for entry in (lm_model or {}).get("node_lm_models") or []:
-        if isinstance(entry, Mapping) and "model_name" in entry:
-            names.add(str(entry["model_name"]))
-    return sorted(names)
 
 
 def archive_folder(name: str) -> str:
@@ -115,8 +96,8 @@ def lm_problems(given: Mapping[str, Path], needed: Iterable[str], must_give_all:
             archive_folder(name)
         except ValueError as err:
             problems.append(str(err))
-        if not (directory / CONFIG_FILE).is_file():
-            problems.append(f"--lm-model {name}={directory}: no {CONFIG_FILE} there (a Hugging Face "
+        if not (directory / LM_CONFIG_FILE).is_file():
+            problems.append(f"--lm-model {name}={directory}: no {LM_CONFIG_FILE} there (a Hugging Face "
                             "model folder, e.g. from save_pretrained, is expected)")
     missing = sorted(set(needed) - set(given))
     if must_give_all and missing:
@@ -128,7 +109,7 @@ def lm_problems(given: Mapping[str, Path], needed: Iterable[str], must_give_all:
 
 
 def _ignored(name: str) -> bool:
-    return any(fnmatch.fnmatch(name, pattern) for pattern in IGNORED)
+    return any(fnmatch.fnmatch(name, pattern) for pattern in LM_COPY_IGNORED)
 
 
 def lm_files(given: Mapping[str, Path]) -> list[tuple[Path, str]]:

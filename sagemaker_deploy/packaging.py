@@ -27,13 +27,11 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# An artifacts tarball uses the names the container looks for first (handler/contract/artifacts.py).
+from handler.contract.names import MODEL_FILE, TRAINING_CONFIG_FILE, TRANSFORM_FILE
 from sagemaker_deploy.lm_models import add_lm_files
 from sagemaker_deploy.naming import join_s3_key, parse_s3_url
 
-MODEL_FILE_NAME = "model.bin"
-# The names the container looks for first (handler/contract/artifacts.py); an artifacts tarball uses them.
-TRAINING_CONFIG_NAME = "GRAPHSTORM_RUNTIME_UPDATED_TRAINING_CONFIG.yaml"
-TRANSFORM_CONFIG_NAME = "data_transform_new.json"
 PACKAGE_KINDS = ("auto", "mar", "artifacts")
 
 
@@ -56,11 +54,11 @@ class ModelSource:
     def missing(self) -> list[str]:
         """Human-readable problems with the paths; empty when every file is there."""
         problems = []
-        model_bin = self.restore_model_path / MODEL_FILE_NAME
+        model_bin = self.restore_model_path / MODEL_FILE
         if not self.restore_model_path.is_dir():
             problems.append(f"--restore-model-path {self.restore_model_path} is not a directory")
         elif not model_bin.is_file():
-            problems.append(f"--restore-model-path {self.restore_model_path} has no {MODEL_FILE_NAME}")
+            problems.append(f"--restore-model-path {self.restore_model_path} has no {MODEL_FILE}")
         for flag, path in (("--model-yaml-config-file", self.model_yaml_config_file),
                            ("--graph-json-config-file", self.graph_json_config_file)):
             if not path.is_file():
@@ -155,9 +153,9 @@ def pack_artifacts(source: ModelSource, tar_path: Path) -> Path:
         ``tar_path``.
     """
     with tarfile.open(tar_path, "w:gz") as tar:
-        tar.add(source.restore_model_path / MODEL_FILE_NAME, arcname=MODEL_FILE_NAME)
-        tar.add(source.model_yaml_config_file, arcname=TRAINING_CONFIG_NAME)
-        tar.add(source.graph_json_config_file, arcname=TRANSFORM_CONFIG_NAME)
+        tar.add(source.restore_model_path / MODEL_FILE, arcname=MODEL_FILE)
+        tar.add(source.model_yaml_config_file, arcname=TRAINING_CONFIG_FILE)
+        tar.add(source.graph_json_config_file, arcname=TRANSFORM_FILE)
         add_lm_files(tar, source.lm_models)
     return tar_path
 

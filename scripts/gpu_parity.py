@@ -14,8 +14,8 @@ import sys
 
 import torch
 
+from bench.fixtures import VARIANTS, artifacts_dir, assert_matches_target, lm_models, load_cases
 from handler import RealtimePredictor
-from tests.compare import VARIANTS, artifacts_dir, assert_matches_target, lm_models, load_cases
 
 
 def _matches(case, envelope: dict) -> bool:

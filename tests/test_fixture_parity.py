@@ -52,3 +52,33 @@ def test_batch_equals_one_by_one(variant):
         for g, a in zip(got["data"]["results"], alone["data"]["results"], strict=True):
             assert result_key(g) == result_key(a), case.id
             assert max(abs(x - y) for x, y in zip(g["prediction"], a["prediction"], strict=True)) <= 1e-6, case.id
+
+
+def _omission_cases() -> list[tuple[str, str]]:
+    """(variant, node type) for every node type of a fixture's first valid payload that no
+    target needs."""
+    cases = []
+    for variant in VARIANTS:
+        case = next(c for c in load_cases(variant) if c.kind == "valid")
+        payload = orjson.loads(case.body)
+        needed = {t["node_type"] for t in payload["targets"] if "node_type" in t}
+        needed |= {nt for t in payload["targets"] if "edge_type" in t for nt in (t["edge_type"][0], t["edge_type"][2])}
+        cases += [(variant, nt) for nt in sorted({n["node_type"] for n in payload["graph"]["nodes"]} - needed)]
+    return cases
+
+
+OMISSIONS = _omission_cases()
+
+
+@pytest.mark.parametrize(("variant", "ntype"), OMISSIONS, ids=[f"{v}-{nt}" for v, nt in OMISSIONS])
+def test_payload_without_a_node_type_is_answered(variant, ntype):
+    """Every encoder and input kind (features, learnable or node embeddings, LM text, edge
+    features): a payload that omits a node type (its nodes and their edges) is a 200, as
+    though the type had no nodes in the graph; never a 500."""
+    case = next(c for c in load_cases(variant) if c.kind == "valid")
+    payload = orjson.loads(case.body)
+    payload["graph"]["nodes"] = [n for n in payload["graph"]["nodes"] if n["node_type"] != ntype]
+    payload["graph"]["edges"] = [e for e in payload["graph"]["edges"]
+                                 if ntype not in (e["edge_type"][0], e["edge_type"][2])]
+    got = _predictor(variant).predict(orjson.dumps(payload), "application/json")
+    assert got["status_code"] == 200, got

@@ -8,12 +8,17 @@ several.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-MODEL_FILE = "model.bin"
-TRAINING_CONFIG_FILE = "GRAPHSTORM_RUNTIME_UPDATED_TRAINING_CONFIG.yaml"
-TRANSFORM_FILE = "data_transform_new.json"
+import yaml
+
+from handler.contract.names import MODEL_FILE, TRAINING_CONFIG_FILE, TRANSFORM_FILE
+
+__all__ = ["MODEL_FILE", "TRAINING_CONFIG_FILE", "TRANSFORM_FILE", "ArtifactError", "ArtifactPaths",
+           "locate_artifacts", "read_training_yaml", "read_transform_json"]
 
 
 class ArtifactError(FileNotFoundError):
@@ -74,3 +79,25 @@ def _pick(files: list[str], default: str, suffix: str, what: str, root: Path) ->
             f"rename the {what} to {default!r}"
         )
     return candidates[0]
+
+
+def read_transform_json(path: str | Path) -> Any:
+    """The one reader of GConstruct's ``data_transform_new.json``: the loaded document.
+
+    Raises:
+        OSError: the file cannot be read.
+        ValueError: it is not JSON.
+    """
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def read_training_yaml(path: str | Path) -> Any:
+    """The one reader of the runtime training YAML: the loaded document (None when empty).
+
+    Raises:
+        OSError: the file cannot be read.
+        yaml.YAMLError: it is not YAML.
+    """
+    with open(path, encoding="utf-8") as f:
+        return yaml.safe_load(f)

@@ -14,9 +14,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from handler.contract.errors import UnsupportedConfigError
-from handler.contract.names import EDGE_TASKS, LINK_PREDICTION, CanonicalEtype, as_etype
+from handler.contract.names import (
+    EDGE_CLASSIFICATION,
+    EDGE_REGRESSION,
+    EDGE_TASKS,
+    LINK_PREDICTION,
+    CanonicalEtype,
+    as_etype,
+)
 
-EDGE_DECODER_TYPES = ("DenseBiDecoder", "MLPDecoder", "MLPEFeatEdgeDecoder")
+EDGE_DECODER_TYPES = ("DenseBiDecoder", "MLPDecoder")
 LP_DECODER_TYPES = ("dot_product", "distmult", "rotate", "transe_l1", "transe_l2")
 LP_LOSS_FUNCS = ("cross_entropy", "logsigmoid", "contrastive", "bpr")
 LP_EMBED_NORMALIZERS = ("l2_norm",)
@@ -37,11 +44,8 @@ class EdgeTaskConfig:
         remove_target_edge_type: EC/ER: the target relations and their reverses carry no
             messages (fanout 0 in training and offline inference).
         exclude_training_targets: a target pair's own edges (both directions) carry no messages.
-        decoder_type: EC/ER decoder (``DenseBiDecoder``, ``MLPDecoder``, ``MLPEFeatEdgeDecoder``).
+        decoder_type: EC/ER decoder (``DenseBiDecoder``, ``MLPDecoder``).
         num_decoder_basis: ``DenseBiDecoder`` bases.
-        decoder_norm: ``None``, ``batch`` or ``layer`` (used by ``MLPEFeatEdgeDecoder`` only, as
-            in GraphStorm).
-        decoder_edge_feat: edge features of the target edge the ``MLPEFeatEdgeDecoder`` reads.
         num_ffn_layers_in_decoder: extra MLP layers in ``MLP*`` decoders.
         num_classes: EC class count (decoder output size: 1 with focal loss).
         multilabel: EC multi-label (sigmoid) classification.
@@ -59,8 +63,6 @@ class EdgeTaskConfig:
     exclude_training_targets: bool = True
     decoder_type: str = "DenseBiDecoder"
     num_decoder_basis: int = 2
-    decoder_norm: str | None = None
-    decoder_edge_feat: tuple[str, ...] | None = None
     num_ffn_layers_in_decoder: int = 0
     num_classes: int = 0
     multilabel: bool = False
@@ -78,7 +80,7 @@ class EdgeTaskConfig:
     @property
     def is_regression(self) -> bool:
         """Whether the model is an edge regression model."""
-        return self.task_type == "edge_regression"
+        return self.task_type == EDGE_REGRESSION
 
 
 def parse_edge_task(
@@ -112,6 +114,12 @@ def parse_edge_task(
         raise ValueError(f"{task_type!r} is not an edge task")
     target_etypes = _etypes(opts.get("target_etype"), "target_etype")
     decoder_type = opts.get("decoder_type", "DenseBiDecoder")
+    if decoder_type == "MLPEFeatEdgeDecoder":
+        # The target edge's own features would have to come from graph.edges; not served.
+        raise UnsupportedConfigError(
+            "decoder_edge_feat: MLPEFeatEdgeDecoder (target-edge features in the decoder) is "
+            "not supported for real-time inference"
+        )
     if decoder_type not in EDGE_DECODER_TYPES:
         raise UnsupportedConfigError(
             f"decoder_type: {decoder_type!r} is not supported (supported: {', '.join(EDGE_DECODER_TYPES)})"
@@ -124,11 +132,11 @@ def parse_edge_task(
         raise ValueError(f"num_ffn_layers_in_decoder must be a non-negative integer, got {num_ffn!r}")
     if decoder_type == "DenseBiDecoder" and num_ffn:
         raise ValueError("num_ffn_layers_in_decoder: DenseBiDecoder takes no feed-forward layers")
-    norm = opts.get("decoder_norm")
+    norm = opts.get("decoder_norm")  # read by MLPEFeatEdgeDecoder only; GraphStorm checks the value
     if norm is not None and norm not in DECODER_NORMS:
         raise UnsupportedConfigError(f"decoder_norm: {norm!r} is not supported (supported: batch, layer)")
     num_classes, multilabel, focal = 0, False, False
-    if task_type == "edge_classification":
+    if task_type == EDGE_CLASSIFICATION:
         num_classes, multilabel, focal = _classification(opts)
     return EdgeTaskConfig(
         task_type=task_type,
@@ -138,8 +146,6 @@ def parse_edge_task(
         exclude_training_targets=exclude,
         decoder_type=decoder_type,
         num_decoder_basis=num_basis,
-        decoder_norm=norm,
-        decoder_edge_feat=_decoder_edge_feat(decoder_type, opts.get("decoder_edge_feat"), target_etypes[0]),
         num_ffn_layers_in_decoder=num_ffn,
         num_classes=num_classes,
         multilabel=multilabel,
@@ -207,23 +213,6 @@ def _classification(opts: Mapping[str, Any]) -> tuple[int, bool, bool]:
     if loss == "cross_entropy" and num_classes < 2:
         raise ValueError("num_classes must be at least 2 with the cross_entropy loss")
     return num_classes, multilabel, loss == "focal"
-
-
-def _decoder_edge_feat(decoder_type: str, raw: Any, target: CanonicalEtype) -> tuple[str, ...] | None:
-    """The target-edge feature names ``MLPEFeatEdgeDecoder`` reads (``decoder_edge_feat``)."""
-    if decoder_type != "MLPEFeatEdgeDecoder":
-        return None
-    if raw is None:
-        raise ValueError("decoder_edge_feat must be given with decoder_type MLPEFeatEdgeDecoder")
-    items = [raw] if isinstance(raw, str) else list(raw)
-    if len(items) != 1:
-        raise ValueError("decoder_edge_feat: one edge type only")
-    etype, sep, feats = items[0].partition(":")
-    if not sep:
-        return (etype.strip(),)  # one global feature name
-    if tuple(p.strip() for p in etype.split(",")) != target:
-        raise ValueError(f"decoder_edge_feat: {etype!r} is not the target edge type {target}")
-    return tuple(f.strip() for f in feats.split(","))
 
 
 def _reverse_edge_types_map(raw: Any) -> dict[CanonicalEtype, CanonicalEtype]:

@@ -3,16 +3,18 @@
 Node types, edge types and per-type feature specs, as GraphStorm's payload processing reads
 them (``gconstruct/construct_payload_graph.py``): several blocks of one node or edge type are
 merged (``get_gconstruct_conf``); a feature's payload key is its ``feature_name`` (the
-real-time spec), defaulting to ``feature_col``.
+real-time spec), defaulting to ``feature_col``. GSProcessing's transform JSON (another layout)
+is read by ``gsp_schema`` into the same schema.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from handler.contract.artifacts import read_transform_json
+from handler.contract.gsp_schema import gsp_blocks, is_gsp_config
 from handler.contract.names import CanonicalEtype, as_etype  # noqa: F401 (re-exported)
 
 LEARNABLE_EMBEDDING_KEY = "gs_learnable_embedding"
@@ -86,8 +88,9 @@ class GraphSchema:
             graph, the swapped edges within ``_E`` on a homogeneous one.
         reverse_of: reverse relation -> the configured relation whose edges it holds swapped;
             the graph builder derives these, payloads do not carry them.
+        by_gsprocessing: the graph was built by GSProcessing (``gsp_schema``).
         inputs: the config's node and edge blocks in file order (input files, id columns), as
-            the graph loader (``handler.graph_store.loader``) reads them.
+            the graph loader (``handler.graph_store.loader``) reads them (GConstruct configs).
     """
 
     ntypes: tuple[str, ...]
@@ -97,39 +100,54 @@ class GraphSchema:
     is_homogeneous: bool = False
     add_reverse_edges: bool = False
     reverse_of: dict[CanonicalEtype, CanonicalEtype] = field(default_factory=dict)
+    by_gsprocessing: bool = False
     inputs: tuple[InputTable, ...] = ()
+
+    @property
+    def relation_order(self) -> tuple[CanonicalEtype, ...] | None:
+        """The relations in the order training indexed them, when it is not the sorted order:
+        GSProcessing's partitions number edge types in the JSON's order (GConstruct's: sorted)."""
+        return self.canonical_etypes if self.by_gsprocessing else None
 
     @classmethod
     def from_file(cls, path: str | Path) -> GraphSchema:
         """Reads ``data_transform_new.json`` (or any GConstruct config with the same layout)."""
-        with open(path, encoding="utf-8") as f:
-            return cls.from_dict(json.load(f))
+        return cls.from_dict(read_transform_json(path))
 
     @classmethod
     def from_dict(cls, conf: dict[str, Any]) -> GraphSchema:
-        """Builds the schema from a loaded GConstruct config.
+        """Builds the schema from a loaded GConstruct (or GSProcessing) config.
 
         Raises:
             ValueError: the config has no ``nodes``/``edges`` lists, a malformed relation, or a
                 relation GConstruct's reverse edges would have replaced.
         """
-        if not isinstance(conf.get("nodes"), list) or not isinstance(conf.get("edges"), list):
-            raise ValueError("graph construction config needs 'nodes' and 'edges' lists")
         node_features: dict[str, list[FeatureSpec]] = {}
-        inputs = [_input_table(block, None) for block in conf["nodes"]]
-        for block in conf["nodes"]:
-            feats = node_features.setdefault(block["node_type"], [])
-            feats.extend(_feature_spec(f) for f in block.get("features", []))
         edge_features: dict[CanonicalEtype, list[FeatureSpec]] = {}
-        for block in conf["edges"]:
-            relation = block["relation"]
-            if not isinstance(relation, list) or len(relation) != 3:
-                raise ValueError(f"relation {relation!r} is not [src, rel, dst]")
-            inputs.append(_input_table(block, as_etype(relation)))
-            feats = edge_features.setdefault(as_etype(relation), [])
-            feats.extend(_feature_spec(f) for f in block.get("features", []))
-        is_homogeneous = bool(conf.get("is_homogeneous", False))
-        add_reverse = bool(conf.get("add_reverse_edges", False))
+        inputs: list[InputTable] = []
+        by_gsp = is_gsp_config(conf)
+        if by_gsp:
+            node_blocks, edge_blocks, is_homogeneous, add_reverse = gsp_blocks(conf)
+            for ntype, fields in node_blocks:
+                node_features.setdefault(ntype, []).extend(FeatureSpec(**f) for f in fields)
+            for etype, fields in edge_blocks:
+                edge_features.setdefault(etype, []).extend(FeatureSpec(**f) for f in fields)
+        else:
+            if not isinstance(conf.get("nodes"), list) or not isinstance(conf.get("edges"), list):
+                raise ValueError("graph construction config needs 'nodes' and 'edges' lists")
+            inputs = [_input_table(block, None) for block in conf["nodes"]]
+            for block in conf["nodes"]:
+                feats = node_features.setdefault(block["node_type"], [])
+                feats.extend(_feature_spec(f) for f in block.get("features", []))
+            for block in conf["edges"]:
+                relation = block["relation"]
+                if not isinstance(relation, list) or len(relation) != 3:
+                    raise ValueError(f"relation {relation!r} is not [src, rel, dst]")
+                inputs.append(_input_table(block, as_etype(relation)))
+                feats = edge_features.setdefault(as_etype(relation), [])
+                feats.extend(_feature_spec(f) for f in block.get("features", []))
+            is_homogeneous = bool(conf.get("is_homogeneous", False))
+            add_reverse = bool(conf.get("add_reverse_edges", False))
         etypes = list(edge_features)
         reverse_of: dict[CanonicalEtype, CanonicalEtype] = {}
         if add_reverse and not is_homogeneous:
@@ -147,6 +165,7 @@ class GraphSchema:
             is_homogeneous=is_homogeneous,
             add_reverse_edges=add_reverse,
             reverse_of=reverse_of,
+            by_gsprocessing=by_gsp,
             inputs=tuple(inputs),
         )
 

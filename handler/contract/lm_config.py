@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from handler.contract.artifacts import read_training_yaml, read_transform_json
 from handler.contract.errors import UnsupportedConfigError
+from handler.contract.names import TEXT_TRANSFORMS
 
 # graphstorm.model.lm_model.utils.BUILTIN_LM_MODELS (0.5.1): all Hugging Face AutoModels
 # whose embedding is pooler_output.
@@ -24,6 +27,10 @@ BUILTIN_LM_TYPES = (
     "qdqbert", "roc_bert",
 )
 _GRAPHSTORM_KEYS = ("model_name", "lm_type", "node_types", "gradient_checkpoint")
+# Files of a Hugging Face model folder that an archive need not carry: weights of other
+# frameworks (transformers loads the PyTorch ones) and caches.
+LM_COPY_IGNORED = ("tf_model.h5", "flax_model.msgpack", "rust_model.ot", "*.onnx", "onnx", "coreml",
+                   "*.mlmodel", "__pycache__", ".git", ".cache")
 
 
 @dataclass(frozen=True)
@@ -106,3 +113,33 @@ def _entry(entry: Any) -> LMNodeModelSpec:
         node_types=tuple(sorted(node_types)),
         config_overrides=MappingProxyType(overrides),
     )
+
+
+def required_lm_names(yaml_file: Path, json_file: Path) -> list[str]:
+    """The language-model names the artifacts use, sorted: ``bert_model`` of the text transforms
+    of the GConstruct JSON and ``model_name`` of the YAML's ``lm_model.node_lm_models``.
+
+    Args:
+        yaml_file: the training-config YAML.
+        json_file: the GConstruct JSON.
+
+    Returns:
+        Distinct LM names.
+
+    Raises:
+        OSError, ValueError, yaml.YAMLError: a file cannot be read.
+    """
+    names = set()
+    conf = read_transform_json(json_file)
+    raw = read_training_yaml(yaml_file) or {}
+    blocks = [*(conf.get("nodes") or []), *(conf.get("edges") or [])] if isinstance(conf, Mapping) else []
+    for block in blocks:
+        for feat in block.get("features") or []:
+            transform = feat.get("transform") or {}
+            if transform.get("name") in TEXT_TRANSFORMS and "bert_model" in transform:
+                names.add(str(transform["bert_model"]))
+    lm_model = raw.get("lm_model") if isinstance(raw, Mapping) else None
+    for entry in (lm_model or {}).get("node_lm_models") or []:
+        if isinstance(entry, Mapping) and "model_name" in entry:
+            names.add(str(entry["model_name"]))
+    return sorted(names)

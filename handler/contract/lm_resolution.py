@@ -24,12 +24,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# NAME=DIR entries, separated by os.pathsep, that resolve LM names before anything else.
-LM_MODELS_ENV = "GS_LM_MODELS"
-# Folder of a model archive (.mar, SageMaker model.tar.gz) that holds <NAME>/ LM directories.
-ARCHIVE_LM_DIR = "lm"
-# A directory transformers can load a model from has this file.
-_CONFIG_FILE = "config.json"
+from handler.contract.names import ARCHIVE_LM_DIR, LM_CONFIG_FILE
+from handler.contract.settings import LM_MODELS_ENV
+
+__all__ = ["ARCHIVE_LM_DIR", "LM_MODELS_ENV", "LMNotFoundError", "LMResolver", "env_lm_mapping", "parse_lm_mapping"]
 
 # One tokenizer thread per worker, as torch (docs/performance.md): TorchServe scales by workers.
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -110,15 +108,15 @@ class LMResolver:
         """
         if name in self.mapping:
             directory = Path(self.mapping[name])
-            if not (directory / _CONFIG_FILE).is_file():
+            if not (directory / LM_CONFIG_FILE).is_file():
                 raise LMNotFoundError(
-                    f"language model {name!r}: {str(directory)!r} (given explicitly) has no {_CONFIG_FILE}"
+                    f"language model {name!r}: {str(directory)!r} (given explicitly) has no {LM_CONFIG_FILE}"
                 )
             return directory.resolve()
         for root in self.search_roots:
-            if (root / name / _CONFIG_FILE).is_file():
+            if (root / name / LM_CONFIG_FILE).is_file():
                 return (root / name).resolve()
-        if (Path(name) / _CONFIG_FILE).is_file():
+        if (Path(name) / LM_CONFIG_FILE).is_file():
             return Path(name).resolve()
         cached = _hf_cache_snapshot(name)
         if cached is not None:
@@ -138,4 +136,4 @@ def _hf_cache_snapshot(name: str) -> Path | None:
         path = Path(snapshot_download(name, local_files_only=True))
     except Exception:  # noqa: BLE001 - not cached, not a valid repo id, or no hub library
         return None
-    return path if (path / _CONFIG_FILE).is_file() else None
+    return path if (path / LM_CONFIG_FILE).is_file() else None

@@ -3,7 +3,7 @@
 ``GRAPHSTORM_RUNTIME_UPDATED_TRAINING_CONFIG.yaml`` holds ``gsf: {family: {option: value}}``;
 GraphStorm flattens the families into one namespace (``GSConfig.set_attributes``) and applies
 defaults in ``graphstorm/config/argument.py``. ``ModelConfig`` does the same for the options
-that change a node model's forward pass, and refuses (``UnsupportedConfigError``, naming the
+that change a model's forward pass, and refuses (``UnsupportedConfigError``, naming the
 option) every option that changes inference in a way this server does not implement.
 """
 
@@ -15,12 +15,19 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
+from handler.contract.artifacts import read_training_yaml
 from handler.contract.edge_task_config import EdgeTaskConfig, parse_edge_task
 from handler.contract.errors import UnsupportedConfigError
 from handler.contract.lm_config import LMNodeModelSpec, parse_node_lm_models
-from handler.contract.names import EDGE_TARGET_TASKS, NODE_TASKS, TASKS, CanonicalEtype, as_etype  # noqa: F401 (re-exported)
+from handler.contract.names import (  # noqa: F401 (re-exported)
+    EDGE_TARGET_TASKS,
+    NODE_CLASSIFICATION,
+    NODE_TASKS,
+    TASKS,
+    CanonicalEtype,
+    as_etype,
+)
+from handler.contract.targets import TargetKind, target_kind
 
 GNN_ENCODERS = ("rgcn", "rgat", "hgt", "sage", "gat", "gatv2")
 EDGE_FEAT_MP_OPS = ("concat", "add", "sub", "mul", "div")
@@ -31,7 +38,7 @@ DEFAULT_NTYPE = "_N"
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The inference-relevant part of a GraphStorm node-model training config.
+    """The inference-relevant part of a GraphStorm training config (node, edge or link prediction).
 
     Attributes:
         task_type: one of ``handler.contract.names.TASKS``.
@@ -59,6 +66,10 @@ class ModelConfig:
         edge_task: target relation, decoder and message-passing options of an edge
             classification / regression or link-prediction model (``None`` for node tasks).
         lm_models: ``lm_model.node_lm_models``: language-model node encoders (``lm_config``).
+        use_node_embeddings: every node of a type with features also has a learnable embedding
+            (payloads carry it as ``gs_learnable_embedding``), joined to the projected features.
+        relation_order: RGCN's stacked per-relation weights follow this order (the graph's
+            relation order in training) when given; empty: sorted (GConstruct graphs).
     """
 
     task_type: str
@@ -85,6 +96,12 @@ class ModelConfig:
     gsf: Mapping[str, Any] = field(default_factory=dict)
     edge_task: EdgeTaskConfig | None = None
     lm_models: tuple[LMNodeModelSpec, ...] = ()
+    use_node_embeddings: bool = False
+    relation_order: tuple[CanonicalEtype, ...] = ()
+
+    def target_kind(self) -> TargetKind:
+        """Node or edge targets of this model (``handler.contract.targets``)."""
+        return target_kind(self.task_type, self.target_ntypes, self.edge_task)
 
     @classmethod
     def from_yaml(
@@ -92,6 +109,7 @@ class ModelConfig:
         path: str | Path,
         ntypes: Sequence[str] | None = None,
         canonical_etypes: Sequence[CanonicalEtype] | None = None,
+        relation_order: Sequence[CanonicalEtype] | None = None,
     ) -> ModelConfig:
         """Reads a runtime training YAML.
 
@@ -101,6 +119,8 @@ class ModelConfig:
                 feature name for every node type.
             canonical_etypes: the graph's edge types; needed only for a global
                 ``edge_feat_name``.
+            relation_order: the relations in training's order when it is not the sorted one
+                (``GraphSchema.relation_order``: graphs built by GSProcessing).
 
         Returns:
             The parsed config.
@@ -109,9 +129,8 @@ class ModelConfig:
             UnsupportedConfigError: an option changes inference in an unsupported way.
             ValueError: the file is not a GraphStorm training config.
         """
-        with open(path, encoding="utf-8") as f:
-            raw = yaml.safe_load(f)
-        return cls.from_dict(raw, ntypes=ntypes, canonical_etypes=canonical_etypes)
+        return cls.from_dict(read_training_yaml(path), ntypes=ntypes, canonical_etypes=canonical_etypes,
+                             relation_order=relation_order)
 
     @classmethod
     def from_dict(
@@ -119,6 +138,7 @@ class ModelConfig:
         raw: Mapping[str, Any],
         ntypes: Sequence[str] | None = None,
         canonical_etypes: Sequence[CanonicalEtype] | None = None,
+        relation_order: Sequence[CanonicalEtype] | None = None,
     ) -> ModelConfig:
         """Parses the loaded YAML document (see ``from_yaml``)."""
         if not isinstance(raw, Mapping) or not isinstance(raw.get("gsf"), Mapping):
@@ -174,6 +194,8 @@ class ModelConfig:
             gsf=MappingProxyType(dict(opts)),
             edge_task=edge_task,
             lm_models=lm_models,
+            use_node_embeddings=_bool({k: v for k, v in opts.items() if v is not None}, "use_node_embeddings", False),
+            relation_order=tuple(as_etype(et) for et in relation_order or ()),
         )
 
 
@@ -184,6 +206,17 @@ def _flatten(families: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(params, Mapping):
             opts.update(params)
     return opts
+
+
+def task_type_of(raw: Any) -> str:
+    """The task of a loaded training YAML (the one rule: the server's, the container's).
+
+    Raises:
+        ValueError: no ``gsf`` section; UnsupportedConfigError: a task this server does not serve.
+    """
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("gsf"), Mapping):
+        raise ValueError("training config has no 'gsf' section")
+    return _task_type(raw["gsf"], _flatten(raw["gsf"]))
 
 
 def _task_type(families: Mapping[str, Any], opts: Mapping[str, Any]) -> str:
@@ -199,10 +232,6 @@ def _task_type(families: Mapping[str, Any], opts: Mapping[str, Any]) -> str:
 
 def _refuse_unsupported(opts: Mapping[str, Any]) -> None:
     """Raises for options that change the forward pass in ways not implemented here."""
-    if opts.get("use_node_embeddings", False) is not False:
-        raise UnsupportedConfigError(
-            "use_node_embeddings: learnable embeddings on nodes with features are not supported"
-        )
     if opts.get("construct_feat_ntype") not in (None, []):
         raise UnsupportedConfigError(
             "construct_feat_ntype: feature reconstruction for featureless nodes is not supported"
@@ -216,7 +245,7 @@ def _classification(
     task_type: str, target_ntypes: tuple[str, ...], opts: Mapping[str, Any]
 ) -> tuple[dict[str, int], dict[str, bool], bool]:
     """Per-target-type class counts and multilabel flags, and whether focal loss is used."""
-    if task_type != "node_classification":
+    if task_type != NODE_CLASSIFICATION:
         return {}, {}, False
     raw_classes = opts.get("num_classes")
     if raw_classes is None:

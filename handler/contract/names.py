@@ -7,6 +7,7 @@ mar builder and the container entry point import it.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Union
 
 # A relation: (source node type, relation name, destination node type).
 CanonicalEtype = tuple[str, str, str]
@@ -29,11 +30,15 @@ def as_etype(parts: Iterable[str]) -> CanonicalEtype:
     return (src, rel, dst)
 
 # A payload node id as JSON gives it (GraphStorm compares ids by Python equality).
-NodeId = str | int | float
+NodeId = Union[str, int, float]  # noqa: UP007 (Python 3.9: the deploy tools import this module)
 
-NODE_TASKS = ("node_classification", "node_regression")
-EDGE_TASKS = ("edge_classification", "edge_regression")
+NODE_CLASSIFICATION = "node_classification"
+NODE_REGRESSION = "node_regression"
+EDGE_CLASSIFICATION = "edge_classification"
+EDGE_REGRESSION = "edge_regression"
 LINK_PREDICTION = "link_prediction"
+NODE_TASKS = (NODE_CLASSIFICATION, NODE_REGRESSION)
+EDGE_TASKS = (EDGE_CLASSIFICATION, EDGE_REGRESSION)
 # Targets are edges for these tasks: a (src, dst) pair of a relation.
 EDGE_TARGET_TASKS = (*EDGE_TASKS, LINK_PREDICTION)
 TASKS = (*NODE_TASKS, *EDGE_TARGET_TASKS)
@@ -44,11 +49,20 @@ TRAINING_CONFIG_FILE = "GRAPHSTORM_RUNTIME_UPDATED_TRAINING_CONFIG.yaml"
 TRANSFORM_FILE = "data_transform_new.json"
 # The folder of a .mar (and of a staged archive) holding the three artifacts.
 ARTIFACTS_DIR = "artifacts"
+# The folder of a model archive (.mar's artifacts/, SageMaker model.tar.gz) holding <NAME>/ LMs.
+ARCHIVE_LM_DIR = "lm"
+# A Hugging Face model folder (one transformers can load) has this file.
+LM_CONFIG_FILE = "config.json"
+
+# GConstruct's text transforms: they name a Hugging Face model (``bert_model``).
+TOKENIZE_HF = "tokenize_hf"
+BERT_HF = "bert_hf"
+TEXT_TRANSFORMS = (TOKENIZE_HF, BERT_HF)
 
 JSON_CONTENT_TYPE = "application/json"
+# Our columnar request format (handler/contract/arrow_payload.py; not GraphStorm's).
+ARROW_STREAM_CONTENT_TYPE = "application/vnd.apache.arrow.stream"
 
-# The graph store that completes targets-only requests (issue 20): model-config.yaml handler
-# options (its path or URI; whether it travels inside the archive, under ARCHIVE_STORE_DIR).
-GRAPH_STORE_OPTION = "graph_store"
-GRAPH_STORE_IN_ARCHIVE_OPTION = "graph_store_in_archive"
+# The archive folder holding an embedded graph store (gs-build-mar --embed-graph-store; the
+# handler options graph_store / graph_store_in_archive, handler/contract/settings.py).
 ARCHIVE_STORE_DIR = "graph_store"

@@ -12,7 +12,7 @@ keys, so a hub's neighbour list is never read to sample it. A request's own node
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +29,7 @@ from handler.graph_store.layout import (
     StoreLayout,
     quote,
 )
-from handler.graph_store.runner import GraphStoreError, QueryRunner
+from handler.graph_store.runner import Dialect, GraphStoreError, QueryRunner
 from handler.graph_store.sampling import sample_positions
 
 # Keys per lookup query: bounds one parameter list (a full fanout on a hub asks for millions).
@@ -140,48 +140,118 @@ class Extractor:
                                             for p in (s.deg_property, s.base_property)]
             for nt in schema.ntypes
         }
-        # node type -> ((feature, result column, store type)...), ((block label, degree column,
-        # base column)...): where _node_row finds each value
+        self._prepare_queries(dialect)
+
+    def _prepare_queries(self, dialect: Dialect) -> None:
+        """Column layout and per-branch texts of the batched lookup (``_lookup``).
+
+        A lookup has branches: per edge table with wanted keys, the edges and their far
+        endpoints' rows (a primary-key join); per node type with wanted ids, the nodes' rows.
+        With ``Dialect.batch_hops`` one query per hop is the ``UNION ALL`` of the branches, each
+        returning every column (its own, the others padded with a typed null,
+        ``Dialect.cast_null_pads``, or a literal of the column's type); otherwise each branch is
+        its own query with its own columns (cheaper in process: Ladybug compiles the padded
+        union slower than it runs the separate lookups). Both return ``b``, the branch number.
+        """
+        key = quote(dialect.key_property)
+        columns: list[tuple[str, str]] = [("c0", "STRING"), ("c1", "STRING"), ("c2", "INT64")]
+        self._edge_feature_columns: dict[int, tuple[str, ...]] = {}
+        for table in self.layout.tables:
+            types = self._types.get(table.label, {})
+            names = tuple(f"x{table.index}_{j}" for j in range(len(table.features)))
+            columns += [(n, types.get(f, "STRING")) for n, f in zip(names, table.features, strict=True)]
+            self._edge_feature_columns[table.index] = names
+        # node type -> its id column, then one column per property (features, block columns)
+        self._node_columns: dict[str, tuple[str, ...]] = {}
+        # node type -> ((feature, column, store type)...), ((block label, degree column, base
+        # column)...): where _node_row finds each value
         self._row_plan: dict[str, tuple[tuple[tuple[str, str, str | None], ...], tuple[tuple[str, str, str], ...]]] = {}
-        for nt, props in self._node_props.items():
-            column = {p: f"n{i + 1}" for i, p in enumerate(props)}
+        for t, (nt, props) in enumerate(self._node_props.items()):
+            names = tuple(f"n{t}_{i}" for i in range(len(props) + 1))
             types = self._types.get(nt, {})
+            columns.append((names[0], "STRING"))
+            columns += [(n, types.get(p, "INT64" if p.startswith("gs_") else "STRING"))
+                        for n, p in zip(names[1:], props, strict=True)]
+            self._node_columns[nt] = names
+            column = dict(zip(props, names[1:], strict=True))
             self._row_plan[nt] = (
                 tuple((f, column[f], types.get(f)) for f in self._features[nt]),
                 tuple((s.label, column[s.deg_property], column[s.base_property])
                       for s in self.layout.node_segments(nt)),
             )
-        # a node's columns: n0 = its id, n1.. = its properties (features, then block columns)
-        node_columns = {
-            nt: f"n.{key} AS n0" + "".join(f", n.{quote(p)} AS n{i + 1}" for i, p in enumerate(props))
-            for nt, props in self._node_props.items()
-        }
-        self._node_query = {
-            nt: f"UNWIND $ids AS id MATCH (n:{quote(nt)} {{{key}: id}}) RETURN {columns}"
-            for nt, columns in node_columns.items()
-        }
+
+        def select(given: dict[str, str]) -> str:
+            if not dialect.batch_hops:  # one query per branch: only the branch's own columns
+                return ", ".join(f"{value} AS {n}" for n, value in given.items())
+            return ", ".join(f"{given.get(n, _pad(typ, dialect))} AS {n}" for n, typ in columns)
+
+        def node_values(nt: str) -> dict[str, str]:
+            names = self._node_columns[nt]
+            values = {names[0]: f"n.{key}"}
+            values.update({n: f"n.{quote(p)}" for n, p in zip(names[1:], self._node_props[nt], strict=True)})
+            return values
+
+        # (kind, name) -> (text after "UNWIND $p<b> AS k ", up to and including "RETURN <columns>")
+        self._branch: dict[tuple[str, str], str] = {}
+        for nt in self._node_props:
+            self._branch[("n", nt)] = f"MATCH (n:{quote(nt)} {{{key}: k}}) RETURN {select(node_values(nt))}"
         self._tables: dict[str, EdgeTable] = {}
-        self._edge_query: dict[str, str] = {}
         for table in self.layout.tables:
             labels = [table.label] + ([table.label + "#out"] if self.layout.add_reverse_edges else [])
             for label in labels:
                 self._tables[label] = table
-                # the edge and, in the same round trip, its far endpoint (the in-edge's source:
-                # the forward source, or the destination of an out-edge block) by primary key
+                # the far endpoint: the in-edge's source (the forward source, or the destination
+                # of an out-edge block), joined by primary key
                 far_type, far_id = ((table.etype[2], DST_PROPERTY) if label != table.label
                                     else (table.etype[0], SRC_PROPERTY))
-                self._edge_query[label] = (
-                    f"UNWIND $keys AS k MATCH (e:{quote(label)} {{{key}: k}}) "
-                    f"MATCH (n:{quote(far_type)} {{{key}: e.{quote(far_id)}}}) RETURN "
-                    f"e.{quote(SRC_PROPERTY)} AS c0, e.{quote(DST_PROPERTY)} AS c1, "
-                    f"e.{quote(FORWARD_KEY_PROPERTY)} AS c2"
-                    + "".join(f", e.{quote(f)} AS c{i + 3}" for i, f in enumerate(table.features))
-                    + ", " + node_columns[far_type])
+                given = {"c0": f"e.{quote(SRC_PROPERTY)}", "c1": f"e.{quote(DST_PROPERTY)}",
+                         "c2": f"e.{quote(FORWARD_KEY_PROPERTY)}"}
+                given.update({n: f"e.{quote(f)}" for n, f in zip(
+                    self._edge_feature_columns[table.index], table.features, strict=True)})
+                given.update(node_values(far_type))
+                self._branch[("e", label)] = (
+                    f"MATCH (e:{quote(label)} {{{key}: k}}) "
+                    f"MATCH (n:{quote(far_type)} {{{key}: e.{quote(far_id)}}}) RETURN {select(given)}")
 
     @property
     def query_texts(self) -> list[str]:
-        """Every query text this extractor sends (for docs and dialect checks)."""
-        return list(self._node_query.values()) + list(self._edge_query.values())
+        """Every branch text of the batched lookup, as branch 0 (for docs and dialect checks)."""
+        return [f"UNWIND $p0 AS k {text}, 0 AS b" for text in self._branch.values()]
+
+    def _lookup(self, edge_keys: Mapping[str, list[int]],
+                node_ids: Mapping[str, list[str]]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """Edge rows (with their far endpoints' rows) and node rows in one query per chunk.
+
+        Args:
+            edge_keys: edge table label -> keys.
+            node_ids: node type -> raw ids.
+
+        Yields:
+            (``"e"`` or ``"n"``, table label or node type, result row).
+        """
+        as_key = int if self.runner.dialect.integer_keys else str
+        branches: list[tuple[str, str, list[Any]]] = [
+            ("e", label, [as_key(k) for k in keys]) for label, keys in edge_keys.items() if keys]
+        branches += [("n", nt, list(ids)) for nt, ids in node_ids.items() if ids]
+        start = 0
+        while True:
+            parts, params = [], {}
+            for b, (kind, name, values) in enumerate(branches):
+                chunk = values[start:start + KEYS_PER_QUERY]
+                if chunk:
+                    parts.append((b, f"UNWIND $p{b} AS k {self._branch[(kind, name)]}, {b} AS b"))
+                    params[f"p{b}"] = chunk
+            if not parts:
+                return
+            if self.runner.dialect.batch_hops:
+                queries = [(" UNION ALL ".join(text for _, text in parts), params)]
+            else:
+                queries = [(text, {f"p{b}": params[f"p{b}"]}) for b, text in parts]
+            for query, query_params in queries:
+                for r in self.runner.run(query, query_params):
+                    kind, name, _ = branches[r["b"]]
+                    yield kind, name, r
+            start += KEYS_PER_QUERY
 
     def extract(
         self,
@@ -211,7 +281,7 @@ class Extractor:
         found = Neighbourhood(given_edges=list(given.edges))
         rows: dict[NodeKey, _NodeRow | None] = {}
         order: list[NodeKey] = []
-        self._discover(seeds, rows, order, given, found, {})
+        self._discover(seeds, rows, order, given, found, self._read({}, self._unknown(seeds, rows), found))
         found.missing = [s for s in dict.fromkeys(seeds) if rows.get(s) is None and s not in given.nodes]
         given_into: dict[NodeKey, list[NodeKey]] = {}
         for edge in given.edges:
@@ -225,19 +295,23 @@ class Extractor:
                 row = rows.get(node)
                 if row is not None:
                     self._choose(node, row, hop_fanout, seed, requested, wanted)
-            new: list[NodeKey] = []
-            fetched: dict[NodeKey, _NodeRow] = {}
-            for label, keys in wanted.items():
-                new.extend(self._fetch_edges(label, keys, found, fetched))
-            for node in frontier:
-                new.extend(given_into.get(node, ()))
-            self._discover(new, rows, order, given, found, fetched)
+            brought = [n for node in frontier for n in given_into.get(node, ())]
+            fetched = self._read(wanted, self._unknown(brought, rows), found)
+            self._discover(list(fetched) + brought, rows, order, given, found, fetched)
             if max_edges is not None and len(found.edges) > max_edges:
                 raise ExtractionTooLargeError(
                     f"the extraction reached {len(found.edges)} edges, over the limit of {max_edges}")
         for node, obj in given.nodes.items():  # the request's nodes the walk did not reach
             found.nodes.setdefault(node, obj)
         return found
+
+    def _unknown(self, nodes: Iterable[NodeKey], rows: Mapping[NodeKey, Any]) -> dict[str, list[str]]:
+        """Node type -> ids of the nodes whose rows were not read yet (stored types, string ids)."""
+        ids: dict[str, list[str]] = {}
+        for ntype, node_id in dict.fromkeys(nodes):
+            if (ntype, node_id) not in rows and ntype in self._node_columns and isinstance(node_id, str):
+                ids.setdefault(ntype, []).append(node_id)
+        return ids
 
     def _choose(self, node: NodeKey, row: _NodeRow, fanout: Mapping[CanonicalEtype, int], seed: int,
                 requested: dict[str, set[int]], wanted: dict[str, list[int]]) -> None:
@@ -259,67 +333,52 @@ class Extractor:
                         break
                     position -= deg
 
-    def _fetch_edges(self, label: str, keys: list[int], found: Neighbourhood,
-                     fetched: dict[NodeKey, _NodeRow]) -> list[NodeKey]:
-        """Looks up edge keys of one table; returns the in-edges' far endpoints, whose rows
-        (read in the same query) go to ``fetched``."""
-        table = self._tables[label]
-        outgoing = label != table.label
-        src_t, _, dst_t = table.etype
-        far_type = dst_t if outgoing else src_t
-        far: list[NodeKey] = []
-        params: list[Any] = keys if self.runner.dialect.integer_keys else [str(k) for k in keys]
-        for start in range(0, len(params), KEYS_PER_QUERY):
-            result = self.runner.run(self._edge_query[label], {"keys": params[start:start + KEYS_PER_QUERY]})
-            for r in result:
-                src, dst = r["c0"], r["c1"]
-                node = (far_type, dst if outgoing else src)
-                far.append(node)
-                if node not in fetched:
-                    fetched[node] = self._node_row(far_type, r)
-                ident = (table.index, int(r["c2"]))
-                if ident in found.edges:
-                    continue
-                edge: dict[str, Any] = {"edge_type": list(table.etype), "src_node_id": src, "dest_node_id": dst}
-                if table.features:
-                    types = self._types.get(table.label, {})
-                    edge["features"] = {f: self._value(r[f"c{i + 3}"], types.get(f))
-                                        for i, f in enumerate(table.features)}
-                found.edges[ident] = edge
-        return far
+    def _read(self, edge_keys: Mapping[str, list[int]], node_ids: Mapping[str, list[str]],
+              found: Neighbourhood) -> dict[NodeKey, _NodeRow]:
+        """One batched lookup: records the edges in ``found``; returns the rows read, the edges'
+        far endpoints first (in row order), then the nodes asked for."""
+        rows: dict[NodeKey, _NodeRow] = {}
+        for kind, name, r in self._lookup(edge_keys, node_ids):
+            if kind == "n":
+                rows.setdefault((name, r[self._node_columns[name][0]]), self._node_row(name, r))
+                continue
+            table = self._tables[name]
+            src_t, _, dst_t = table.etype
+            src, dst = r["c0"], r["c1"]
+            far = (dst_t, dst) if name != table.label else (src_t, src)
+            if far not in rows:
+                rows[far] = self._node_row(far[0], r)
+            ident = (table.index, int(r["c2"]))
+            if ident in found.edges:
+                continue
+            edge: dict[str, Any] = {"edge_type": list(table.etype), "src_node_id": src, "dest_node_id": dst}
+            if table.features:
+                types = self._types.get(table.label, {})
+                edge["features"] = {f: self._value(r[c], types.get(f)) for f, c in zip(
+                    table.features, self._edge_feature_columns[table.index], strict=True)}
+            found.edges[ident] = edge
+        return rows
 
     def _discover(self, nodes: Iterable[NodeKey], rows: dict[NodeKey, _NodeRow | None],
                   order: list[NodeKey], given: GivenGraph, found: Neighbourhood,
                   fetched: Mapping[NodeKey, _NodeRow]) -> None:
-        """Records nodes not seen yet in discovery order, reading the rows not ``fetched``."""
-        by_type: dict[str, list[str]] = {}
-        fresh = []
+        """Records the nodes not seen yet, in discovery order, with the rows ``fetched``."""
         for node in nodes:
             if node in rows:
                 continue
-            fresh.append(node)
-            rows[node] = fetched.get(node)
-            if rows[node] is None and node[0] in self._node_query and isinstance(node[1], str):
-                by_type.setdefault(node[0], []).append(node[1])
-        for ntype, ids in by_type.items():
-            for start in range(0, len(ids), KEYS_PER_QUERY):
-                result = self.runner.run(self._node_query[ntype], {"ids": ids[start:start + KEYS_PER_QUERY]})
-                for r in result:
-                    rows[(ntype, r["n0"])] = self._node_row(ntype, r)
-        for node in fresh:
-            row = rows[node]
+            row = rows[node] = fetched.get(node)
             if node in given.nodes:
                 found.nodes[node] = given.nodes[node]
                 order.append(node)
             elif row is not None:
                 found.nodes[node] = row.payload
                 order.append(node)
-            elif node[0] in self._node_query:
+            elif node[0] in self._node_columns:
                 order.append(node)  # unknown here: only a given edge may bring its neighbours
 
     def _node_row(self, ntype: str, r: Mapping[str, Any]) -> _NodeRow:
         features_at, blocks_at = self._row_plan[ntype]
-        payload: dict[str, Any] = {"node_type": ntype, "node_id": r["n0"]}
+        payload: dict[str, Any] = {"node_type": ntype, "node_id": r[self._node_columns[ntype][0]]}
         if features_at:
             payload["features"] = {f: self._value(r[col], typ) for f, col, typ in features_at}
         blocks = {label: (int(r[deg] or 0), int(r[base] or 0)) for label, deg, base in blocks_at}
@@ -348,6 +407,17 @@ class Extractor:
         if self.schema.add_reverse_edges:
             pairs.append(((etype[0], src), (etype[2], dst)))  # type: ignore[arg-type]
         return pairs
+
+
+_LITERAL_PADS = {"INT64": "0", "DOUBLE": "0.0", "FLOAT": "0.0", "BOOLEAN": "false", "STRING": "''"}
+
+
+def _pad(store_type: str, dialect: Dialect) -> str:
+    """A branch's value for another branch's column: a typed null, or a literal of the type
+    (vectors are strings where ``vectors_as_strings``); never read by the client."""
+    if dialect.cast_null_pads:
+        return f"CAST(NULL AS {store_type})"
+    return _LITERAL_PADS.get(store_type, "''")
 
 
 def close_quietly(runner: QueryRunner) -> None:

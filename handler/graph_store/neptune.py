@@ -56,10 +56,13 @@ def neptune_dialect(name: str) -> Dialect:
         name: the store kind, as errors and logs name it.
 
     Returns:
-        Lookups by ``gs_key``, vectors as ``|``-delimited strings, integer edge keys (``Long``).
+        Lookups by ``gs_key``, vectors as ``|``-delimited strings, integer edge keys (``Long``),
+        one ``UNION ALL`` query per hop (``num_layers + 1`` round trips per extraction), its
+        padding columns filled with literals (Neptune's openCypher has no ``CAST``).
     """
     return Dialect(name=name, key_property=NEPTUNE_KEY_PROPERTY, vectors_as_strings=True,
-                   vector_separator=NEPTUNE_VECTOR_SEPARATOR, integer_keys=True)
+                   vector_separator=NEPTUNE_VECTOR_SEPARATOR, integer_keys=True, batch_hops=True,
+                   cast_null_pads=False)
 
 
 @dataclass(frozen=True)

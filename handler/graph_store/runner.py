@@ -27,6 +27,12 @@ class Dialect:
         vector_separator: the delimiter of such strings.
         integer_keys: edge keys are stored and passed as integers (``False``: as decimal
             strings, for stores whose ids are strings).
+        batch_hops: one query per hop (a ``UNION ALL`` of the per-table and per-type lookups):
+            ``num_layers + 1`` round trips per extraction, for stores across a network; ``False``
+            (in process): one query per table / node type and hop, cheaper to compile.
+        cast_null_pads: a ``UNION ALL`` branch fills the other branches' columns with
+            ``CAST(NULL AS <type>)`` (Ladybug needs typed columns); ``False``: with a literal of
+            the column's type (openCypher without ``CAST``, e.g. Neptune).
     """
 
     name: str
@@ -34,6 +40,8 @@ class Dialect:
     vectors_as_strings: bool = False
     vector_separator: str = "|"
     integer_keys: bool = True
+    batch_hops: bool = False
+    cast_null_pads: bool = True
 
 
 LADYBUG = Dialect(name="ladybug")

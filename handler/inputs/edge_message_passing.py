@@ -19,52 +19,15 @@ Everything here is a pure function of per-relation ``(src, dst)`` index tensors.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import torch
 
-from handler.contract.edge_task_config import EdgeTaskConfig
 from handler.contract.names import CanonicalEtype
+from handler.contract.targets import MessagePassingRule
+
+__all__ = ["MessagePassingRule", "apply_kept", "kept_edges"]
 
 EdgeIndex = tuple[torch.Tensor, torch.Tensor]
-
-
-@dataclass(frozen=True)
-class MessagePassingRule:
-    """The relations and pairs an edge model's message passing leaves out.
-
-    Attributes:
-        removed_etypes: relations none of whose edges carry messages.
-        excluded_pairs: target relation -> its reverse relation (or ``None``) for the
-            per-target exclusion; empty when no pair is excluded.
-    """
-
-    removed_etypes: frozenset[CanonicalEtype]
-    excluded_pairs: Mapping[CanonicalEtype, CanonicalEtype | None]
-
-    @classmethod
-    def from_config(cls, edge_task: EdgeTaskConfig) -> MessagePassingRule:
-        """The rule GraphStorm's training of ``edge_task`` used.
-
-        Args:
-            edge_task: the model's edge-task config.
-
-        Returns:
-            The rule.
-        """
-        targets = edge_task.target_etypes
-        reverse = edge_task.reverse_etypes
-        if edge_task.remove_target_edge_type:
-            removed = set(targets) | {reverse[et] for et in targets if et in reverse}
-            return cls(removed_etypes=frozenset(removed), excluded_pairs={})
-        if edge_task.exclude_training_targets:
-            return cls(removed_etypes=frozenset(), excluded_pairs={et: reverse.get(et) for et in targets})
-        return cls(removed_etypes=frozenset(), excluded_pairs={})
-
-    @property
-    def drops_nothing(self) -> bool:
-        """Whether every edge carries messages."""
-        return not self.removed_etypes and not self.excluded_pairs
 
 
 def kept_edges(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, cast
 
 import numpy as np
@@ -23,18 +24,16 @@ from handler.contract.errors import (
     GraphConstructionError,
     InternalError,
     MissingModelFeatureError,
-    TargetNodeIdError,
-    TargetNodeTypeError,
     UnsupportedConfigError,
 )
 from handler.contract.graph_schema import LEARNABLE_EMBEDDING_KEY, FeatureSpec, GraphSchema
 from handler.contract.lm_resolution import LMNotFoundError, LMResolver
 from handler.contract.model_config import ModelConfig
-from handler.contract.names import CanonicalEtype
-from handler.inputs.edge_message_passing import MessagePassingRule
-from handler.inputs.edge_targets import edge_target_pairs, message_passing_graph
+from handler.contract.names import TOKENIZE_HF, CanonicalEtype
+from handler.contract.targets import Position, Target, TargetKind
+from handler.inputs.edge_targets import message_passing_graph
 from handler.request.grouping import TypeGroup, format_id, index_nodes
-from handler.request.parsed import NodeTarget, ParsedRequest, Target
+from handler.request.parsed import ParsedRequest
 from handler.transforms import (
     FeatureTransform,
     FeatureValueError,
@@ -61,10 +60,10 @@ class PayloadGraph:
         edge_inputs: relation -> edge features of ``config.edge_feat_names``, for relations
             with edges that the model takes features for.
         targets: the listed targets, in request order (duplicates kept).
-        target_index: local node index of each listed target (node tasks).
-        target_pairs: local (source, destination) node indices of each listed target (edge
-            tasks; ``edges`` and ``edge_inputs`` then hold the edges that carry messages under
-            the model's rule, ``handler.inputs.edge_message_passing``).
+        target_kind: node or edge targets (``handler.contract.targets``).
+        target_positions: each listed target's local node indices: ``(node,)`` or ``(source,
+            destination)`` (``edges`` and ``edge_inputs`` hold the edges that carry messages
+            under the kind's rule).
         node_ids: node type -> raw node ids in local (first-appearance) order.
         node_features: node type -> feature name -> transformed values (every configured
             feature the payload carries, used by the model or not).
@@ -83,12 +82,12 @@ class PayloadGraph:
     node_inputs: dict[str, torch.Tensor]
     edge_inputs: dict[CanonicalEtype, torch.Tensor]
     targets: tuple[Target, ...]
-    target_index: tuple[int, ...]
+    target_kind: TargetKind
+    target_positions: tuple[Position, ...]
     node_ids: dict[str, list[Any]]
     node_features: dict[str, dict[str, np.ndarray]] = field(repr=False)
     edge_features: dict[CanonicalEtype, dict[str, np.ndarray]] = field(repr=False)
     text_inputs: dict[str, TextTokens] = field(default_factory=dict, repr=False)
-    target_pairs: tuple[tuple[int, int], ...] = ()
 
     @property
     def num_nodes(self) -> int:
@@ -136,14 +135,7 @@ class GraphBuilder:
         self._edge_transforms = {et: self._compile(specs, config.edge_feat_names.get(et, ()), resolver)
                                  for et, specs in schema.edge_features.items()}
         self._learnable = (learnable_embedding_transform(LEARNABLE_EMBEDDING_KEY), None)
-        edge_task = config.edge_task
-        if edge_task is not None and edge_task.decoder_edge_feat is not None:
-            # The target edge's own features would have to come from graph.edges; not served.
-            raise UnsupportedConfigError(
-                "decoder_edge_feat: MLPEFeatEdgeDecoder (target-edge features in the decoder) is "
-                "not supported for real-time inference"
-            )
-        self._edge_rule = None if edge_task is None else MessagePassingRule.from_config(edge_task)
+        self.target_kind = config.target_kind()
 
     @staticmethod
     def _compile(specs: Sequence[FeatureSpec], used: Sequence[str | None],
@@ -181,12 +173,7 @@ class GraphBuilder:
         if self.schema.add_reverse_edges:
             self._add_reverse_edges(edge_lists, edge_features)
         self._check_model_features(node_features, edge_features)
-        target_index: tuple[int, ...] = ()
-        target_pairs: tuple[tuple[int, int], ...] = ()
-        if self.config.edge_task is None:
-            target_index = self._target_index(request.targets, node_index)
-        else:
-            target_pairs = edge_target_pairs(request.targets, node_index, self.config.edge_task.target_etypes)
+        positions = self.target_kind.locate(request.targets, node_index)
         node_inputs = self._node_inputs(node_features, node_ids)
         edge_inputs = self._edge_inputs(edge_features, edge_lists)
         # A text feature's transform is tokenize_hf, whose value is TextTokens (typed np.ndarray above).
@@ -194,21 +181,20 @@ class GraphBuilder:
                        for nt, name in self._text_features.items() if nt in node_features}
         empty = torch.zeros(0, dtype=torch.int64)
         edges = {et: edge_lists.get(et, (empty, empty)) for et in self.schema.canonical_etypes}
-        if self._edge_rule is not None:
-            edges, edge_inputs = message_passing_graph(self._edge_rule, edges, edge_inputs,
-                                                       request.targets, target_pairs)
+        edges, edge_inputs = message_passing_graph(self.target_kind.message_rule, edges, edge_inputs,
+                                                   request.targets, positions)
         return PayloadGraph(
             num_nodes_by_type={nt: len(node_ids.get(nt, ())) for nt in self.schema.ntypes},
             edges=edges,
             node_inputs=node_inputs,
             edge_inputs=edge_inputs,
             targets=request.targets,
-            target_index=target_index,
+            target_kind=self.target_kind,
+            target_positions=positions,
             node_ids=node_ids,
             node_features=node_features,
             edge_features=edge_features,
             text_inputs=text_inputs,
-            target_pairs=target_pairs,
         )
 
     # -- features ----------------------------------------------------------------------
@@ -245,7 +231,7 @@ class GraphBuilder:
     def _apply(compiled: _Compiled, group: TypeGroup, where: str, id_word: str) -> np.ndarray:
         transform, dim = compiled
         name = transform.name
-        values = [f[name] for f in group.features]
+        values = group.values(name)
         try:
             out = transform.apply(values)
         except FeatureValueError as err:
@@ -264,10 +250,11 @@ class GraphBuilder:
                    node_index: dict[str, dict[Any, int]]) -> tuple[torch.Tensor, torch.Tensor]:
         src_type, _, dst_type = etype
         src_map, dst_map = node_index.get(src_type, {}), node_index.get(dst_type, {})
-        try:  # fast path: every endpoint is a payload node
-            src = [src_map[s] for s, _ in group.ids]
-            dst = [dst_map[d] for _, d in group.ids]
-            return int64_tensor(src), int64_tensor(dst)
+        try:  # fast path: every endpoint is a payload node (lookups in C, no bytecode per edge)
+            count = len(group.ids)
+            src = np.fromiter(map(src_map.__getitem__, map(itemgetter(0), group.ids)), np.int64, count)
+            dst = np.fromiter(map(dst_map.__getitem__, map(itemgetter(1), group.ids)), np.int64, count)
+            return torch.from_numpy(src), torch.from_numpy(dst)
         except KeyError:
             pass
         for s, d in group.ids:
@@ -315,30 +302,6 @@ class GraphBuilder:
                         f"the {list(etype)} edges do not contain model required feature: {name}"
                     )
 
-    def _target_index(self, targets: Sequence[Target], node_index: dict[str, dict[Any, int]]) -> tuple[int, ...]:
-        predicted = self.config.target_ntypes
-        index = []
-        for target in targets:
-            if not isinstance(target, NodeTarget):
-                raise InternalError(f"a {type(target).__name__} reached the node-target lookup")
-            if target.node_type not in predicted:
-                raise TargetNodeTypeError(
-                    f"the target node type: {target.node_type} is not predicted by the model; the "
-                    f"model predicts node type(s): {', '.join(predicted)}"
-                )
-            local = node_index.get(target.node_type)
-            if local is None:
-                raise TargetNodeTypeError(
-                    f"the target node type: {target.node_type} does not exist in the payload graph."
-                )
-            if target.node_id not in local:
-                raise TargetNodeIdError(
-                    f"the target node ID: {target.node_id} does not exist in the payload graph "
-                    f"(node type {target.node_type})."
-                )
-            index.append(local[target.node_id])
-        return tuple(index)
-
     # -- model inputs ------------------------------------------------------------------
 
     def _node_inputs(self, node_features: dict[str, dict[str, np.ndarray]],
@@ -348,27 +311,35 @@ class GraphBuilder:
             names = self.config.node_feat_names.get(ntype)
             if names:
                 arrays = [feats[name] for name in names]
+                if self.config.use_node_embeddings:  # the node's learnable embedding follows its features
+                    arrays.append(self._learnable_embedding(ntype, feats, node_ids))
+                    names = (*names, LEARNABLE_EMBEDDING_KEY)
             elif ntype in self._text_features:  # the LM embedding is the whole input
                 inputs[ntype] = torch.zeros((len(node_ids[ntype]), 0))
                 continue
-            elif LEARNABLE_EMBEDDING_KEY in feats:
-                arrays = [feats[LEARNABLE_EMBEDDING_KEY]]
-                width = arrays[0].shape[1]
-                if width != self.config.hidden_size:
-                    raise GraphConstructionError(
-                        f"node type {ntype}: feature '{LEARNABLE_EMBEDDING_KEY}' has {width} values per "
-                        f"node, expected {self.config.hidden_size} (the model's embedding size)"
-                    )
             else:
-                # GraphStorm fails this request in its model (500); the text says what to send.
-                raise InternalError(
-                    f"The input features should contains a key: {LEARNABLE_EMBEDDING_KEY} for using "
-                    f"learnable embeddings (node type {ntype}, node id {format_id(node_ids[ntype][0])})."
-                )
+                arrays = [self._learnable_embedding(ntype, feats, node_ids)]
             inputs[ntype] = _checked_width(
                 np.concatenate(arrays, axis=1) if len(arrays) > 1 else arrays[0],
                 self.node_input_dims.get(ntype), f"node type {ntype}", names or (LEARNABLE_EMBEDDING_KEY,))
         return inputs
+
+    def _learnable_embedding(self, ntype: str, feats: dict[str, np.ndarray],
+                             node_ids: dict[str, list[Any]]) -> np.ndarray:
+        """The ``gs_learnable_embedding`` vectors of a node type's nodes (hidden size wide)."""
+        if LEARNABLE_EMBEDDING_KEY not in feats:
+            # GraphStorm fails this request in its model (500); the text says what to send.
+            raise InternalError(
+                f"The input features should contains a key: {LEARNABLE_EMBEDDING_KEY} for using "
+                f"learnable embeddings (node type {ntype}, node id {format_id(node_ids[ntype][0])})."
+            )
+        emb = feats[LEARNABLE_EMBEDDING_KEY]
+        if emb.shape[1] != self.config.hidden_size:
+            raise GraphConstructionError(
+                f"node type {ntype}: feature '{LEARNABLE_EMBEDDING_KEY}' has {emb.shape[1]} values per "
+                f"node, expected {self.config.hidden_size} (the model's embedding size)"
+            )
+        return emb
 
     def _edge_inputs(self, edge_features: dict[CanonicalEtype, dict[str, np.ndarray]],
                      edge_lists: dict[CanonicalEtype, tuple[torch.Tensor, torch.Tensor]]) -> dict[CanonicalEtype, torch.Tensor]:
@@ -398,7 +369,7 @@ def _lm_text_features(schema: GraphSchema, config: ModelConfig) -> dict[str, str
     text = {}
     for spec in config.lm_models:
         for ntype in spec.node_types:
-            names = [f.name for f in schema.node_features.get(ntype, ()) if f.transform_name == "tokenize_hf"]
+            names = [f.name for f in schema.node_features.get(ntype, ()) if f.transform_name == TOKENIZE_HF]
             if len(names) != 1:
                 raise UnsupportedConfigError(
                     f"lm_model: node type {ntype!r} needs exactly one tokenize_hf feature in the graph "

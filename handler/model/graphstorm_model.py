@@ -1,8 +1,11 @@
-"""GraphStorm's built-in node model (``GSgnnNodeModel``) for inference, and its strict loading.
+"""GraphStorm's built-in models (``GSgnnNodeModel``, ``GSgnnEdgeModel``,
+``GSgnnLinkPredictionModel``) for inference as one ``GraphStormModel`` with a node or an edge
+head (``handler.model.heads``), and their strict loading.
 
 ``model.bin`` is ``torch.save({"gnn": ..., "node_embed": ..., "decoder": ..., "edge_embed":
-...})`` of module state dicts; ``GraphStormNodeModel`` has the same four submodules with the
-same parameter names, so each part loads with ``strict=True``.
+...})`` of module state dicts; ``GraphStormModel`` has the same four submodules with the same
+parameter names, so each part loads with ``strict=True``. Which payload edges carry messages
+is decided before (``handler.contract.targets``, ``handler.inputs.edge_message_passing``).
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from handler.contract.errors import UnsupportedConfigError
 from handler.contract.lm_resolution import LMResolver
 from handler.contract.model_config import ModelConfig
 from handler.contract.names import as_etype
-from handler.nn.decoder import NodeDecoder, decoder_kind
+from handler.contract.targets import TargetKey
+from handler.model.heads import Head, build_head
 from handler.nn.encoder import build_encoder
 from handler.nn.input_layer import EdgeInputLayer, NodeInputLayer
 from handler.nn.lm_input_layer import build_lm_node_input_layer
@@ -31,29 +35,26 @@ class ModelLoadError(RuntimeError):
     """``model.bin`` does not fit the model the training config describes."""
 
 
-class GraphStormNodeModel(nn.Module):
-    """Input layers, GNN encoder and decoder of a GraphStorm node model.
+class GraphStormModel(nn.Module):
+    """Input layers, GNN encoder and decoder of a GraphStorm model, with a node or an edge head.
 
     Args:
         node_embed: node input layer.
         edge_embed: edge input layer.
         gnn: GNN encoder (see ``handler.nn.encoder``).
-        decoder: one decoder, or one per target node type (``nn.ModuleDict``); an edge model
-            (``handler.model.edge_model``) passes its edge decoder.
+        decoder: the decoder (``model.bin``'s ``decoder``): one node decoder or one per target
+            node type (``nn.ModuleDict``), an EC / ER decoder, or an LP score.
+        head: how the decoder reads the embeddings of the targets (``handler.model.heads``).
     """
 
-    def __init__(
-        self,
-        node_embed: NodeInputLayer,
-        edge_embed: EdgeInputLayer,
-        gnn: nn.Module,
-        decoder: nn.Module,
-    ) -> None:
+    def __init__(self, node_embed: NodeInputLayer, edge_embed: EdgeInputLayer, gnn: nn.Module,
+                 decoder: nn.Module, head: Head) -> None:
         super().__init__()
         self.node_embed = node_embed
         self.edge_embed = edge_embed
         self.gnn = gnn
         self.decoder = decoder
+        self.head = head
 
     @property
     def device(self) -> torch.device:
@@ -65,33 +66,35 @@ class GraphStormNodeModel(nn.Module):
         graph: RelationalGraph,
         node_inputs: Mapping[str, torch.Tensor],
         edge_inputs: Mapping[CanonicalEtype, torch.Tensor],
-        targets: Mapping[str, torch.Tensor],
+        targets: Mapping[TargetKey, Sequence[torch.Tensor]],
         text_inputs: Mapping[str, TextTokens] | None = None,
-    ) -> dict[str, torch.Tensor]:
-        """Predictions for the target nodes, by full-neighbourhood message passing.
+    ) -> dict[TargetKey, torch.Tensor]:
+        """Predictions for the targets, by full-neighbourhood message passing.
 
         Args:
-            graph: the payload graph; every relation of the model present, maybe empty.
+            graph: the payload graph (edge models: after the message-passing rule); every
+                relation of the model present, maybe empty.
             node_inputs: node type -> model input features (concatenated in config order) or,
                 for featureless node types, learnable embeddings. May omit node types with 0
                 nodes.
             edge_inputs: canonical edge type -> edge features; only edge types the model
                 takes features for are used.
-            targets: node type -> indices of the nodes to predict.
+            targets: output key -> position tensors (``handler.contract.targets``): target node
+                type -> ``(nodes,)``, or target relation -> ``(sources, destinations)``.
             text_inputs: models with LM node encoders: LM node type -> its nodes' tokens
                 (``tokenize_hf``), rows in node order; ``node_inputs`` then holds the other
                 features only (``node_embed.in_dim``).
 
         Returns:
-            node type -> softmax / sigmoid probabilities or regression values, rows in
-            ``targets`` order.
+            key -> node softmax / sigmoid probabilities or regression values; EC probabilities,
+            ER values or LP raw scores; rows in position order.
 
         Shapes:
             node_inputs[nt]: [num_nodes[nt], in_dim]; edge_inputs[et]: [num_edges[et], e_dim];
-            targets[nt]: [k] -> [k, out_dim].
+            targets[key]: ([k],) or ([k], [k]) -> [k, out_dim].
 
         Raises:
-            ValueError: inputs missing or of the wrong size.
+            ValueError: inputs missing or of the wrong size, or a key the model does not predict.
         """
         device = self.device
         with torch.inference_mode():
@@ -100,10 +103,8 @@ class GraphStormNodeModel(nn.Module):
             h = self.node_embed(node_inputs) if text_inputs is None else self.node_embed(node_inputs, text_inputs)
             edge_embs = self.edge_embed(self._edge_inputs(graph, edge_inputs, device))
             h = self.gnn(graph, h, edge_embs)
-            return {
-                ntype: self._decoder_for(ntype)(h[ntype].index_select(0, idx.to(device)))
-                for ntype, idx in targets.items()
-            }
+            return {key: self.head.score(self.decoder, h, key, [p.to(device) for p in positions])
+                    for key, positions in targets.items()}
 
     def _node_inputs(
         self, graph: RelationalGraph, node_inputs: Mapping[str, torch.Tensor], device: torch.device
@@ -124,13 +125,6 @@ class GraphStormNodeModel(nn.Module):
         return {etype: _checked_input(edge_inputs.get(etype), src.numel(), dims[etype],
                                       f"edge features of the edges of type {etype}", device)
                 for etype, (src, _) in graph.edges.items() if etype in dims}
-
-    def _decoder_for(self, ntype: str) -> nn.Module:
-        if isinstance(self.decoder, nn.ModuleDict):
-            if ntype not in self.decoder:
-                raise ValueError(f"the model has no decoder for node type {ntype!r}")
-            return self.decoder[ntype]
-        return self.decoder
 
 
 def _checked_input(x: torch.Tensor | None, num: int, dim: int, what: str,
@@ -155,9 +149,8 @@ def build_model(
     ntypes: Sequence[str],
     node_feat_dims: Mapping[str, int],
     edge_feat_dims: Mapping[CanonicalEtype, int],
-    decoder_feat_dim: int | None = None,
     lm_resolver: LMResolver | None = None,
-) -> GraphStormNodeModel:
+) -> GraphStormModel:
     """An uninitialised model with GraphStorm's architecture for ``config``.
 
     Args:
@@ -166,7 +159,6 @@ def build_model(
         ntypes: node types of the graph.
         node_feat_dims: input feature size of every node type with features.
         edge_feat_dims: input feature size of every edge type with features.
-        decoder_feat_dim: edge models with ``MLPEFeatEdgeDecoder``: the target edge's feature size.
         lm_resolver: models with ``lm_model``: where the LMs' configs are (default: ``GS_LM_MODELS``,
             the working directory, the local Hugging Face cache).
 
@@ -177,6 +169,8 @@ def build_model(
     learnable = [nt for nt in ntypes if nt not in node_feat_dims]
     node_embed: NodeInputLayer
     if config.lm_models:
+        if config.use_node_embeddings:
+            raise UnsupportedConfigError("use_node_embeddings: not supported together with lm_model")
         if config.edge_task is not None:
             raise UnsupportedConfigError("lm_model: language-model node encoders are supported for node tasks only")
         node_embed = build_lm_node_input_layer(config.lm_models, lm_resolver or LMResolver.for_model_dir(None),
@@ -184,30 +178,13 @@ def build_model(
                                                config.num_ffn_layers_in_input)
     else:
         node_embed = NodeInputLayer(node_feat_dims, learnable, hidden, config.input_activation,
-                                    config.num_ffn_layers_in_input)
+                                    config.num_ffn_layers_in_input,
+                                    list(node_feat_dims) if config.use_node_embeddings else ())
     edge_embed = EdgeInputLayer(edge_feat_dims, hidden, config.input_activation,
                                 config.num_ffn_layers_in_input)
     gnn = build_encoder(config, ntypes, canonical_etypes, {et: hidden for et in edge_feat_dims})
-    if config.edge_task is not None:
-        # Imported here: handler.model.edge_model builds on GraphStormNodeModel.
-        from handler.model.edge_model import GraphStormEdgeModel, build_edge_decoder_for
-        decoder = build_edge_decoder_for(config, canonical_etypes, decoder_feat_dim)
-        return GraphStormEdgeModel(node_embed, edge_embed, gnn, decoder, config.edge_task)
-    return GraphStormNodeModel(node_embed, edge_embed, gnn, _build_decoder(config))
-
-
-def _build_decoder(config: ModelConfig) -> NodeDecoder | nn.ModuleDict:
-    """GraphStorm's ``create_builtin_node_decoder`` (focal loss: one sigmoid output)."""
-    def make(ntype: str) -> NodeDecoder:
-        if config.task_type == "node_regression":
-            return NodeDecoder(config.out_emb_size, 1, "identity", config.decoder_bias)
-        classes = 1 if config.focal_loss else config.num_classes[ntype]
-        kind = decoder_kind(config.task_type, classes, config.multilabel[ntype])
-        return NodeDecoder(config.out_emb_size, classes, kind, config.decoder_bias)
-
-    if config.decoder_per_ntype:
-        return nn.ModuleDict({nt: make(nt) for nt in config.target_ntypes})
-    return make(config.target_ntypes[0])
+    decoder, head = build_head(config, canonical_etypes)
+    return GraphStormModel(node_embed, edge_embed, gnn, decoder, head)
 
 
 def restore_model(
@@ -220,7 +197,7 @@ def restore_model(
     node_feat_dims: Mapping[str, int] | None = None,
     edge_feat_dims: Mapping[CanonicalEtype, int] | None = None,
     lm_resolver: LMResolver | None = None,
-) -> GraphStormNodeModel:
+) -> GraphStormModel:
     """Builds the model and loads ``model.bin`` strictly; the model is in eval mode.
 
     A model with LM node encoders takes the fine-tuned LM weights from ``model.bin`` too (its
@@ -261,9 +238,7 @@ def restore_model(
     if edge_feat_dims is None:
         edge_feat_dims = {et: _dim(state["edge_embed"], f"input_projs.{et}", "edge_embed")
                           for et in canonical_etypes if et in config.edge_feat_names}
-    feat_decoder = state["decoder"].get("feat_decoder")  # MLPEFeatEdgeDecoder's [feat_dim, h]
-    model = build_model(config, canonical_etypes, ntypes, node_feat_dims, edge_feat_dims,
-                        None if feat_decoder is None else int(feat_decoder.shape[0]), lm_resolver)
+    model = build_model(config, canonical_etypes, ntypes, node_feat_dims, edge_feat_dims, lm_resolver)
     if "decoder" not in checkpoint and any(True for _ in model.decoder.parameters()):
         # A parameter-free decoder (LP dot product) is not saved by GraphStorm.
         raise ModelLoadError(f"{model_bin} has no 'decoder' state dict")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from handler.contract.names import NODE_REGRESSION
+
 
 class NodeDecoder(nn.Module):
     """A linear node decoder with GraphStorm's parameter names (``decoder``, ``bias``).
@@ -54,6 +56,6 @@ class NodeDecoder(nn.Module):
 
 def decoder_kind(task_type: str, num_classes: int, multilabel: bool) -> str:
     """The output function GraphStorm's decoder applies in ``predict_proba``."""
-    if task_type == "node_regression":
+    if task_type == NODE_REGRESSION:
         return "identity"
     return "sigmoid" if multilabel or num_classes == 1 else "softmax"

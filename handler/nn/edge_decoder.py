@@ -1,5 +1,5 @@
-"""Edge classification / regression decoders: GraphStorm's ``DenseBiDecoder``, ``MLPEdgeDecoder``
-and ``MLPEFeatEdgeDecoder`` (``graphstorm/model/edge_decoder.py``, 0.5.1).
+"""Edge classification / regression decoders: GraphStorm's ``DenseBiDecoder`` and ``MLPEdgeDecoder``
+(``graphstorm/model/edge_decoder.py``, 0.5.1; ``MLPEFeatEdgeDecoder`` is refused by the config).
 
 Each scores (source, destination) embedding pairs and returns ``predict_proba``: softmax over
 classes, sigmoid for multi-label or one-output (focal loss) classifiers, the value for
@@ -46,14 +46,12 @@ class DenseBiDecoder(nn.Module):
         if regression:
             self.regression_head = nn.Linear(in_units, 1, bias=True)
 
-    def forward(self, h_src: torch.Tensor, h_dst: torch.Tensor,
-                e_feat: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, h_src: torch.Tensor, h_dst: torch.Tensor) -> torch.Tensor:
         """``predict_proba`` of the pairs.
 
         Args:
             h_src: source embeddings of the pairs.
             h_dst: destination embeddings of the pairs.
-            e_feat: unused (GraphStorm's signature).
 
         Returns:
             Probabilities or regression values.
@@ -92,8 +90,7 @@ class MLPEdgeDecoder(nn.Module):
         if regression:
             self.regression_head = nn.Linear(out_dim, 1, bias=True)
 
-    def forward(self, h_src: torch.Tensor, h_dst: torch.Tensor,
-                e_feat: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, h_src: torch.Tensor, h_dst: torch.Tensor) -> torch.Tensor:
         """``predict_proba`` of the pairs.
 
         Shapes:
@@ -107,78 +104,12 @@ class MLPEdgeDecoder(nn.Module):
         return _proba(out, self.regression, self.multilabel)
 
 
-class MLPEFeatEdgeDecoder(nn.Module):
-    """GraphStorm's ``MLPEFeatEdgeDecoder``: the endpoints' MLP and the target edge's features.
-
-    ``relu(norm([h_src | h_dst] @ nn_decoder))`` and ``relu(norm(e_feat @ feat_decoder))`` are
-    concatenated, (feed-forward layers,) ``relu(norm(. @ combine_decoder)) @ decoder + bias``.
-
-    Args:
-        h_dim: embedding size of both endpoints.
-        feat_dim: size of the target edge's decoder features.
-        out_dim: classes (classification; 1 with focal loss).
-        multilabel: multi-label classification.
-        regression: regression (``h_dim`` hidden outputs, then ``regression_head``).
-        num_ffn_layers: feed-forward layers before ``combine_decoder``.
-        norm: ``None``, ``batch`` or ``layer``.
-        use_bias: decoder bias.
-    """
-
-    def __init__(self, h_dim: int, feat_dim: int, out_dim: int, multilabel: bool,
-                 regression: bool = False, num_ffn_layers: int = 0, norm: str | None = None,
-                 use_bias: bool = True) -> None:
-        super().__init__()
-        self.regression = regression
-        self.multilabel = multilabel
-        out_dim = h_dim if regression else out_dim
-        self.nn_decoder = nn.Parameter(torch.empty(h_dim * 2, h_dim))
-        self.feat_decoder = nn.Parameter(torch.empty(feat_dim, h_dim))
-        self.ngnn_mlp = NGNNMLP(h_dim * 2, num_ffn_layers)
-        self.combine_decoder = nn.Parameter(torch.empty(h_dim * 2, h_dim))
-        self.decoder = nn.Parameter(torch.empty(h_dim, out_dim))
-        self.bias = nn.Parameter(torch.empty(out_dim)) if use_bias else None
-        make = {None: None, "batch": nn.BatchNorm1d, "layer": nn.LayerNorm}[norm]
-        self.nn_decoder_norm = make(h_dim) if make else None
-        self.feat_decoder_norm = make(h_dim) if make else None
-        self.combine_norm = make(h_dim) if make else None
-        if regression:
-            self.regression_head = nn.Linear(out_dim, 1, bias=True)
-
-    def forward(self, h_src: torch.Tensor, h_dst: torch.Tensor,
-                e_feat: torch.Tensor | None = None) -> torch.Tensor:
-        """``predict_proba`` of the pairs.
-
-        Shapes:
-            h_src, h_dst: [k, h_dim]; e_feat: [k, feat_dim] -> [k, out_dim] (or [k, 1]).
-
-        Raises:
-            ValueError: no edge features.
-        """
-        if e_feat is None:
-            raise ValueError("MLPEFeatEdgeDecoder needs the target edges' features")
-        nn_h = _norm_relu(torch.cat([h_src, h_dst], dim=1) @ self.nn_decoder, self.nn_decoder_norm)
-        feat_h = _norm_relu(e_feat @ self.feat_decoder, self.feat_decoder_norm)
-        combine = self.ngnn_mlp(torch.cat([nn_h, feat_h], dim=1))
-        out = _norm_relu(combine @ self.combine_decoder, self.combine_norm) @ self.decoder
-        if self.bias is not None:
-            out = out + self.bias
-        if self.regression:
-            out = self.regression_head(out)
-        return _proba(out, self.regression, self.multilabel)
-
-
-def _norm_relu(x: torch.Tensor, norm: nn.Module | None) -> torch.Tensor:
-    return torch.relu(x if norm is None else norm(x))
-
-
-def build_edge_decoder(edge_task: EdgeTaskConfig, in_dim: int, decoder_feat_dim: int | None,
-                       use_bias: bool) -> nn.Module:
+def build_edge_decoder(edge_task: EdgeTaskConfig, in_dim: int, use_bias: bool) -> nn.Module:
     """GraphStorm's ``create_builtin_edge_decoder`` for inference.
 
     Args:
         edge_task: the edge-task config (classification or regression).
         in_dim: encoder output size.
-        decoder_feat_dim: size of the target edge's decoder features (``MLPEFeatEdgeDecoder``).
         use_bias: ``decoder_bias``.
 
     Returns:
@@ -189,10 +120,4 @@ def build_edge_decoder(edge_task: EdgeTaskConfig, in_dim: int, decoder_feat_dim:
     multilabel = edge_task.multilabel and not regression
     if edge_task.decoder_type == "DenseBiDecoder":
         return DenseBiDecoder(in_dim, out_dim, multilabel, edge_task.num_decoder_basis, regression, use_bias)
-    if edge_task.decoder_type == "MLPDecoder":
-        return MLPEdgeDecoder(in_dim, out_dim, multilabel, regression,
-                              edge_task.num_ffn_layers_in_decoder, use_bias)
-    if decoder_feat_dim is None:
-        raise ValueError("MLPEFeatEdgeDecoder needs the size of the target edge's features")
-    return MLPEFeatEdgeDecoder(in_dim, decoder_feat_dim, out_dim, multilabel, regression,
-                               edge_task.num_ffn_layers_in_decoder, edge_task.decoder_norm, use_bias)
+    return MLPEdgeDecoder(in_dim, out_dim, multilabel, regression, edge_task.num_ffn_layers_in_decoder, use_bias)

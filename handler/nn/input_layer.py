@@ -3,14 +3,17 @@
 ``NodeInputLayer`` is GraphStorm's ``GSNodeEncoderInputLayer4GraphFromMetadata``: node types
 with features use ``input_projs.<ntype>`` (no bias); featureless node types use their learnable
 embedding, which real-time payloads carry as the ``gs_learnable_embedding`` feature, times
-``proj_matrix.<ntype>``. ``EdgeInputLayer`` is ``GSEdgeEncoderInputLayer``
+``proj_matrix.<ntype>``; with ``use_node_embeddings`` a node type with features also has a learnable
+embedding, which is appended to its projected features before ``proj_matrix.<ntype>``
+(``[2 * embed_size, embed_size]``): its input is the features followed by the embedding.
+``EdgeInputLayer`` is ``GSEdgeEncoderInputLayer``
 (``input_projs.<str(canonical etype)>``). Both then apply the optional input activation and
 ``num_ffn_layers_in_input`` feed-forward layers (dropout is a no-op at inference).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import nn
@@ -39,6 +42,8 @@ class NodeInputLayer(nn.Module):
         embed_size: output size.
         activation: ``None`` or ``"relu"``.
         num_ffn_layers: feed-forward layers after the projection.
+        node_emb_ntypes: node types with features that also have learnable embeddings
+            (GraphStorm's ``use_node_embeddings``).
     """
 
     def __init__(
@@ -48,13 +53,19 @@ class NodeInputLayer(nn.Module):
         embed_size: int,
         activation: str | None = None,
         num_ffn_layers: int = 0,
+        node_emb_ntypes: Sequence[str] = (),
     ) -> None:
         super().__init__()
         self.embed_size = embed_size
         self.activation = activation
         self.num_ffn_layers = num_ffn_layers
+        self.node_emb_ntypes = frozenset(node_emb_ntypes)
+        unknown = self.node_emb_ntypes - set(feat_dims)
+        if unknown:
+            raise ValueError(f"node types {sorted(unknown)} have node embeddings but no features")
         self.proj_matrix = nn.ParameterDict(
             {nt: nn.Parameter(torch.empty(embed_size, embed_size)) for nt in learnable_ntypes}
+            | {nt: nn.Parameter(torch.empty(2 * embed_size, embed_size)) for nt in node_emb_ntypes}
         )
         self.input_projs = nn.ParameterDict(
             {nt: nn.Parameter(torch.empty(dim, embed_size)) for nt, dim in feat_dims.items()}
@@ -66,7 +77,8 @@ class NodeInputLayer(nn.Module):
     def in_dim(self, ntype: str) -> int:
         """Size of the input vectors the layer expects for ``ntype``."""
         if ntype in self.input_projs:
-            return self.input_projs[ntype].shape[0]
+            width = self.input_projs[ntype].shape[0]
+            return width + self.embed_size if ntype in self.node_emb_ntypes else width
         return self.embed_size
 
     def forward(self, node_inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -83,7 +95,10 @@ class NodeInputLayer(nn.Module):
         """
         embs = {}
         for ntype, x in node_inputs.items():
-            if ntype in self.input_projs:
+            if ntype in self.node_emb_ntypes:
+                feats, node_emb = _float(x).split([self.input_projs[ntype].shape[0], self.embed_size], dim=1)
+                h = torch.cat((feats @ self.input_projs[ntype], node_emb), dim=1) @ self.proj_matrix[ntype]
+            elif ntype in self.input_projs:
                 h = _float(x) @ self.input_projs[ntype]
             elif ntype in self.proj_matrix:
                 h = _float(x) @ self.proj_matrix[ntype]

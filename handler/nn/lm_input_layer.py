@@ -158,8 +158,12 @@ class LMNodeInputLayer(NodeInputLayer):
                 raise ValueError(f"node type {ntype!r}: {rows} feature rows but text for {have} nodes")
         lm_embs = self._lm_models(text_inputs)
         inputs = dict(node_inputs)
-        for ntype, emb in lm_embs.items():
+        for ntype in self.lm_ntypes:
+            if ntype not in inputs:
+                continue
             x = inputs[ntype]
+            # A type without nodes gets no LM forward; its 0 rows still need the LM's width.
+            emb = lm_embs[ntype] if ntype in lm_embs else x.new_zeros((0, self._lm_models.hidden_size(ntype)))
             inputs[ntype] = torch.cat((x.float(), emb), dim=-1) if x.shape[1] else emb
         return super().forward(inputs)
 

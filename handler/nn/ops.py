@@ -36,3 +36,22 @@ def segment_softmax(scores: torch.Tensor, index: torch.Tensor, num_out: int) -> 
     seg_max = seg_max.scatter_reduce(0, expand, scores, reduce="amax", include_self=True)
     exp = torch.exp(scores - seg_max.gather(0, expand))
     return exp / scatter_sum(exp, index, num_out).gather(0, expand)
+
+
+def combine_edge_feat(h_src: torch.Tensor, e_h: torch.Tensor, mp_op: str) -> torch.Tensor:
+    """A message from its source embedding and its edge embedding (GraphStorm ``edge_feat_mp_op``).
+
+    Shapes:
+        h_src, e_h: [E, d] -> [E, 2d] (``concat``) or [E, d] (``add``, ``sub``, ``mul``, ``div``).
+    """
+    if mp_op == "concat":
+        return torch.cat([h_src, e_h], dim=1)
+    if mp_op == "add":
+        return h_src + e_h
+    if mp_op == "sub":
+        return h_src - e_h
+    if mp_op == "mul":
+        return h_src * e_h
+    if mp_op == "div":
+        return h_src / e_h
+    raise ValueError(f"unknown edge_feat_mp_op {mp_op!r}")

@@ -7,8 +7,9 @@ edge features use GraphStorm's ``GraphConvwithEdgeFeat`` instead:
 destination type, then ``+ h_i @ loop_weight + h_bias``, optional norm, activation (hidden
 layers only) and feed-forward layers.
 
-``weight[i]`` / ``basis.w_comp[i]`` belong to the i-th canonical edge type in sorted order:
-the order of the training partition (fixture DEVIATIONS T1).
+``weight[i]`` / ``basis.w_comp[i]`` belong to the i-th canonical edge type in the order of the
+training partition: sorted for GConstruct graphs (fixture DEVIATIONS T1), the transform JSON's
+order for GSProcessing graphs (``config.relation_order``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from handler.nn.encoder import GNNLayerStack, finish_layer, make_norms
 from handler.nn.gnn_common import RelationModules
 from handler.nn.inference_cache import InferenceCache
 from handler.nn.ngnn_mlp import NGNNMLP
-from handler.nn.ops import in_degrees, scatter_sum
+from handler.nn.ops import combine_edge_feat, in_degrees, scatter_sum
 from handler.nn.relation_plan import RelationPlan
 from handler.nn.relational_graph import CanonicalEtype, RelationalGraph
 
@@ -62,17 +63,7 @@ class EdgeFeatConv(nn.Module):
             return h_src.new_zeros((num_dst, self.weights.shape[1]))
         if e_h is None:
             raise ValueError("a relation with edge features got no edge features")
-        x = h_src[src]
-        if self.mp_op == "concat":
-            x = torch.cat([x, e_h], dim=1)
-        elif self.mp_op == "add":
-            x = x + e_h
-        elif self.mp_op == "sub":
-            x = x - e_h
-        elif self.mp_op == "mul":
-            x = x * e_h
-        else:
-            x = x / e_h
+        x = combine_edge_feat(h_src[src], e_h, self.mp_op)
         norm = torch.pow(in_degrees(dst, num_dst), -0.5)
         return scatter_sum((x @ self.weights) * norm[dst].unsqueeze(1), dst, num_dst)
 
@@ -227,13 +218,18 @@ def build_rgcn_encoder(
     Args:
         config: model config.
         ntypes: node types of the graph (unused: RGCN's parameters are per relation).
-        canonical_etypes: the model's relations, any order (sorted here, as in training).
+        canonical_etypes: the model's relations, any order (put in training's order here:
+            ``config.relation_order`` when given, else sorted).
         edge_input_dims: size of the edge embeddings per relation with edge features.
 
     Returns:
         The encoder; parameter names ``_layers.<i>.*`` as GraphStorm's.
     """
     rel_names = sorted(as_etype(et) for et in canonical_etypes)
+    if config.relation_order:
+        if set(config.relation_order) != set(rel_names):
+            raise ValueError("config.relation_order does not hold the model's relations")
+        rel_names = list(config.relation_order)
     num_bases = config.num_bases
     if num_bases < 0 or num_bases > len(rel_names):
         num_bases = len(rel_names)

@@ -14,25 +14,29 @@ from typing import Any
 
 import orjson
 
+from handler.contract.arrow_payload import ArrowConversionError, ArrowPayload, read_arrow
 from handler.contract.envelope import request_uid
 from handler.contract.errors import RealtimeError, RequestTooLargeError, UnreadableBodyError
 from handler.contract.limits import RequestLimits
-from handler.contract.names import JSON_CONTENT_TYPE
+from handler.contract.names import ARROW_STREAM_CONTENT_TYPE, JSON_CONTENT_TYPE
 
 
 @dataclass(frozen=True)
 class DecodedRequest:
-    """A body read as JSON.
+    """A body read as JSON, or as our Arrow request format.
 
     Attributes:
         uid: ``request_uid``: the last 16 hex digits of the body's sha256.
-        document: the decoded JSON value (any JSON type; ``parse`` checks it).
+        document: the decoded JSON value (any JSON type; ``parse`` checks it); None for Arrow.
         body_bytes: the body's size.
+        columns: an Arrow body's typed columns (``parse`` groups them, or reads them as the
+            JSON document they stand for); None for JSON.
     """
 
     uid: str
     document: Any
     body_bytes: int
+    columns: ArrowPayload | None = None
 
 
 def error_uid(body: bytes, err: RealtimeError) -> str:
@@ -54,7 +58,8 @@ def decode(body: bytes, content_type: str | None, limits: RequestLimits) -> Deco
     Args:
         body: the exact request bytes.
         content_type: the request's content type; ``application/json`` (parameters such as
-            ``; charset=utf-8`` allowed).
+            ``; charset=utf-8`` allowed), or our Arrow request format
+            ``application/vnd.apache.arrow.stream`` (``handler.contract.arrow_payload``).
         limits: the endpoint's request limits (``max_request_bytes``).
 
     Returns:
@@ -62,14 +67,18 @@ def decode(body: bytes, content_type: str | None, limits: RequestLimits) -> Deco
 
     Raises:
         RequestTooLargeError: 413, the body is over ``max_request_bytes``.
-        UnreadableBodyError: 400, wrong content type, not JSON text, or nested too deeply.
+        UnreadableBodyError: 400, wrong content type, not JSON text (not an Arrow request), or
+            nested too deeply.
     """
     if len(body) > limits.max_request_bytes:
         raise RequestTooLargeError(
             f"the body has {len(body)} bytes; this endpoint accepts at most "
             f"{limits.max_request_bytes} (limit max_request_bytes)"
         )
-    if not _is_json_content_type(content_type):
+    media_type = _media_type(content_type)
+    if media_type == ARROW_STREAM_CONTENT_TYPE:
+        return DecodedRequest(uid=request_uid(body), document=None, body_bytes=len(body), columns=_decode_arrow(body))
+    if media_type != JSON_CONTENT_TYPE:
         shown = content_type if content_type is None else content_type[:100]
         raise UnreadableBodyError(
             f'Unsupported content type: {shown}. Supported content type: "application/json"'
@@ -77,10 +86,19 @@ def decode(body: bytes, content_type: str | None, limits: RequestLimits) -> Deco
     return DecodedRequest(uid=request_uid(body), document=_decode_json(body), body_bytes=len(body))
 
 
-def _is_json_content_type(content_type: str | None) -> bool:
+def _media_type(content_type: str | None) -> str | None:
+    """The content type without parameters, lower case (None when there is none)."""
     if not isinstance(content_type, str):
-        return False
-    return content_type.split(";", 1)[0].strip().lower() == JSON_CONTENT_TYPE
+        return None
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def _decode_arrow(body: bytes) -> ArrowPayload:
+    """An Arrow request body's columns (400 when it is not an Arrow request)."""
+    try:
+        return read_arrow(body)
+    except ArrowConversionError as exc:
+        raise UnreadableBodyError(str(exc)[:300]) from None
 
 
 def _decode_json(body: bytes) -> Any:

@@ -10,6 +10,7 @@ else takes the checked path, which raises the error GraphStorm would.
 from __future__ import annotations
 
 import math
+from operator import itemgetter
 from typing import Any
 
 from handler.contract.errors import MAX_ECHO_CHARS, GraphConstructionError, MissingFieldDataError, echo
@@ -27,8 +28,11 @@ class TypeGroup:
         where: how errors name a member, e.g. "node type paper, node id".
         keys: feature keys of the first member with a ``features`` field (None: none has).
         ids: member ids (node id, or ``(src, dst)``) in payload order.
-        features: each member's ``features`` object (``{}`` when absent).
+        features: each member's ``features`` object (``{}`` when absent); empty when the group
+            came as columns.
         missing_features: id of the first member without a ``features`` field, if any.
+        columns: feature name -> its values of every member, for a group read from columns
+            (an Arrow request: a numpy array for numbers, else the JSON values); None otherwise.
     """
 
     def __init__(self, where: str) -> None:
@@ -37,6 +41,17 @@ class TypeGroup:
         self.ids: list[Any] = []
         self.features: list[dict[str, Any]] = []
         self.missing_features: Any = None
+        self.columns: dict[str, Any] | None = None
+
+    def values(self, name: str) -> Any:
+        """Every member's value of feature ``name``, in member order (a list, or the column).
+
+        Shapes:
+            a numpy column: [len(ids)] or [len(ids), dim].
+        """
+        if self.columns is not None:
+            return self.columns[name]
+        return list(map(itemgetter(name), self.features))
 
     def takes(self, feats: Any) -> bool:
         """Whether ``add`` would just append a member with this ``features`` value (no checks

@@ -11,11 +11,9 @@ an empty id). Values are transformed, and targets looked up, by ``build``.
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any
 
 from handler.contract.errors import (
-    MissingFieldDataError,
     MissingFieldError,
     PayloadFormatError,
     RequestTooLargeError,
@@ -24,12 +22,16 @@ from handler.contract.errors import (
 )
 from handler.contract.graph_schema import GraphSchema
 from handler.contract.limits import WARN_TARGETS, RequestLimits
-from handler.contract.names import EDGE_TARGET_TASKS, NODE_TASKS, TASKS, NodeId
+from handler.contract.names import NODE_TASKS, TASKS
+from handler.contract.targets import kind_of_task
+from handler.request.columnar import columnar_groups
 from handler.request.decode import DecodedRequest
 from handler.request.grouping import graph_lists, group_edges, group_nodes
-from handler.request.parsed import EdgeTarget, NodeTarget, ParsedRequest, Target
+from handler.request.parsed import ParsedRequest
 
 logger = logging.getLogger(__name__)
+# GraphStorm's text for the node tasks in a task-mismatch error: ["node_classification", "node_regression"].
+_NODE_TASKS_TEXT = "[" + ", ".join(f'"{task}"' for task in NODE_TASKS) + "]"
 
 
 class RequestParser:
@@ -47,7 +49,7 @@ class RequestParser:
         self.schema = schema
         self.model_task = model_task
         self.limits = limits
-        self._edge_targets = model_task in EDGE_TARGET_TASKS
+        self.target_kind = kind_of_task(model_task)
 
     def parse(self, decoded: DecodedRequest) -> ParsedRequest:
         """Checks a decoded request and groups its graph.
@@ -61,7 +63,10 @@ class RequestParser:
         Raises:
             RealtimeError: 400, 401, 402, 411, 413 or 421 (see the module docstring).
         """
-        document = decoded.document
+        document, grouped = decoded.document, None
+        if decoded.columns is not None:  # an Arrow request: its groups straight from the columns
+            grouped = columnar_groups(decoded.columns, self.schema)
+            document = decoded.columns.to_document(graph=grouped is None)
         if not isinstance(document, dict):
             raise PayloadFormatError(
                 f"the payload must be a JSON object, but got a JSON {type(document).__name__}"
@@ -71,20 +76,20 @@ class RequestParser:
         if raw_targets is None or (isinstance(raw_targets, list | dict | str) and len(raw_targets) == 0):
             raise MissingFieldError("targets")
         if not isinstance(raw_targets, list):
-            kind = "edge" if self._edge_targets else "node"
-            raise PayloadFormatError(
-                f'The "targets" field should be a list of {kind} objects, but got {echo(raw_targets)}'
-            )
+            raise PayloadFormatError(f'The "targets" field should be a list of {self.target_kind.word} objects, '
+                                     f'but got {echo(raw_targets)}')
         self._check_counts(document, raw_targets, decoded.uid)
-        parse_target = self._edge_target if self._edge_targets else self._node_target
-        targets = tuple(parse_target(index, item) for index, item in enumerate(raw_targets))
-        nodes, edges = graph_lists(document)
+        read = self.target_kind.read
+        targets = tuple(read(index, item) for index, item in enumerate(raw_targets))
+        if grouped is None:
+            nodes, edges = graph_lists(document)
+            grouped = group_nodes(nodes, self.schema), group_edges(edges, self.schema)
         return ParsedRequest(
             uid=decoded.uid,
             gml_task=gml_task,
             targets=targets,
-            nodes=group_nodes(nodes, self.schema),
-            edges=group_edges(edges, self.schema),
+            nodes=grouped[0],
+            edges=grouped[1],
         )
 
     def _check_task(self, gml_task: Any) -> str:
@@ -92,8 +97,7 @@ class RequestParser:
             if self.model_task in NODE_TASKS:  # GraphStorm's own text
                 raise TaskMismatchError(
                     f"This endpoint is for node prediction task, but got {echo(gml_task)} task from "
-                    'the payload. Supported task types include ["node_classification", '
-                    '"node_regression"]'
+                    f'the payload. Supported task types include {_NODE_TASKS_TEXT}'
                 )
             raise TaskMismatchError(
                 f"This endpoint is for {self.model_task}, but got {echo(gml_task)} task from the "
@@ -122,51 +126,3 @@ class RequestParser:
         if len(targets) > WARN_TARGETS:
             logger.warning("request %s: %d targets; GraphStorm advises at most %d per request",
                            uid, len(targets), WARN_TARGETS)
-
-    @staticmethod
-    def _node_target(index: int, item: Any) -> Target:
-        if not isinstance(item, dict):
-            raise PayloadFormatError(
-                f'The Element of "targets" field should be a dictionary, but got {echo(item)}'
-            )
-        if "node_type" not in item or "node_id" not in item:
-            raise PayloadFormatError(
-                'The Element of "targets" field should be a dictionary that has both "node_type" '
-                f'and "node_id" keys, but got {echo(item)}'
-            )
-        node_type = item["node_type"]
-        if not isinstance(node_type, str):
-            raise PayloadFormatError(f"targets[{index}].node_type must be a string, but got {echo(node_type)}")
-        node_id = _target_id(item["node_id"], "node_id", f"targets[{index}], node type {node_type}")
-        return NodeTarget(node_type, node_id)
-
-    @staticmethod
-    def _edge_target(index: int, item: Any) -> Target:
-        keys = ("edge_type", "src_node_id", "dest_node_id")
-        if not isinstance(item, dict) or not all(k in item for k in keys):
-            raise PayloadFormatError(
-                f'Each element of the "targets" field should be an edge object with "edge_type", '
-                f'"src_node_id" and "dest_node_id" keys, but targets[{index}] is {echo(item)}'
-            )
-        raw_type = item["edge_type"]
-        if not (isinstance(raw_type, list) and len(raw_type) == 3 and all(isinstance(p, str) for p in raw_type)):
-            raise PayloadFormatError(
-                f"targets[{index}].edge_type must be a list of three strings [source node type, "
-                f"relation, destination node type], but got {echo(raw_type)}"
-            )
-        edge_type = (raw_type[0], raw_type[1], raw_type[2])
-        where = f"targets[{index}], edge type {list(edge_type)}"
-        src = _target_id(item["src_node_id"], "src_node_id", where)
-        dst = _target_id(item["dest_node_id"], "dest_node_id", where)
-        return EdgeTarget(edge_type, src, dst)
-
-
-def _target_id(value: Any, key: str, where: str) -> NodeId:
-    """A target's node id: a non-empty string or a finite number (402 for null or "")."""
-    if value is None or value == "":
-        raise MissingFieldDataError(key, where)
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise PayloadFormatError(f"{where}: {key} must be a string or a number, but got {echo(value)}")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise PayloadFormatError(f"{where}: {key} must be a finite number, but got {value}")
-    return value

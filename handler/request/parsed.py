@@ -1,37 +1,19 @@
 """The typed request: what ``parse`` makes of a decoded body, and what ``build`` consumes.
 
-Targets are nodes (node tasks) or edges (edge and link-prediction tasks; GraphStorm's
-real-time spec: ``{"edge_type": [src_type, relation, dst_type], "src_node_id": ...,
-"dest_node_id": ...}``). The graph part is grouped by node type and relation, each group
-holding its members' ids and raw feature objects; values are transformed by ``build``.
+Targets are nodes or edges (``handler.contract.targets``). The graph part is grouped by node
+type and relation, each group holding its members' ids and raw feature objects; values are
+transformed by ``build``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from handler.contract.names import CanonicalEtype, NodeId
+from handler.contract.names import CanonicalEtype
+from handler.contract.targets import EdgeTarget, NodeTarget, Target
 from handler.request.grouping import TypeGroup
 
-
-@dataclass(frozen=True)
-class NodeTarget:
-    """One entry of ``targets`` of a node task: a node to predict."""
-
-    node_type: str
-    node_id: NodeId
-
-
-@dataclass(frozen=True)
-class EdgeTarget:
-    """One entry of ``targets`` of an edge task: a (source, destination) pair of a relation."""
-
-    edge_type: CanonicalEtype
-    src_node_id: NodeId
-    dest_node_id: NodeId
-
-
-Target = NodeTarget | EdgeTarget
+__all__ = ["EdgeTarget", "NodeTarget", "ParsedRequest", "Target"]
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from handler.contract.errors import (
 from handler.contract.graph_schema import GraphSchema
 from handler.contract.limits import RequestLimits
 from handler.contract.model_config import ModelConfig
-from handler.contract.names import GRAPH_STORE_IN_ARCHIVE_OPTION, GRAPH_STORE_OPTION
+from handler.contract.settings import ServingOptions
 from handler.graph_store.extract import ExtractionTooLargeError, GivenGraph
 from handler.graph_store.fanout import FanoutError
 from handler.graph_store.opening import open_graph_store
@@ -42,22 +42,21 @@ SEED_FIELD = "seed"
 COMPLETE_FIELD = "complete_from_store"
 
 
-def store_location(options: Mapping[str, Any] | None, archive_root: Path) -> str | None:
-    """The graph store a model-config ``handler`` section names (``None``: none).
+def store_location(options: ServingOptions, archive_root: Path) -> str | None:
+    """The graph store a worker opens (``None``: none).
 
     Args:
-        options: the handler options.
+        options: the serving options (the archive's record, or ``GS_GRAPH_STORE`` over it).
         archive_root: the extracted archive's folder (an embedded store lies under it).
 
     Returns:
         A path or URI for ``open_graph_store``.
     """
-    location = (options or {}).get(GRAPH_STORE_OPTION)
-    if not location:
+    if options.graph_store is None:
         return None
-    if (options or {}).get(GRAPH_STORE_IN_ARCHIVE_OPTION):
-        return str(archive_root / str(location))
-    return str(location)
+    if options.graph_store_in_archive:
+        return str(archive_root / options.graph_store)
+    return options.graph_store
 
 
 class GraphExpander:

@@ -1,20 +1,24 @@
 """``RealtimePredictor``: request bytes in, GraphStorm response envelope out.
 
-The request path is a straight line of typed stages, each timed, owned here:
+The request path is ``PIPELINE``, an explicit list of typed stages (name, input type -> output
+type), each run under the one timer (``_timed``) and the one error boundary (``error_envelope``):
 
-    decode (bytes -> DecodedRequest: JSON, request_uid)        handler/request/decode.py
-    expand (DecodedRequest -> DecodedRequest: targets-only requests completed from the graph
-            store, when the archive names one)                 handler/serving/expand.py
-    parse  (DecodedRequest -> ParsedRequest: targets, groups)  handler/request/parse.py
-    build  (ParsedRequest -> PayloadGraph: graph, features)    handler/inputs/graph_builder.py
-    forward(PayloadGraphs -> predictions: ONE model call over the batch's disjoint union,
-            split when the batch exceeds the limits' batch budget)
-    envelope(predictions or error -> Envelope -> bytes, serialised once)  handler/contract/envelope.py
+    decode   RawRequest     -> DecodedRequest  (JSON, request_uid)        handler/request/decode.py
+    expand   DecodedRequest -> DecodedRequest  (targets-only requests completed from the graph
+                                                store, when the model has one)  handler/serving/expand.py
+    parse    DecodedRequest -> ParsedRequest   (targets, groups)          handler/request/parse.py
+    build    ParsedRequest  -> PayloadGraph    (graph, features)          handler/inputs/graph_builder.py
+    forward  PayloadGraph   -> Envelope        (batched: ONE model call over the batch's disjoint
+                                                union, split when it exceeds the batch budget)
+    envelope Envelope       -> bytes           (serialised once; 413 over max_response_bytes)
 
-``answer`` runs a batch through them and returns, per request, the envelope bytes plus the
-stage timings and graph sizes; servers (the TorchServe handler, ``bench/``, ``gs-predict``)
-call it and nothing else. ``_answer_error`` is the one place an exception becomes an envelope.
-The disjoint union is built by concatenating edge lists with per-type node offsets.
+A new stage is one entry of ``PIPELINE`` (its input type must be the previous stage's output
+type, its output type the next one's input type; ``check_pipeline`` says so at import). A
+request that fails skips to ``envelope`` with its error envelope. ``answer`` runs a batch
+through the stages and returns, per request, the envelope bytes plus the stage timings and
+graph sizes; servers (the TorchServe handler, ``bench/``, ``gs-predict``) call it and nothing
+else. SageMaker's hooks, for readers who know them: ``input_fn`` = decode + parse + build,
+``predict_fn`` = forward, ``output_fn`` = envelope (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -23,12 +27,13 @@ import gc
 import logging
 import math
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from handler.contract.artifacts import locate_artifacts
@@ -45,18 +50,81 @@ from handler.contract.limits import RequestLimits
 from handler.contract.lm_resolution import LMResolver
 from handler.contract.model_config import ModelConfig
 from handler.contract.names import JSON_CONTENT_TYPE, CanonicalEtype
+from handler.contract.settings import ServingOptions
+from handler.contract.targets import Position, TargetKey
 from handler.inputs.graph_builder import GraphBuilder, PayloadGraph, int64_tensor
-from handler.model.graphstorm_model import GraphStormNodeModel, ModelLoadError, restore_model
+from handler.model.graphstorm_model import GraphStormModel, ModelLoadError, restore_model
 from handler.nn.relational_graph import RelationalGraph
 from handler.request.decode import DecodedRequest, decode, error_uid
 from handler.request.parse import RequestParser
-from handler.request.parsed import NodeTarget, ParsedRequest
+from handler.request.parsed import ParsedRequest
 from handler.serving.expand import GraphExpander
 from handler.transforms import TextTokens
 
 logger = logging.getLogger(__name__)
 
-STAGES = ("decode", "expand", "parse", "build", "forward", "envelope")
+
+@dataclass(frozen=True)
+class RawRequest:
+    """A request as the server received it: the input of the first stage.
+
+    Attributes:
+        body: the exact body bytes (``request_uid`` is their hash).
+        content_type: the request's Content-Type (None: absent).
+    """
+
+    body: bytes
+    content_type: str | None
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of the request path.
+
+    Attributes:
+        name: the stage's name (its key in ``RequestOutcome.timings_ms``, the metrics and the
+            profiler's ``gs.<name>`` ranges).
+        takes: the type of its input (the previous stage's output).
+        gives: the type of its output.
+        run: ``run(predictor, value) -> output``; a ``batched`` stage gets the batch's in-flight
+            requests instead, and leaves each one's output (or error) on it.
+        batched: runs once over every request still in flight (``forward``), not per request.
+    """
+
+    name: str
+    takes: type
+    gives: type
+    run: Callable[[Any, Any], Any]
+    batched: bool = False
+
+
+PIPELINE: tuple[Stage, ...] = (
+    Stage("decode", RawRequest, DecodedRequest, lambda p, raw: p.decode(raw.body, raw.content_type)),
+    Stage("expand", DecodedRequest, DecodedRequest, lambda p, decoded: p.expand(decoded)),
+    Stage("parse", DecodedRequest, ParsedRequest, lambda p, decoded: p.parse(decoded)),
+    Stage("build", ParsedRequest, PayloadGraph, lambda p, parsed: p.build(parsed)),
+    Stage("forward", PayloadGraph, Envelope, lambda p, flights: p._forward(flights), batched=True),
+    Stage("envelope", Envelope, bytes, lambda p, env: p._serialise(env)),
+)
+
+
+def check_pipeline(stages: Sequence[Stage]) -> tuple[str, ...]:
+    """Checks that each stage takes what the previous one gives; returns the stage names.
+
+    Raises:
+        TypeError: two neighbouring stages do not fit, the first does not take a
+            ``RawRequest``, or the last does not turn an ``Envelope`` into bytes.
+    """
+    if stages[0].takes is not RawRequest or stages[-1].takes is not Envelope or stages[-1].gives is not bytes:
+        raise TypeError("the pipeline must start from a RawRequest and end with Envelope -> bytes")
+    for before, after in zip(stages, stages[1:], strict=False):
+        if not issubclass(before.gives, after.takes):
+            raise TypeError(f"stage {after.name} takes {after.takes.__name__}, "
+                            f"but {before.name} gives {before.gives.__name__}")
+    return tuple(s.name for s in stages)
+
+
+STAGES = check_pipeline(PIPELINE)
 
 
 @dataclass
@@ -86,22 +154,25 @@ class RequestOutcome:
 
 @dataclass
 class _InFlight:
-    """A request moving through the stages: its id, timings and the last stage's output."""
+    """A request moving through the stages.
 
-    body: bytes
-    content_type: str | None
-    uid: str = ""
+    Attributes:
+        value: the last stage's output (a ``RawRequest`` at first).
+        uid: the request id, once a stage's output carries it (None before ``decode``).
+        timings_ms: stage -> milliseconds.
+        graph: its payload graph, once built (sizes for the outcome; ``forward``'s input).
+        envelope: its answer, once it has one (an error skips the stages left before ``envelope``).
+    """
+
+    value: Any
+    uid: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
     graph: PayloadGraph | None = None
     envelope: Envelope | None = None
 
-    @contextmanager
-    def timed(self, stage: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.timings_ms[stage] = self.timings_ms.get(stage, 0.0) + (time.perf_counter() - start) * 1000
+    @property
+    def request_uid(self) -> str:
+        return self.uid or ""
 
 
 @dataclass(frozen=True)
@@ -112,11 +183,9 @@ class DisjointUnion:
         graph: the disjoint union.
         node_inputs: node inputs, rows concatenated in request order.
         edge_inputs: edge inputs, rows concatenated in request order.
-        targets: node type -> indices (in the union) of the distinct target nodes; for edge
-            models, target relation -> (source indices, destination indices) of the distinct
-            target pairs.
-        rows: per request, per listed target: ``(node type or relation, row in the model's
-            output)``.
+        targets: output key (target node type or relation) -> position tensors (in the union)
+            of its distinct targets: ``(nodes,)`` or ``(sources, destinations)``.
+        rows: per request, per listed target: ``(output key, row in the model's output)``.
         text_inputs: LM node type -> tokens, rows concatenated in request order (the LM runs
             once over all of them).
     """
@@ -124,8 +193,8 @@ class DisjointUnion:
     graph: RelationalGraph
     node_inputs: dict[str, torch.Tensor]
     edge_inputs: dict[CanonicalEtype, torch.Tensor]
-    targets: dict[str, torch.Tensor] | dict[CanonicalEtype, tuple[torch.Tensor, torch.Tensor]]
-    rows: list[list[tuple[Any, int]]]
+    targets: dict[TargetKey, tuple[torch.Tensor, ...]]
+    rows: list[list[tuple[TargetKey, int]]]
     text_inputs: dict[str, TextTokens] = field(default_factory=dict)
 
 
@@ -136,19 +205,23 @@ class RealtimePredictor:
         model: the restored model.
         schema: the graph schema (``data_transform_new.json``).
         config: the model config.
-        limits: request, response and batch limits (default: ``RequestLimits()``).
+        limits: request, response and batch limits (default: ``options.limits``).
         lm_resolver: where text transforms find their LM (``from_artifacts`` sets it).
+        options: the serving options (default: ``ServingOptions()``); ``limits`` overrides
+            theirs.
         expander: the graph store that completes targets-only requests (None: no store).
     """
 
-    def __init__(self, model: GraphStormNodeModel, schema: GraphSchema, config: ModelConfig,
+    def __init__(self, model: GraphStormModel, schema: GraphSchema, config: ModelConfig,
                  limits: RequestLimits | None = None, lm_resolver: LMResolver | None = None,
-                 expander: GraphExpander | None = None) -> None:
+                 options: ServingOptions | None = None, expander: GraphExpander | None = None) -> None:
         self.model = model
         self.expander = expander
         self.schema = schema
         self.config = config
-        self.limits = limits or RequestLimits()
+        self.options = options or ServingOptions()
+        self.limits = limits or self.options.limits
+        self.stages = PIPELINE
         self.parser = RequestParser(schema, config.task_type, self.limits)
         edge_dims = {et: model.edge_embed.in_dim(et) for et in schema.canonical_etypes}
         self.builder = GraphBuilder(
@@ -162,15 +235,20 @@ class RealtimePredictor:
     def from_artifacts(cls, model_dir: str | Path, device: str | torch.device = "cpu",
                        limits: RequestLimits | None = None,
                        lm_models: Mapping[str, Path] | None = None,
+                       options: ServingOptions | None = None,
                        graph_store: str | None = None) -> RealtimePredictor:
         """Loads ``model.bin``, the training YAML and ``data_transform_new.json`` from a directory.
 
         Args:
             model_dir: directory holding the artifacts (GraphStorm's ``model_fn`` naming rules).
             device: where the model runs.
-            limits: request, response and batch limits (default: ``RequestLimits()``).
+            limits: request, response and batch limits (default: ``options.limits``).
             lm_models: language-model NAME -> DIR, over ``GS_LM_MODELS`` and the archive's
                 ``<model_dir>/lm/NAME`` (``handler.contract.lm_resolution``; never the hub).
+            options: the serving options (default: ``ServingOptions()``).
+            graph_store: path or URI of the graph store that completes targets-only requests
+                (opened read-only here; ``handler.serving.expand.store_location`` resolves the
+                options' store against an archive).
 
         Returns:
             The predictor.
@@ -180,7 +258,7 @@ class RealtimePredictor:
         """
         paths = locate_artifacts(model_dir)
         schema = GraphSchema.from_file(paths.transform_json)
-        config = ModelConfig.from_yaml(paths.yaml, schema.ntypes, schema.canonical_etypes)
+        config = ModelConfig.from_yaml(paths.yaml, schema.ntypes, schema.canonical_etypes, schema.relation_order)
         resolver = LMResolver.for_model_dir(model_dir, lm_models)
         model = restore_model(config, schema.canonical_etypes, paths.model_bin, device, ntypes=schema.ntypes,
                               lm_resolver=resolver)
@@ -190,8 +268,9 @@ class RealtimePredictor:
             raise ModelLoadError(f"{paths.model_bin}: the model's weights contain NaN or infinite values")
         expander = None
         if graph_store is not None:
-            expander = GraphExpander.open(graph_store, schema, config, limits or RequestLimits())
-        return cls(model, schema, config, limits, resolver, expander)
+            expander = GraphExpander.open(graph_store, schema, config,
+                                          limits or (options or ServingOptions()).limits)
+        return cls(model, schema, config, limits, resolver, options, expander)
 
     # -- the batch call ------------------------------------------------------------------
 
@@ -206,12 +285,27 @@ class RealtimePredictor:
         Returns:
             One outcome per request, in order.
         """
-        flights = [_InFlight(body, content_type) for body, content_type in requests]
+        flights = [_InFlight(RawRequest(body, content_type)) for body, content_type in requests]
+        *steps, last = self.stages
         with _gc_paused():
-            for flight in flights:
-                self._prepare(flight)
-            self._forward([f for f in flights if f.envelope is None])
-            return [self._respond(f) for f in flights]
+            start = 0
+            while start < len(steps):
+                if steps[start].batched:
+                    self._run_batched(steps[start], [f for f in flights if f.envelope is None])
+                    start += 1
+                    continue
+                # Consecutive per-request stages run request by request (one request's
+                # intermediate values are freed before the next one's are made).
+                end = start
+                while end < len(steps) and not steps[end].batched:
+                    end += 1
+                for flight in flights:
+                    for stage in steps[start:end]:
+                        if flight.envelope is not None:
+                            break
+                        self._run(stage, flight)
+                start = end
+            return [self._respond(last, flight) for flight in flights]
 
     def predict(self, body: bytes, content_type: str = JSON_CONTENT_TYPE) -> dict[str, Any]:
         """Answers one request.
@@ -239,6 +333,21 @@ class RealtimePredictor:
         outcomes = self.answer(list(zip(bodies, types, strict=True)))
         return [o.envelope.as_dict() for o in outcomes]
 
+    def warm_up(self) -> float:
+        """One forward over a synthetic graph (a node of every type, an edge of every relation,
+        zero inputs), so that the first request does not pay for lazy initialisation (kernels,
+        fused weights, allocator pools). Servers call it before reporting ready.
+
+        Returns:
+            Seconds it took.
+
+        Raises:
+            Whatever the model raises (the caller decides whether a failed warm-up matters).
+        """
+        start = time.perf_counter()
+        self.run_model(self._warm_up_union())
+        return time.perf_counter() - start
+
     # -- stages --------------------------------------------------------------------------
 
     def decode(self, body: bytes, content_type: str | None) -> DecodedRequest:
@@ -257,44 +366,65 @@ class RealtimePredictor:
         """Stage ``build`` (see ``handler.inputs.graph_builder.GraphBuilder``)."""
         return self.builder.build(parsed)
 
-    def run_model(self, union: DisjointUnion) -> dict[Any, torch.Tensor]:
-        """The model over a disjoint union: per target node type (edge models: per target
-        relation), one row per distinct target."""
-        # An edge model's predict (GraphStormEdgeModel) takes the relation -> pairs arm of targets.
-        out = self.model.predict(union.graph, union.node_inputs, union.edge_inputs,
-                                 union.targets,  # type: ignore[arg-type]
+    def run_model(self, union: DisjointUnion) -> dict[TargetKey, torch.Tensor]:
+        """The model over a disjoint union: per output key (target node type or relation), one
+        row per distinct target."""
+        out = self.model.predict(union.graph, union.node_inputs, union.edge_inputs, union.targets,
                                  union.text_inputs or None)
-        return {nt: t.detach().float().cpu() for nt, t in out.items()}
+        return {key: t.detach().float().cpu() for key, t in out.items()}
 
-    def _prepare(self, flight: _InFlight) -> None:
-        """decode, parse, build; on failure the flight carries its error envelope."""
-        stage = "decode"
+    # -- running the stages ----------------------------------------------------------------
+
+    @contextmanager
+    def _timed(self, stage: str, timings: Sequence[dict[str, float]]) -> Iterator[None]:
+        """The one timer: adds the stage's milliseconds to each request's timings (a batched
+        stage's to every request of its batch); a ``gs.<stage>`` profiler range when the
+        ``profile_stages`` option is on."""
+        profiled = torch.profiler.record_function(f"gs.{stage}") if self.options.profile_stages else nullcontext()
+        start = time.perf_counter()
         try:
-            with flight.timed(stage):
-                decoded = self.decode(flight.body, flight.content_type)
-            flight.uid = decoded.uid
-            stage = "expand"
-            with flight.timed(stage):
-                decoded = self.expand(decoded)
-            stage = "parse"
-            with flight.timed(stage):
-                parsed = self.parse(decoded)
-            stage = "build"
-            with flight.timed(stage):
-                flight.graph = self.build(parsed)
+            with profiled:
+                yield
+        finally:
+            elapsed = (time.perf_counter() - start) * 1000
+            for t in timings:
+                t[stage] = t.get(stage, 0.0) + elapsed
+
+    def _run(self, stage: Stage, flight: _InFlight) -> None:
+        """One per-request stage; on failure the flight carries its error envelope."""
+        try:
+            with self._timed(stage.name, [flight.timings_ms]):
+                value = stage.run(self, flight.value)
         except Exception as exc:  # noqa: BLE001 (the exception boundary)
-            if stage == "decode" and isinstance(exc, RealtimeError):
-                flight.uid = error_uid(flight.body, exc)
-            flight.envelope = self._answer_error(flight.uid, exc, stage)
+            if flight.uid is None and isinstance(exc, RealtimeError):
+                flight.uid = error_uid(flight.value.body, exc)  # GraphStorm's rule for decode errors
+            flight.envelope = error_envelope(flight.request_uid, exc, stage.name)
+            return
+        flight.value = value
+        uid = getattr(value, "uid", None)
+        if isinstance(uid, str):
+            flight.uid = uid
+        if isinstance(value, PayloadGraph):
+            flight.graph = value
+        elif isinstance(value, Envelope):
+            flight.envelope = value
+
+    def _run_batched(self, stage: Stage, flights: list[_InFlight]) -> None:
+        """A batched stage over the requests still in flight (each gets its output or error)."""
+        if not flights:
+            return
+        try:
+            stage.run(self, flights)
+        except Exception as exc:  # noqa: BLE001 (the exception boundary)
+            for flight in flights:
+                if flight.envelope is None:
+                    flight.envelope = error_envelope(flight.request_uid, exc, stage.name)
 
     def _forward(self, flights: Sequence[_InFlight]) -> None:
         """Stage ``forward``: one model call per chunk of the batch within the batch budget."""
         for chunk in self._budget_chunks(flights):
-            start = time.perf_counter()
-            self._forward_chunk(chunk)
-            elapsed = (time.perf_counter() - start) * 1000
-            for flight in chunk:
-                flight.timings_ms["forward"] = elapsed
+            with self._timed("forward", [f.timings_ms for f in chunk]):
+                self._forward_chunk(chunk)
 
     def _budget_chunks(self, flights: Sequence[_InFlight]) -> Iterator[list[_InFlight]]:
         """Consecutive runs of requests whose payload graphs together fit the batch budget."""
@@ -315,12 +445,11 @@ class RealtimePredictor:
         """One forward over ``chunk``; if it fails, each request on its own, so that only the
         failing one gets a 500."""
         try:
-            graphs = [f.graph for f in chunk]
-            union = disjoint_union(graphs)  # type: ignore[arg-type]  # _budget_chunks: flights with graphs
+            union = disjoint_union([f.graph for f in chunk if f.graph is not None])
             out = self.run_model(union)
         except Exception as exc:  # noqa: BLE001 (the exception boundary)
             if len(chunk) == 1:
-                chunk[0].envelope = self._answer_error(chunk[0].uid, exc, "forward")
+                chunk[0].envelope = error_envelope(chunk[0].request_uid, exc, "forward")
                 return
             logger.exception("batched forward of %d requests failed; retrying one by one", len(chunk))
             for flight in chunk:
@@ -330,44 +459,46 @@ class RealtimePredictor:
             try:
                 flight.envelope = self._results(flight, rows, out)
             except Exception as exc:  # noqa: BLE001 (the exception boundary)
-                flight.envelope = self._answer_error(flight.uid, exc, "forward")
+                flight.envelope = error_envelope(flight.request_uid, exc, "forward")
 
-    def _results(self, flight: _InFlight, rows: list[tuple[Any, int]],
-                 out: dict[Any, torch.Tensor]) -> Envelope:
+    def _results(self, flight: _InFlight, rows: list[tuple[TargetKey, int]],
+                 out: dict[TargetKey, torch.Tensor]) -> Envelope:
         """The success envelope of one request, or a 422 for a non-finite prediction."""
         assert flight.graph is not None
+        kind = flight.graph.target_kind
         results = []
         for target, (key, row) in zip(flight.graph.targets, rows, strict=True):
             prediction = out[key][row].tolist()
-            if isinstance(target, NodeTarget):
-                what = f"node type {target.node_type}, node id {target.node_id}"
-                result = {"node_type": target.node_type, "node_id": target.node_id, "prediction": prediction}
-            else:  # GraphStorm's real-time spec: the result echoes the edge target
-                what = f"edge type {list(target.edge_type)}, edge {target.src_node_id} -> {target.dest_node_id}"
-                result = {"edge_type": list(target.edge_type), "src_node_id": target.src_node_id,
-                          "dest_node_id": target.dest_node_id, "prediction": prediction}
             if not all(math.isfinite(v) for v in prediction):
                 raise UnprocessablePayloadError(
-                    f"the prediction for {what} is not finite: "
+                    f"the prediction for {kind.describe(target)} is not finite: "
                     "feature values of the payload are too large in magnitude for the model's "
                     "float32 arithmetic"
                 )
-            results.append(result)
-        return Envelope.success(flight.uid, results)
+            results.append(kind.result_entry(target, prediction))
+        return Envelope.success(flight.request_uid, results)
 
-    def _respond(self, flight: _InFlight) -> RequestOutcome:
-        """Stage ``envelope``: serialises the answer once (a 413 if it is too large)."""
-        with flight.timed("envelope"):
-            env = flight.envelope
-            if env is None:  # a flight that skipped forward: cannot happen, answered safely
-                env = self._answer_error(flight.uid, InternalError("the request got no answer"), "envelope")
+    def _serialise(self, env: Envelope) -> bytes:
+        """Stage ``envelope``: the answer's bytes; a 413 when over ``max_response_bytes``."""
+        body = env.to_bytes()
+        if len(body) > self.limits.max_response_bytes:
+            raise ResponseTooLargeError(
+                f"the answer has {len(body)} bytes; this endpoint returns at most "
+                f"{self.limits.max_response_bytes} (limit max_response_bytes). Ask for fewer "
+                "targets per request.")
+        return body
+
+    def _respond(self, stage: Stage, flight: _InFlight) -> RequestOutcome:
+        """The last stage (``envelope``) for every request, whatever it reached."""
+        env = flight.envelope
+        if env is None:  # a flight that skipped forward: cannot happen, answered safely
+            env = error_envelope(flight.request_uid, InternalError("the request got no answer"), stage.name)
+        try:
+            with self._timed(stage.name, [flight.timings_ms]):
+                body = stage.run(self, env)
+        except Exception as exc:  # noqa: BLE001 (the exception boundary)
+            env = error_envelope(flight.request_uid, exc, stage.name)
             body = env.to_bytes()
-            if len(body) > self.limits.max_response_bytes:
-                env = Envelope.from_error(flight.uid, ResponseTooLargeError(
-                    f"the answer has {len(body)} bytes; this endpoint returns at most "
-                    f"{self.limits.max_response_bytes} (limit max_response_bytes). Ask for fewer "
-                    "targets per request."))
-                body = env.to_bytes()
         graph = flight.graph
         return RequestOutcome(
             envelope=env, body=body, timings_ms=flight.timings_ms,
@@ -375,24 +506,57 @@ class RealtimePredictor:
             num_edges=graph.num_edges if graph is not None else None,
         )
 
-    @staticmethod
-    def _answer_error(uid: str, exc: BaseException, stage: str) -> Envelope:
-        """The one place an exception becomes an envelope.
+    def _warm_up_union(self) -> DisjointUnion:
+        """A payload-sized graph touching every input, relation and head of the model."""
+        ntypes = self.schema.ntypes
+        one = torch.zeros(1, dtype=torch.int64)
+        graph = RelationalGraph(num_nodes=dict.fromkeys(ntypes, 1),
+                                edges={et: (one, one) for et in self.schema.canonical_etypes})
+        node_inputs = {nt: torch.zeros(1, self.model.node_embed.in_dim(nt)) for nt in ntypes}
+        edge_inputs = {et: torch.zeros(1, dim) for et in self.schema.canonical_etypes
+                       if (dim := self.model.edge_embed.in_dim(et)) is not None}
+        lm_ntypes = getattr(self.model.node_embed, "lm_ntypes", ())
+        ids = np.zeros((1, 1), dtype=np.int64)
+        text_inputs = {nt: TextTokens(ids, np.ones_like(ids), ids) for nt in lm_ntypes}
+        kind = self.builder.target_kind
+        targets = {key: (one,) * kind.arity for key in kind.predicted}
+        return DisjointUnion(graph=graph, node_inputs=node_inputs, edge_inputs=edge_inputs,
+                             targets=targets, rows=[], text_inputs=text_inputs)
 
-        A ``RealtimeError`` is the client's (its status and text); anything else is a bug: a
-        generic 500, the details and stack trace go to the log with the request id, never to
-        the client. ``RecursionError`` from a payload nested deeper than Python's stack is a 400.
-        """
-        if isinstance(exc, RecursionError):
-            exc = PayloadFormatError("the payload is nested too deeply")
-        if isinstance(exc, RealtimeError):
-            if exc.status_code >= 500:
-                logger.error("request %s: %s", uid, exc.detail)
-            elif exc.status_code == 422:
-                logger.warning("request %s: %s", uid, exc.detail)
-            return Envelope.from_error(uid, exc)
-        logger.error("request %s: unexpected error in stage %s", uid, stage, exc_info=exc)
-        return Envelope.from_error(uid, InternalError(""))
+
+def error_envelope(uid: str, exc: BaseException, stage: str) -> Envelope:
+    """The one place an exception becomes an envelope.
+
+    A ``RealtimeError`` is the client's, or a bounded 5xx that says what failed (its status and
+    text); anything else is a bug: a generic 500, the details and stack trace go to the log
+    with the request id, never to the client. ``RecursionError`` from a payload nested deeper
+    than Python's stack is a 400.
+
+    Args:
+        uid: the request id ("" when unknown).
+        exc: what was raised.
+        stage: the stage that raised (for the log).
+
+    Returns:
+        The error envelope.
+    """
+    if isinstance(exc, RecursionError):
+        exc = PayloadFormatError("the payload is nested too deeply")
+    if isinstance(exc, RealtimeError):
+        if exc.status_code >= 500:
+            logger.error("request %s: %s", uid, exc.detail)
+        elif exc.status_code == 422:
+            logger.warning("request %s: %s", uid, exc.detail)
+        return Envelope.from_error(uid, exc)
+    logger.error("request %s: unexpected error in stage %s", uid, stage, exc_info=exc)
+    return Envelope.from_error(uid, InternalError(""))
+
+
+def error_outcome(uid: str, exc: BaseException, stage: str) -> RequestOutcome:
+    """A request answered with ``error_envelope`` before or outside the stages (a server
+    adapter's failures): the envelope and its bytes."""
+    env = error_envelope(uid, exc, stage)
+    return RequestOutcome(envelope=env, body=env.to_bytes())
 
 
 @contextmanager
@@ -418,8 +582,9 @@ def _gc_paused() -> Iterator[None]:
 def disjoint_union(graphs: Sequence[PayloadGraph]) -> DisjointUnion:
     """One graph holding every request's graph, node ids offset per node type.
 
-    Rows of the model's output per node type follow the order in which distinct targets
-    first appear (request by request, in ``targets`` order); duplicates share a row.
+    Rows of the model's output per key follow the order in which distinct targets first appear
+    (request by request, in ``targets`` order); duplicates share a row. Batch keys come from
+    each graph's target kind.
     """
     offsets = dict.fromkeys(graphs[0].num_nodes_by_type, 0)
     src_parts: dict[CanonicalEtype, list[torch.Tensor]] = {et: [] for et in graphs[0].edges}
@@ -427,8 +592,8 @@ def disjoint_union(graphs: Sequence[PayloadGraph]) -> DisjointUnion:
     node_parts: dict[str, list[torch.Tensor]] = {}
     text_parts: dict[str, list[TextTokens]] = {}
     edge_parts: dict[CanonicalEtype, list[torch.Tensor]] = {}
-    target_rows: dict[tuple[Any, Any], int] = {}
-    target_items: dict[Any, list[Any]] = {}
+    target_rows: dict[tuple[TargetKey, Position], int] = {}
+    target_items: dict[TargetKey, list[Position]] = {}
     rows = []
     for pg in graphs:
         for etype, (src, dst) in pg.edges.items():
@@ -442,7 +607,8 @@ def disjoint_union(graphs: Sequence[PayloadGraph]) -> DisjointUnion:
         for ntype, tokens in pg.text_inputs.items():
             text_parts.setdefault(ntype, []).append(tokens)
         request_rows = []
-        for key in _target_keys(pg, offsets):
+        for target, position in zip(pg.targets, pg.target_positions, strict=True):
+            key = pg.target_kind.batch_key(target, position, offsets)
             if key not in target_rows:
                 items = target_items.setdefault(key[0], [])
                 target_rows[key] = len(items)
@@ -465,26 +631,10 @@ def disjoint_union(graphs: Sequence[PayloadGraph]) -> DisjointUnion:
     )
 
 
-def _target_keys(pg: PayloadGraph, offsets: dict[str, int]) -> Iterator[tuple[Any, Any]]:
-    """Per listed target, ``(node type, union index)`` or ``(relation, (src, dst) union indices)``."""
-    if pg.target_pairs:
-        for target, (src, dst) in zip(pg.targets, pg.target_pairs, strict=True):
-            etype = target.edge_type  # type: ignore[union-attr]  # edge targets have pairs
-            yield etype, (offsets[etype[0]] + src, offsets[etype[2]] + dst)
-        return
-    for target, local in zip(pg.targets, pg.target_index, strict=True):
-        yield target.node_type, offsets[target.node_type] + local  # type: ignore[union-attr]  # node targets
-
-
-def _target_tensors(items: dict[Any, list[Any]]) -> dict[Any, Any]:
-    """Node type -> indices, or relation -> (source indices, destination indices)."""
-    out: dict[Any, Any] = {}
-    for key, values in items.items():
-        if values and isinstance(values[0], tuple):
-            out[key] = (int64_tensor([s for s, _ in values]), int64_tensor([d for _, d in values]))
-        else:
-            out[key] = int64_tensor(values)
-    return out
+def _target_tensors(items: dict[TargetKey, list[Position]]) -> dict[TargetKey, tuple[torch.Tensor, ...]]:
+    """Output key -> one int64 tensor per position component (nodes; or sources, destinations)."""
+    return {key: tuple(int64_tensor(list(component)) for component in zip(*positions, strict=True))
+            for key, positions in items.items()}
 
 
 def _cat(parts: list[torch.Tensor]) -> torch.Tensor:

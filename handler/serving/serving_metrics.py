@@ -1,4 +1,4 @@
-"""The project's own TorchServe metrics, emitted by the handler through `context.metrics`.
+"""The project's own TorchServe metrics: the `[METRICS]` lines of each batch, in TorchServe's format.
 
 TorchServe forwards them from the worker to its Prometheus endpoint when `metrics_mode=prometheus`
 and `model_metrics_auto_detect=true` (serving_config/config.properties). Every metric carries
@@ -17,110 +17,86 @@ shows.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Iterator
+import socket
+import time
+from collections.abc import Sequence
+from typing import Any
 
-from ts.metrics.dimension import Dimension
-from ts.metrics.metric_type_enum import MetricTypes
+from ts.metrics.unit import Units
 
 from handler.serving.predictor import RequestOutcome
 
 logger = logging.getLogger(__name__)
 # The logger TorchServe's metric objects print their `[METRICS]` lines with (ts 0.12).
 TS_METRICS_LOGGER = "ts.metrics.caching_metric"
+_HISTOGRAM, _COUNTER = "HISTOGRAM", "COUNTER"
+# The unit names TorchServe's metric objects print ("ms" -> "Milliseconds", "count" -> "Count").
+_UNITS = Units().units
 
 
-class _Collect(logging.Handler):
-    """Keeps the INFO records (metric lines) it receives; passes anything else on.
+def write_batch(metrics: Any, outcomes: Sequence[RequestOutcome]) -> None:
+    """Prints the batch's metric lines (every request's, then the batch's) as one log record.
+
+    The lines are exactly those TorchServe 0.12's metrics cache prints for
+    ``metrics.add_metric(...)`` of each metric (``CachingMetric.emit_metrics``: name, unit,
+    value, dimensions with ``ModelName`` and ``Level`` added, type, host, time, request id), which
+    the frontend parses into Prometheus metrics. They are formatted here once per batch: going
+    through the cache costs a metric lookup, dimension objects, a host-name call and a log record
+    per metric, ~6 per request, which is what grew with the requests of a batch (py-spy,
+    docs/performance.md); printed together, the frontend gets the same lines for one write.
 
     Args:
-        target: the metrics logger it is attached to (its parent gets the other records).
+        metrics: TorchServe's ``context.metrics`` (its ``model_name`` and ``request_ids``).
+        outcomes: the batch's answers, in request order.
     """
-
-    def __init__(self, target: logging.Logger) -> None:
-        super().__init__(logging.INFO)
-        self.target = target
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.levelno == logging.INFO:
-            self.lines.append(record.getMessage())
-        else:  # an update TorchServe refused: keep its error as it was
-            parent = self.target.parent  # a named logger's parent is never None (root at least)
-            if parent is not None:
-                parent.handle(record)
-
-
-@contextlib.contextmanager
-def one_write() -> Iterator[None]:
-    """Prints the metric lines emitted inside the block as one log record (one write).
-
-    The worker prints each metric as a line on its stdout, which the frontend reads and parses.
-    Printed one by one, each line costs a formatted record, a write and a flush (and wakes the
-    frontend's reader thread); printed together, the frontend gets the same lines in the same
-    order for one write per batch (about 10 us less per line in the worker).
-    """
-    log = logging.getLogger(TS_METRICS_LOGGER)
-    collect = _Collect(log)
-    propagate = log.propagate
-    log.addHandler(collect)
-    log.propagate = False
     try:
-        yield
-    finally:
-        log.removeHandler(collect)
-        log.propagate = propagate
-        if collect.lines:
-            log.info("\n".join(collect.lines))
+        lines = batch_lines(metrics, outcomes, socket.gethostname(), int(time.time()))
+    except Exception:  # metrics must never fail the requests of a batch
+        logger.warning("metrics of a batch not emitted", exc_info=True)
+        return
+    logging.getLogger(TS_METRICS_LOGGER).info("\n".join(lines))
 
 
-def emit_batch(metrics, batch_size: int) -> None:
-    """Counts one handler call under its batch size (proves batching from outside).
-
-    Args:
-        metrics: TorchServe's `context.metrics` (a MetricsCache).
-        batch_size: requests in this call.
-    """
-    _safely(
-        metrics.add_metric, "GsBatches", 1, "count",
-        dimensions=[Dimension("BatchSize", str(batch_size))], metric_type=MetricTypes.COUNTER,
-    )
-
-
-def emit_request(metrics, idx: int, outcome: RequestOutcome) -> None:
-    """Emits the per-request metrics of request ``idx`` of the current batch.
+def batch_lines(metrics: Any, outcomes: Sequence[RequestOutcome], hostname: str, stamp: int) -> list[str]:
+    """The metric lines of a batch (see ``write_batch``).
 
     Args:
-        metrics: TorchServe's `context.metrics`.
-        idx: the request's index in the batch (ties the metric log line to its request id).
-        outcome: the request's answer, stage timings and graph size.
+        metrics: TorchServe's ``context.metrics``.
+        outcomes: the batch's answers.
+        hostname: the host name the lines carry.
+        stamp: the emission time, whole seconds.
+
+    Returns:
+        One line per metric: the requests' in request order, then ``GsBatches``.
     """
-    stages = outcome.timings_ms
-    pre = [stages[s] for s in ("decode", "parse", "build") if s in stages]
-    for name, value in (
-        ("GsPreprocessTime", sum(pre) if pre else None),
-        ("GsInferenceTime", stages.get("forward")),
-        ("GsPostprocessTime", stages.get("envelope")),
-    ):
-        if value is not None:
-            _safely(metrics.add_metric, name, round(value, 3), "ms", idx=idx, dimensions=[],
-                    metric_type=MetricTypes.HISTOGRAM)
-    for name, count in (("GsGraphNodes", outcome.num_nodes), ("GsGraphEdges", outcome.num_edges)):
-        if count is not None:
-            _safely(metrics.add_metric, name, count, "count", idx=idx, dimensions=[],
-                    metric_type=MetricTypes.HISTOGRAM)
-    if outcome.status_code != 200:
-        _safely(
-            metrics.add_metric, "GsRequestErrors", 1, "count", idx=idx,
-            dimensions=[Dimension("StatusCode", str(outcome.status_code))],
-            metric_type=MetricTypes.COUNTER,
-        )
+    ids = getattr(metrics, "request_ids", None)
+    every_id = ",".join(ids.values()) if isinstance(ids, dict) else ids
+    model_dims = f"ModelName:{metrics.model_name},Level:Model"
 
+    def line(name: str, unit: str, value: Any, kind: str, request_id: Any, dims: str = "") -> str:
+        # A metric without a request id is TorchServe's "Level:Error" metric (no model name).
+        dimensions = f"{dims}{model_dims}" if request_id is not None else f"{dims}Level:Error"
+        text = f"[METRICS]{name}.{_UNITS.get(unit, unit)}:{value}|#{dimensions}|#type:{kind}|#hostname:{hostname},{stamp}"
+        return f"{text},{request_id}" if request_id else text
 
-def _safely(fn, *args, **kwargs) -> None:
-    """Calls a metrics API; a metrics failure must never fail the requests of a batch."""
-    try:
-        fn(*args, **kwargs)
-    except Exception:
-        logger.warning("metric %s not emitted", args[0] if args else "?", exc_info=True)
+    lines = []
+    for idx, outcome in enumerate(outcomes):
+        request_id = ids[idx] if isinstance(ids, dict) and idx in ids else every_id
+        stages = outcome.timings_ms
+        pre = [stages[s] for s in ("decode", "parse", "build") if s in stages]
+        for name, value in (
+            ("GsPreprocessTime", sum(pre) if pre else None),
+            ("GsInferenceTime", stages.get("forward")),
+            ("GsPostprocessTime", stages.get("envelope")),
+        ):
+            if value is not None:
+                lines.append(line(name, "ms", round(value, 3), _HISTOGRAM, request_id))
+        for name, count in (("GsGraphNodes", outcome.num_nodes), ("GsGraphEdges", outcome.num_edges)):
+            if count is not None:
+                lines.append(line(name, "count", count, _HISTOGRAM, request_id))
+        if outcome.status_code != 200:
+            lines.append(line("GsRequestErrors", "count", 1, _COUNTER, request_id,
+                              f"StatusCode:{outcome.status_code},"))
+    lines.append(line("GsBatches", "count", 1, _COUNTER, every_id, f"BatchSize:{len(outcomes)},"))
+    return lines

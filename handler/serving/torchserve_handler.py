@@ -23,22 +23,16 @@ from typing import Any
 import torch
 from ts.torch_handler.base_handler import BaseHandler
 
-from handler.contract.envelope import Envelope, request_uid
+from handler.contract.envelope import request_uid
 from handler.contract.errors import InternalError
-from handler.contract.limits import RequestLimits
 from handler.contract.names import ARTIFACTS_DIR, JSON_CONTENT_TYPE
+from handler.contract.settings import ServingOptions
 from handler.serving import emf, serving_metrics
 from handler.serving.expand import store_location
-from handler.serving.predictor import RealtimePredictor, RequestOutcome
+from handler.serving.predictor import RealtimePredictor, RequestOutcome, error_outcome
 
 logger = logging.getLogger(__name__)
 
-# torch intra-op threads per worker unless model-config.yaml sets handler.torch_threads.
-TORCH_THREADS = 1
-# Environment overrides of model-config.yaml's handler options (set by the SageMaker container).
-HTTP_STATUS_ENV = "GS_HTTP_STATUS"
-# On: one CloudWatch embedded-metric-format line per batch on the worker's stdout (handler/serving/emf.py).
-EMF_METRICS_ENV = "GS_EMF_METRICS"
 EMF_NAMESPACE = "GsTorchServe"
 DECODED_BODY = ("TorchServe decoded the request body before the handler saw it, so its exact bytes "
                 "are lost; set decode_input_request=false")
@@ -63,22 +57,27 @@ class GraphStormHandler(BaseHandler):
         artifacts = model_dir / ARTIFACTS_DIR
         gpu_id = props.get("gpu_id")
         device = f"cuda:{gpu_id}" if torch.cuda.is_available() and gpu_id is not None else "cpu"
-        options = (context.model_yaml_config or {}).get("handler") or {}
+        # The handler section and the GS_* environment, read and validated once.
+        options = ServingOptions.from_sources((context.model_yaml_config or {}).get("handler"), os.environ)
         # One intra-op thread per worker by default: payload graphs are small, so the ops gain
         # nothing from a second thread, and on a busy machine each parallel op waits for a
         # thread the other workers or the frontend hold (docs/performance.md).
-        torch.set_num_threads(int(options.get("torch_threads", TORCH_THREADS)))
-        limits = RequestLimits.from_options(options)
+        torch.set_num_threads(options.torch_threads)
+        self.options = options
         self.predictor = RealtimePredictor.from_artifacts(
-            artifacts if artifacts.is_dir() else model_dir, device=device, limits=limits,
+            artifacts if artifacts.is_dir() else model_dir, device=device, options=options,
             graph_store=store_location(options, model_dir),
         )
-        self.http_status = _flag(HTTP_STATUS_ENV, bool(options.get("http_status", False)))
-        self.emf_metrics = _flag(EMF_METRICS_ENV, False)
+        if options.warm_up:
+            # Before TorchServe hears the worker is ready: the first request then costs what
+            # any other does. A failed warm-up is logged; requests still get their own answers.
+            try:
+                logger.info("warm-up forward: %.3f s", self.predictor.warm_up())
+            except Exception:
+                logger.warning("warm-up forward failed", exc_info=True)
         self.model_name = getattr(context, "model_name", None) or model_dir.name
         self.initialized = True
-        logger.info("GraphStorm model loaded from %s on %s; %s; http_status=%s", model_dir, device,
-                    limits, self.http_status)
+        logger.info("GraphStorm model loaded from %s on %s; %s", model_dir, device, options)
 
     def handle(self, data: list[dict[str, Any]], context) -> list[bytes]:
         """Answers a batch: one JSON envelope (bytes) per request, in order.
@@ -92,15 +91,12 @@ class GraphStormHandler(BaseHandler):
         """
         try:
             outcomes = self._answer(data, context)
-        except Exception:  # a bug must cost 500s, not a 503 for the whole batch
-            outcomes = [_internal_error(request_uid(_raw_body(r) or b"")) for r in data]
-            logger.exception("batch failed; 500 for requests %s", [o.envelope.request_uid for o in outcomes])
-        with serving_metrics.one_write():
-            for idx, outcome in enumerate(outcomes):
-                self._set_response_headers(context, idx, outcome.status_code)
-                serving_metrics.emit_request(context.metrics, idx, outcome)
-            serving_metrics.emit_batch(context.metrics, len(data))
-        if self.emf_metrics:
+        except Exception as exc:  # a bug must cost 500s, not a 503 for the whole batch
+            outcomes = [error_outcome(request_uid(_raw_body(r) or b""), exc, "adapter") for r in data]
+        for idx, outcome in enumerate(outcomes):
+            self._set_response_headers(context, idx, outcome.status_code)
+        serving_metrics.write_batch(context.metrics, outcomes)
+        if self.options.emf_metrics:
             self._write_emf(outcomes)
         return [outcome.body for outcome in outcomes]
 
@@ -120,10 +116,9 @@ class GraphStormHandler(BaseHandler):
         readable = [(body, _content_type(context, idx)) for idx, body in enumerate(bodies) if body is not None]
         answers = iter(self.predictor.answer(readable))
         outcomes = []
-        for idx, body in enumerate(bodies):
+        for body in bodies:
             if body is None:
-                logger.error("request %d: body already decoded by TorchServe", idx)
-                outcomes.append(_internal_error("", DECODED_BODY))
+                outcomes.append(error_outcome("", InternalError(DECODED_BODY), "adapter"))
             else:
                 outcomes.append(next(answers))
         return outcomes
@@ -131,7 +126,7 @@ class GraphStormHandler(BaseHandler):
     def _set_response_headers(self, context, idx: int, status_code: int) -> None:
         """JSON content type always; the envelope's status as HTTP status when configured."""
         context.set_response_content_type(idx, JSON_CONTENT_TYPE)
-        if self.http_status:
+        if self.options.http_status:
             try:
                 phrase = HTTPStatus(status_code).phrase
             except ValueError:
@@ -191,22 +186,3 @@ def _content_type(context, idx: int) -> str:
     if isinstance(body_headers, dict) and body_headers.get("content-type"):
         return body_headers["content-type"]
     return JSON_CONTENT_TYPE
-
-
-def _internal_error(uid: str, detail: str = "") -> RequestOutcome:
-    """A 500 answer (details go to the log, not to the client, unless given)."""
-    env = Envelope.from_error(uid, InternalError(detail))
-    return RequestOutcome(envelope=env, body=env.to_bytes())
-
-
-def _flag(name: str, default: bool) -> bool:
-    """An on/off environment setting: true/1/yes or false/0/no; unset keeps ``default``."""
-    value = os.environ.get(name)
-    if value is None or not value.strip():
-        return default
-    text = value.strip().lower()
-    if text in ("true", "1", "yes", "on"):
-        return True
-    if text in ("false", "0", "no", "off"):
-        return False
-    raise ValueError(f"{name}={value!r}: expected true or false")

@@ -41,7 +41,11 @@ class FeatureTransform(ABC):
         name: the feature name.
         scalar_input: each node carries one scalar; a one-element list around it means the
             scalar (rule T6).
+        accepts_arrays: ``apply`` takes a numpy column (numbers of an Arrow request) as it is;
+            a transform without it gets the column's JSON values (``tolist``).
     """
+
+    accepts_arrays = False
 
     def __init__(self, name: str, scalar_input: bool = False) -> None:
         self.name = name
@@ -51,7 +55,8 @@ class FeatureTransform(ABC):
         """Transforms the raw values of every node (or edge) of one type in one request.
 
         Args:
-            raw_values: one raw value per row, as decoded from JSON.
+            raw_values: one raw value per row, as decoded from JSON (or a numpy column of an
+                Arrow request: taken as it is when ``accepts_arrays``, else as its ``tolist``).
 
         Returns:
             float32 array.
@@ -63,7 +68,12 @@ class FeatureTransform(ABC):
             FeatureValueError: a value is of the wrong kind, non-finite, beyond float32's range,
                 or of the wrong length.
         """
-        if self.scalar_input:
+        if isinstance(raw_values, np.ndarray):
+            if not self.accepts_arrays:
+                raw_values = raw_values.tolist()
+            elif self.scalar_input and raw_values.ndim == 2 and raw_values.shape[1] == 1:
+                raw_values = raw_values[:, 0]  # every row a one-element list (rule T6)
+        if self.scalar_input and not isinstance(raw_values, np.ndarray):
             raw_values = [v[0] if isinstance(v, list) and len(v) == 1 else v for v in raw_values]
         with np.errstate(over="ignore"):  # overflow is checked below, with the row named
             try:
@@ -107,10 +117,12 @@ def to_array(values: Sequence[Any], numeric: bool = True) -> np.ndarray:
     """``np.array(values)``, naming the first row whose length differs from the first row's.
 
     Args:
-        values: one raw value per row.
+        values: one raw value per row (a numpy column of numbers is taken as it is).
         numeric: the values should be numbers: strings too long to be a number are refused
             before numpy sees them (the caller bounds string lengths otherwise).
     """
+    if isinstance(values, np.ndarray):
+        return values
     if numeric:
         _refuse_long_strings(values)
     try:
@@ -129,10 +141,10 @@ def _refuse_long_strings(values: Sequence[Any]) -> None:
     """Raises for the first row holding a string longer than ``MAX_NUMBER_TEXT``. One C-speed
     pass over the rows' items settles the usual case (numbers, or rows of numbers); only other
     values are looked at row by row."""
-    if all(type(v) in _NUMBER_TYPES for v in values):
+    row_types = set(map(type, values))
+    if row_types <= _NUMBER_TYPE_SET:
         return
-    items = itertools.chain.from_iterable(v if type(v) is list else (v,) for v in values)
-    if set(map(type, items)) <= _NUMBER_TYPE_SET:
+    if row_types == {list} and set(map(type, itertools.chain.from_iterable(values))) <= _NUMBER_TYPE_SET:
         return
     for row, value in enumerate(values):
         if any(type(item) is str and len(item) > MAX_NUMBER_TEXT for item in _flatten([value])):

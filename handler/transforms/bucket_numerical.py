@@ -27,6 +27,8 @@ class BucketNumericalTransform(FeatureTransform):
         dtype: output dtype.
     """
 
+    accepts_arrays = True  # numbers only: a numpy column is what to_array would make
+
     def __init__(
         self,
         name: str,

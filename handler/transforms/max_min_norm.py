@@ -29,6 +29,8 @@ class MaxMinNormTransform(FeatureTransform):
         scalar_input: one number per row.
     """
 
+    accepts_arrays = True  # numbers only: a numpy column is what to_array would make
+
     def __init__(
         self,
         name: str,

@@ -39,6 +39,8 @@ class NoopTransform(FeatureTransform):
         self.dtype = dtype
         self.truncate_dim = truncate_dim
         self.separator = separator
+        # Numbers (not strings to split): a numpy column is what to_array would make of them.
+        self.accepts_arrays = separator is None
 
     def _transform(self, raw_values: Sequence[Any]) -> np.ndarray:
         if self.separator is not None:

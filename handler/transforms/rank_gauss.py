@@ -27,6 +27,8 @@ class RankGaussTransform(FeatureTransform):
         scalar_input: one number per row.
     """
 
+    accepts_arrays = True  # numbers only: a numpy column is what to_array would make
+
     def __init__(
         self,
         name: str,

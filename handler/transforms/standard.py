@@ -20,6 +20,8 @@ class StandardTransform(FeatureTransform):
         scalar_input: one number per row.
     """
 
+    accepts_arrays = True  # numbers only: a numpy column is what to_array would make
+
     def __init__(
         self, name: str, summation: Sequence[float], dtype: type = np.float32, scalar_input: bool = False
     ) -> None:

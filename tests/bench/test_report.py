@@ -13,3 +13,7 @@ def test_inprocess_row_has_every_figure():
     assert result.graphstorm_median_ms and "speedup_target_met" in result.checks
     table = report.inprocess_table([result])
     assert "rgcn_nc/v01_tiny" in table and len(table.splitlines()) == 3
+    assert result.arrow is not None and result.arrow["runs"] == 3 and "arrow_to_floor" in result.checks
+    goals = report.goals_table([result])
+    assert "rgcn_nc/v01_tiny" in goals and len(goals.splitlines()) == 3
+    assert "goals met" in report.goals_summary([result])

@@ -14,6 +14,7 @@ from tests.handler.mutation_kit import (
     ids_of,
     junk,
     new_ids,
+    pick_edge_feature,
     pick_feature,
     pick_index,
     rename_node,
@@ -105,6 +106,18 @@ def set_feature(draw, p, info):
     i, name = pick
     p["graph"]["nodes"][i]["features"][name] = draw(st.one_of(junk(), st.just([]), st.text()))
     return Mutated(p, expect(OK, 411, 422, words=(name,)))
+
+
+def feature_null(draw, p, info):
+    """A node or edge feature value set to JSON null: a missing value (GSProcessing imputers
+    fill it, categoricals encode it as zeros); else a 411 naming the feature, never a 500."""
+    on_edge = draw(st.booleans())
+    pick = (pick_edge_feature if on_edge else pick_feature)(draw, p, lambda v: v is not None)
+    if pick is None:
+        return Mutated(p, SAME)
+    i, name = pick
+    p["graph"]["edges" if on_edge else "nodes"][i]["features"][name] = None
+    return Mutated(p, expect(OK, 411, words=(name,)))
 
 
 def feature_dim(draw, p, info):

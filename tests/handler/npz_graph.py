@@ -40,6 +40,11 @@ class NpzCase:
     targets: dict[str, torch.Tensor]
     target_keys: list[tuple[str, str]]
 
+    @property
+    def positions(self) -> dict[str, tuple[torch.Tensor]]:
+        """``targets`` as the model reads them: node type -> ``(nodes,)``."""
+        return {nt: (idx,) for nt, idx in self.targets.items()}
+
 
 def model_etypes(variant: str) -> list[CanonicalEtype]:
     """The model's relations, from the fixture's ``data_transform_new.json`` (GConstruct order)."""

@@ -58,6 +58,7 @@ from tests.handler.mutations_values import (
     feature_dim,
     feature_extreme,
     feature_nonfinite,
+    feature_null,
     rename_id,
     set_edge_endpoint,
     set_feature,
@@ -74,7 +75,7 @@ Mutation = Callable[..., Mutated]
 _ANY_MODEL: tuple[Mutation, ...] = (
     drop_top, drop_graph_key, drop_node_key, drop_feature, drop_edge_key, set_task, set_targets,
     set_graph, set_graph_list, set_node_item, set_node_type, set_node_id, rename_id,
-    set_feature, feature_dim, feature_nonfinite, feature_extreme, set_edge_type, set_edge_endpoint,
+    set_feature, feature_null, feature_dim, feature_nonfinite, feature_extreme, set_edge_type, set_edge_endpoint,
     duplicate_node, add_unknown_type, edge_to_unknown_node, empty_list, extra_fields, deep_nesting,
     raw_bytes, content_type,
     beyond_double, non_finite_id, deep_value, long_string, control_chars, lone_surrogate,

@@ -54,4 +54,5 @@ def test_store_of_another_graph_is_refused(tmp_path, capsys):
     assert "--graph-store" in capsys.readouterr().err
     assert _build(tmp_path, "rgcn_nc", "--graph-store", str(tmp_path / "nowhere")) == 2
     assert _build(tmp_path, "rgcn_nc", "--embed-graph-store") == 2
+    assert _build(tmp_path, "rgcn_nc", "--graph-store", "neptune-db://h.example:8182", "--embed-graph-store") == 2
     assert not list(tmp_path.glob("*.mar"))

@@ -86,3 +86,28 @@ def test_model_that_cannot_load_is_exit_2(tmp_path: Path, capsys: pytest.Capture
     status = predict_cli.main(["--model-dir", str(tmp_path), str(payload)])
     assert status == 2
     assert "gs-predict: error:" in capsys.readouterr().err
+
+
+def test_as_arrow_valid_cases_match_target() -> None:
+    """--as-arrow: the valid JSON payloads sent as Arrow bodies match target/ (the id is the
+    Arrow body's, so only the status and results are compared here)."""
+    cases = [c for c in load_cases("rgcn_nc") if c.content_type == JSON and c.kind != "invalid"][:3]
+    proc = _run("--model-dir", artifacts_dir("rgcn_nc"), "--as-arrow", *[_payload_file(c) for c in cases])
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == len(cases)
+    for case, line in zip(cases, lines, strict=True):
+        got = json.loads(line)
+        assert got["request_uid"] and got["request_uid"] != case.target["request_uid"]
+        assert_matches_target(case, dict(got, request_uid=case.target["request_uid"]), line)
+
+
+def test_as_arrow_refuses_a_payload_without_an_arrow_form(tmp_path: Path) -> None:
+    bad = tmp_path / "mixed.json"
+    bad.write_text(json.dumps({"gml_task": "node_classification", "targets": [{"node_type": "paper", "node_id": "a"}],
+                               "graph": {"nodes": [{"node_type": "paper", "node_id": "a", "features": {"x": 1}},
+                                                   {"node_type": "paper", "node_id": "b", "features": {"x": "s"}}],
+                                         "edges": []}}))
+    proc = _run("--model-dir", artifacts_dir("rgcn_nc"), "--as-arrow", bad)
+    assert proc.returncode == 2
+    assert b"ArrowConversionError" in proc.stderr

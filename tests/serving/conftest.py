@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from handler.contract.names import TRAINING_CONFIG_FILE, TRANSFORM_FILE
 from mar_builder.cli import main as gs_build_mar
 from tests.compare import artifacts_dir
 
@@ -30,8 +31,8 @@ def build_fixture_mar(variant: str, export_path: Path, *, name: str | None = Non
     name = name or variant
     argv = [
         "--restore-model-path", str(art),
-        "--model-yaml-config-file", str(art / "GRAPHSTORM_RUNTIME_UPDATED_TRAINING_CONFIG.yaml"),
-        "--graph-json-config-file", str(art / "data_transform_new.json"),
+        "--model-yaml-config-file", str(art / TRAINING_CONFIG_FILE),
+        "--graph-json-config-file", str(art / TRANSFORM_FILE),
         "--infer-task-type", fixture_task_type(variant),
         "--model-name", name,
         "--model-version", version,

@@ -34,7 +34,7 @@ def test_rgcn_ec() -> None:
     assert task.reverse_etypes == {("author", "writing", "paper"): ("paper", "writing-rev", "author")}
     assert task.remove_target_edge_type and task.exclude_training_targets
     assert (task.decoder_type, task.num_decoder_basis, task.num_classes) == ("DenseBiDecoder", 2, 3)
-    assert not task.multilabel and not task.focal_loss and task.decoder_edge_feat is None
+    assert not task.multilabel and not task.focal_loss
 
 
 def test_hgt_er() -> None:
@@ -70,11 +70,16 @@ def test_graphstorm_defaults() -> None:
 
 def test_mlp_decoders() -> None:
     raw = _raw("rgcn_ec")
-    _family(raw).update(decoder_type="MLPEFeatEdgeDecoder", decoder_edge_feat=["author,writing,paper:order,contrib"],
-                        decoder_norm="layer", num_ffn_layers_in_decoder=1)
+    _family(raw).update(decoder_type="MLPDecoder", decoder_norm="layer", num_ffn_layers_in_decoder=1)
     task = ModelConfig.from_dict(raw).edge_task
-    assert (task.decoder_type, task.decoder_edge_feat, task.decoder_norm, task.num_ffn_layers_in_decoder) == (
-        "MLPEFeatEdgeDecoder", ("order", "contrib"), "layer", 1)
+    assert (task.decoder_type, task.num_ffn_layers_in_decoder) == ("MLPDecoder", 1)
+
+
+def test_target_edge_features_in_the_decoder_are_refused() -> None:
+    raw = _raw("rgcn_ec")
+    _family(raw).update(decoder_type="MLPEFeatEdgeDecoder", decoder_edge_feat=["author,writing,paper:order"])
+    with pytest.raises(UnsupportedConfigError, match="decoder_edge_feat: MLPEFeatEdgeDecoder"):
+        ModelConfig.from_dict(raw)
 
 
 @pytest.mark.parametrize(
@@ -101,7 +106,6 @@ def test_unsupported_option_is_named(variant: str, option: str, value: object) -
         ("rgcn_ec", {"num_decoder_basis": 1}, "num_decoder_basis"),
         ("rgcn_ec", {"num_classes": None}, "num_classes"),
         ("rgcn_ec", {"num_ffn_layers_in_decoder": 1}, "num_ffn_layers_in_decoder"),
-        ("rgcn_ec", {"decoder_type": "MLPEFeatEdgeDecoder"}, "decoder_edge_feat"),
         ("rgcn_ec", {"reverse_edge_types_map": None}, "reverse_edge_types_map"),
         ("rgcn_ec", {"target_etype": ["author,writing"]}, "target_etype"),
         ("rgcn_lp", {"lp_decoder_type": "distmult"}, "dot_product"),

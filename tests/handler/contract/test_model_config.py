@@ -25,7 +25,7 @@ def test_fixture_configs_parse(variant: str) -> None:
     assert config.task_type in TASKS
     assert config.num_layers == 2
     assert config.hidden_size == config.out_emb_size == 32
-    assert config.encoder_type == variant.split("_")[0]
+    assert config.encoder_type == variant.removeprefix("gsp_").split("_")[0]
 
 
 def test_rgcn_nc_fields() -> None:
@@ -73,7 +73,6 @@ def test_out_emb_size() -> None:
 @pytest.mark.parametrize(
     ("family", "option", "value"),
     [
-        ("gnn", "use_node_embeddings", True),
         ("runtime", "construct_feat_ntype", ["subject"]),
         ("hyperparam", "training_method", {"name": "glem", "kwargs": {}}),
         ("basic", "model_encoder_type", "mlp"),
@@ -91,6 +90,16 @@ def test_unsupported_option_is_named(family: str, option: str, value: object) ->
     raw["gsf"].setdefault(family, {})[option] = value
     with pytest.raises(UnsupportedConfigError, match=option):
         ModelConfig.from_dict(raw)
+
+
+def test_use_node_embeddings_and_relation_order() -> None:
+    raw = _raw()
+    assert ModelConfig.from_dict(raw).use_node_embeddings is False
+    raw["gsf"]["gnn"]["use_node_embeddings"] = True
+    order = [("b", "r", "a"), ("a", "r", "b")]
+    config = ModelConfig.from_dict(raw, relation_order=order)
+    assert config.use_node_embeddings is True
+    assert config.relation_order == tuple(order)
 
 
 def test_feature_groups_and_lm_models_are_refused() -> None:

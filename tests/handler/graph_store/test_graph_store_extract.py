@@ -140,3 +140,39 @@ def test_sample_positions_uniform_over_pairs():
     assert sample_positions(1, ("a", "r", "b"), "b", "x", 5, 10) == [0, 1, 2, 3, 4]
     small = sample_positions(4, ("a", "r", "b"), "b", "x", 50, 5)
     assert sample_positions(4, ("a", "r", "b"), "b", "x", 50, 9)[:5] == small  # prefix-closed
+
+
+class _CountingRunner:
+    """A Ladybug runner with another dialect, counting round trips."""
+
+    def __init__(self, runner, dialect) -> None:
+        self.inner, self.dialect, self.trips = runner, dialect, 0
+
+    def run(self, query, parameters):
+        self.trips += 1
+        return self.inner.run(query, parameters)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_batched_hops_same_bytes_in_num_layers_plus_one_round_trips(stores):
+    """``Dialect.batch_hops`` (stores across a network): one UNION ALL query per hop (typed-null
+    pads; the literal pads of stores without CAST are the Neptune tests'), same payload bytes."""
+    from handler.graph_store.ladybug_store import open_ladybug
+    from handler.graph_store.payload import PayloadBuilder
+    from handler.graph_store.runner import LADYBUG
+
+    plain = stores.builder("rgcn_nc")
+    dialect = dataclasses.replace(LADYBUG, batch_hops=True)
+    counting = _CountingRunner(open_ladybug(stores.path("rgcn_nc")), dialect)
+    try:
+        batched = PayloadBuilder(counting, plain.schema, plain.config)
+        for name, fanout in (("v06_large_full", "full"), ("v05_multi8_sampled", "10,10"), ("v01_tiny", "3,5")):
+            targets = json.loads(_case("rgcn_nc", name).body)["targets"]
+            counting.trips = 0
+            got = dumps(batched.payload(targets, fanout, seed=4))
+            assert counting.trips <= plain.config.num_layers + 1
+            assert got == dumps(plain.payload(targets, fanout, seed=4))
+    finally:
+        counting.close()

@@ -1,4 +1,4 @@
-"""``handler.model.edge_model``: edge predictions on GraphStorm's own payload graphs match target/;
+"""``handler.model`` with an edge head: edge predictions on GraphStorm's own payload graphs match target/;
 GraphStorm's message-passing rule; strict loading of edge checkpoints."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from handler.inputs.edge_message_passing import MessagePassingRule
-from handler.model.edge_model import GraphStormEdgeModel
 from handler.model.graphstorm_model import ModelLoadError, restore_model
+from handler.model.heads import EdgeHead
 from tests.handler.npz_edge_graph import (
     EDGE_VARIANTS,
     edge_target_predictions,
@@ -84,7 +84,7 @@ def test_without_the_rule_the_target_edges_change_the_answer(variant: str) -> No
 def test_models_and_outputs_by_task() -> None:
     for variant, width in (("rgcn_ec", 3), ("hgt_er", 1), ("rgcn_lp", 1)):
         _, model, _ = _model(variant)
-        assert isinstance(model, GraphStormEdgeModel)
+        assert isinstance(model.head, EdgeHead)
         inputs, out = _predict(variant, "v01_tiny")
         (etype, rows), = out.items()
         assert rows.shape == (len(inputs.target_keys), width)

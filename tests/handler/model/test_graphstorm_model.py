@@ -69,7 +69,7 @@ def test_predictions_match_target(variant: str, case: str) -> None:
     config, model = _model(variant)
     # T5: target/ is computed with rank_gauss over one node -> 0.0 instead of NaN
     inputs = load_npz_case(variant, case, config, nan_to_zero="T5" in _target_rules(variant, case))
-    out = model.predict(inputs.graph, inputs.node_inputs, inputs.edge_inputs, inputs.targets)
+    out = model.predict(inputs.graph, inputs.node_inputs, inputs.edge_inputs, inputs.positions)
     row = dict.fromkeys(out, 0)
     want = target_predictions(variant, case)
     assert [(nt, nid) for nt, nid, _ in want] == inputs.target_keys
@@ -86,7 +86,7 @@ def test_rgcn_uses_sorted_relation_order() -> None:
     reordered = restore_model(config, list(reversed(model_etypes("rgcn_nc"))),
                               fixture_path("rgcn_nc", "artifacts", "model.bin"))
     inputs = load_npz_case("rgcn_nc", "v02_small", config)
-    args = (inputs.graph, inputs.node_inputs, inputs.edge_inputs, inputs.targets)
+    args = (inputs.graph, inputs.node_inputs, inputs.edge_inputs, inputs.positions)
     assert torch.equal(model.predict(*args)["paper"], reordered.predict(*args)["paper"])
 
 
@@ -99,7 +99,7 @@ def test_isolated_target_gets_no_messages() -> None:
                                edges={et: (empty, empty) for et in inputs.graph.edges})
     target = inputs.targets["paper"][:1]
     out = model.predict(graph, {"paper": inputs.node_inputs["paper"][target]}, {},
-                        {"paper": torch.tensor([0])})
+                        {"paper": (torch.tensor([0]),)})
     assert out["paper"].shape == (1, 5)
     assert torch.isfinite(out["paper"]).all()
     assert abs(out["paper"].sum().item() - 1.0) < 1e-5
@@ -110,7 +110,7 @@ def test_predict_rejects_wrong_input_width() -> None:
     inputs = load_npz_case("rgcn_nc", "v01_tiny", config)
     bad = dict(inputs.node_inputs, paper=inputs.node_inputs["paper"][:, :-1])
     with pytest.raises(ValueError, match="paper"):
-        model.predict(inputs.graph, bad, {}, inputs.targets)
+        model.predict(inputs.graph, bad, {}, inputs.positions)
 
 
 def test_missing_parameter_fails(tmp_path) -> None:

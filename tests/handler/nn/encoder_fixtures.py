@@ -9,7 +9,7 @@ from functools import cache
 import numpy as np
 import torch
 
-from handler.model.graphstorm_model import GraphStormNodeModel, restore_model
+from handler.model.graphstorm_model import GraphStormModel, restore_model
 from handler.nn.relational_graph import RelationalGraph
 from tests.compare import FIXTURES_DIR
 from tests.handler.npz_graph import (
@@ -25,7 +25,7 @@ ATOL = 1e-5
 
 
 @cache
-def fixture_model(variant: str) -> GraphStormNodeModel:
+def fixture_model(variant: str) -> GraphStormModel:
     """The fixture's model, restored strictly from ``model.bin``."""
     return restore_model(
         load_config(variant), model_etypes(variant), FIXTURES_DIR / variant / "artifacts" / "model.bin",
@@ -57,7 +57,7 @@ def max_target_diff(variant: str, case: str, inputs: NpzCase) -> float:
         inputs: model inputs; their ``target_keys`` must list the same nodes.
     """
     model = fixture_model(variant)
-    preds = model.predict(inputs.graph, inputs.node_inputs, inputs.edge_inputs, inputs.targets)
+    preds = model.predict(inputs.graph, inputs.node_inputs, inputs.edge_inputs, inputs.positions)
     rows: dict[str, int] = {}
     worst = 0.0
     expected = target_predictions(variant, case)

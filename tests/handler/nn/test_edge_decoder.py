@@ -11,7 +11,7 @@ import torch
 from torch.nn import functional
 
 from handler.contract.edge_task_config import EdgeTaskConfig
-from handler.nn.edge_decoder import DenseBiDecoder, MLPEdgeDecoder, MLPEFeatEdgeDecoder, build_edge_decoder
+from handler.nn.edge_decoder import DenseBiDecoder, MLPEdgeDecoder, build_edge_decoder
 from handler.nn.lp_decoder import (
     DistMultScore,
     RotatEScore,
@@ -68,33 +68,13 @@ def test_mlp_edge_decoder() -> None:
     assert torch.allclose(reg(u, v), reg.regression_head(torch.cat([u, v], 1) @ reg.decoder))
 
 
-def test_mlp_efeat_edge_decoder_with_layer_norm() -> None:
-    dec = _randomised(MLPEFeatEdgeDecoder(8, 3, 2, multilabel=False, norm="layer"))
-    u, v = _pairs()
-    e = torch.randn(5, 3)
-
-    def ln(x: torch.Tensor, norm: torch.nn.LayerNorm) -> torch.Tensor:
-        return functional.layer_norm(x, (8,), norm.weight, norm.bias)
-
-    nn_h = torch.relu(ln(torch.cat([u, v], 1) @ dec.nn_decoder, dec.nn_decoder_norm))
-    feat_h = torch.relu(ln(e @ dec.feat_decoder, dec.feat_decoder_norm))
-    comb = torch.relu(ln(torch.cat([nn_h, feat_h], 1) @ dec.combine_decoder, dec.combine_norm))
-    assert torch.allclose(dec(u, v, e), torch.softmax(comb @ dec.decoder + dec.bias, 1), atol=1e-6)
-    with pytest.raises(ValueError, match="features"):
-        dec(u, v)
-    names = set(MLPEFeatEdgeDecoder(8, 3, 2, multilabel=False).state_dict())
-    assert names == {"nn_decoder", "feat_decoder", "combine_decoder", "decoder", "bias"}
-
-
 def test_build_edge_decoder_by_config() -> None:
     base = {"task_type": "edge_classification", "target_etypes": (ETYPES[1],), "num_classes": 4}
-    assert isinstance(build_edge_decoder(EdgeTaskConfig(**base), 8, None, True), DenseBiDecoder)
-    focal = build_edge_decoder(EdgeTaskConfig(**base, focal_loss=True), 8, None, True)
+    assert isinstance(build_edge_decoder(EdgeTaskConfig(**base), 8, True), DenseBiDecoder)
+    focal = build_edge_decoder(EdgeTaskConfig(**base, focal_loss=True), 8, True)
     assert focal.combine_basis.out_features == 1
-    mlp = build_edge_decoder(EdgeTaskConfig(**base, decoder_type="MLPDecoder"), 8, None, False)
+    mlp = build_edge_decoder(EdgeTaskConfig(**base, decoder_type="MLPDecoder"), 8, False)
     assert isinstance(mlp, MLPEdgeDecoder) and mlp.bias is None
-    efeat = build_edge_decoder(EdgeTaskConfig(**base, decoder_type="MLPEFeatEdgeDecoder"), 8, 3, True)
-    assert efeat.feat_decoder.shape == (3, 8)
 
 
 def test_distmult_relation_embeddings_follow_sorted_order() -> None:

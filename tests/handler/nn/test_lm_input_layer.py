@@ -14,6 +14,7 @@ from handler.contract.lm_config import LMNodeModelSpec
 from handler.contract.lm_resolution import LMResolver
 from handler.model.graphstorm_model import ModelLoadError, restore_model
 from handler.nn.lm_input_layer import LMEncoder, LMModels, LMNodeInputLayer
+from handler.nn.relational_graph import RelationalGraph
 from handler.transforms.lm_loading import build_lm, load_pretrained_lm
 from handler.transforms.text_tokens import TextTokens
 from tests.handler.npz_graph import (
@@ -68,7 +69,7 @@ def test_prediction_matches_target(case):
     config, model = _model()
     inputs = load_npz_case(VARIANT, case, config, nan_to_zero=True)  # T5 for e02
     out = _by_target(inputs, model.predict(inputs.graph, inputs.node_inputs, inputs.edge_inputs,
-                                           inputs.targets, {"paper": _tokens(case)}))
+                                           inputs.positions, {"paper": _tokens(case)}))
     for ntype, node_id, want in target_predictions(VARIANT, case):
         np.testing.assert_allclose(out[(ntype, node_id)], want, rtol=0, atol=ATOL, err_msg=f"{case} {node_id}")
 
@@ -108,9 +109,9 @@ def test_other_node_types_keep_their_features():  # T14
     config, model = _model()
     inputs = load_npz_case(VARIANT, "v02_small", config)
     tokens = {"paper": _tokens("v02_small")}
-    base = model.predict(inputs.graph, inputs.node_inputs, inputs.edge_inputs, inputs.targets, tokens)
+    base = model.predict(inputs.graph, inputs.node_inputs, inputs.edge_inputs, inputs.positions, tokens)
     changed = dict(inputs.node_inputs, author=inputs.node_inputs["author"] + 1.0)
-    other = model.predict(inputs.graph, changed, inputs.edge_inputs, inputs.targets, tokens)
+    other = model.predict(inputs.graph, changed, inputs.edge_inputs, inputs.positions, tokens)
     assert not torch.allclose(base["paper"], other["paper"])
 
 
@@ -134,7 +135,7 @@ def test_text_rows_must_match_feature_rows():
     config, model = _model()
     inputs = load_npz_case(VARIANT, "v02_small", config)
     with pytest.raises(ValueError, match="text for 6 nodes"):
-        model.predict(inputs.graph, inputs.node_inputs, inputs.edge_inputs, inputs.targets,
+        model.predict(inputs.graph, inputs.node_inputs, inputs.edge_inputs, inputs.positions,
                       {"paper": _tokens("v01_tiny")})
 
 
@@ -152,3 +153,26 @@ def test_lm_node_type_without_other_features():
         want = lm_models({"doc": tokens})["doc"] @ layer.input_projs["doc"]
     torch.testing.assert_close(out["doc"], want)
     assert out["user"].shape == (2, 4)
+
+
+def test_lm_node_type_without_nodes_is_an_absent_type():
+    """A payload without nodes of the LM type (e.g. an author target whose papers are not sent)
+    predicts as if the type were absent, with or without its other features."""
+    config, model = _model()
+    inputs = load_npz_case(VARIANT, "v02_small", config)
+    graph = RelationalGraph(
+        num_nodes=dict(inputs.graph.num_nodes, paper=0),
+        edges={et: (src[:0], dst[:0]) if "paper" in (et[0], et[2]) else (src, dst)
+               for et, (src, dst) in inputs.graph.edges.items()})
+    node_inputs = {nt: x for nt, x in inputs.node_inputs.items() if nt != "paper"}
+    targets = {"author": torch.tensor([0])}
+    out = model.predict(graph, node_inputs, {}, targets, {})
+    with_empty_type = model.predict(graph, dict(node_inputs, paper=torch.zeros(0, model.node_embed.in_dim("paper"))),
+                                    {}, targets, {"paper": _no_tokens()})
+    assert out["author"].shape == (1, config.num_classes["paper"])
+    torch.testing.assert_close(out["author"], with_empty_type["author"])
+
+
+def _no_tokens() -> TextTokens:
+    data = np.load(fixture_path(VARIANT, "intermediate", "v01_tiny.npz"))
+    return TextTokens(*(data[f"node_feat/paper/{k}"][:0] for k in ("input_ids", "attention_mask", "token_type_ids")))

@@ -169,3 +169,17 @@ def test_failing_store_is_a_bounded_503_and_spares_its_batch_neighbour(cache):
     assert failed["status_code"] == 503 and failed["error"].startswith("Graph Store Failure: ")
     assert len(failed["error"]) < 1000
     assert neighbour["status_code"] == 200
+
+
+def test_store_location_archive_record_and_environment_override(tmp_path):
+    from handler.contract.settings import ServingOptions
+    from handler.serving.expand import store_location
+
+    assert store_location(ServingOptions.from_sources({}), tmp_path) is None
+    assert store_location(ServingOptions.from_sources({"graph_store": "/data/s"}), tmp_path) == "/data/s"
+    archived = ServingOptions.from_sources({"graph_store": "graph_store", "graph_store_in_archive": True})
+    assert store_location(archived, tmp_path) == str(tmp_path / "graph_store")
+    assert ServingOptions.from_sources(archived.as_section()) == archived  # the section round trip
+    uri = "neptune-db://cluster.example:8182"
+    overridden = ServingOptions.from_sources(archived.as_section(), {"GS_GRAPH_STORE": uri})
+    assert store_location(overridden, tmp_path) == uri

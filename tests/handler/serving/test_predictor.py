@@ -143,3 +143,63 @@ def test_dumps_writes_compact_json_without_nan_tokens():
     raw = env.to_bytes()
     assert isinstance(raw, bytes) and b"NaN" not in raw
     assert orjson.loads(raw)["data"]["results"][0]["prediction"] == [0.25, None]
+
+
+def test_the_pipeline_is_a_checked_list_of_typed_stages():
+    from handler.serving.predictor import PIPELINE, STAGES, Stage, check_pipeline
+
+    assert STAGES == ("decode", "parse", "build", "forward", "envelope")
+    assert check_pipeline(PIPELINE) == STAGES
+    decode, parse, *rest = PIPELINE
+    # A stage whose input is not its predecessor's output is refused.
+    with pytest.raises(TypeError, match="stage build takes ParsedRequest"):
+        check_pipeline((decode, *rest))
+    # One entry adds a stage: same-typed, between decode and parse.
+    identity = Stage("expand", decode.gives, decode.gives, lambda p, d: d)
+    assert check_pipeline((decode, identity, parse, *rest))[1] == "expand"
+
+
+def test_an_inserted_stage_is_timed_and_behind_the_one_error_boundary():
+    from handler.contract.errors import InternalError
+    from handler.serving.predictor import PIPELINE, Stage
+
+    predictor = RealtimePredictor.from_artifacts(FIXTURES / "rgcn_nc" / "artifacts")
+    body = _body("rgcn_nc", "v01_tiny")
+
+    def failing(p, decoded):
+        raise InternalError("the graph store is unavailable")
+
+    predictor.stages = (PIPELINE[0], Stage("expand", PIPELINE[0].gives, PIPELINE[0].gives, lambda p, d: d),
+                        *PIPELINE[1:])
+    [ok] = predictor.answer([(body, "application/json")])
+    assert ok.status_code == 200 and "expand" in ok.timings_ms
+    assert ok.body == _predictor("rgcn_nc").answer([(body, "application/json")])[0].body
+    predictor.stages = (PIPELINE[0], Stage("expand", PIPELINE[0].gives, PIPELINE[0].gives, failing),
+                        *PIPELINE[1:])
+    [failed] = predictor.answer([(body, "application/json")])
+    assert failed.envelope.as_dict() == envelope.Envelope.from_error(
+        envelope.request_uid(body), InternalError("the graph store is unavailable")).as_dict()
+    assert failed.envelope.request_uid == envelope.request_uid(body)
+    assert set(failed.timings_ms) == {"decode", "expand", "envelope"}
+
+
+@pytest.mark.parametrize("variant", ["rgcn_nc", "rgcn_ec", "rgcn_lp", "hgt_nc_efeat", "rgcn_nc_learnable"])
+def test_warm_up_runs_every_head_and_changes_no_answer(variant):
+    cold = RealtimePredictor.from_artifacts(FIXTURES / variant / "artifacts")
+    warm = RealtimePredictor.from_artifacts(FIXTURES / variant / "artifacts")
+    assert warm.warm_up() >= 0
+    bodies = sorted((FIXTURES / variant / "payloads").glob("*.json"))[:4]
+    requests = [(b.read_bytes(), "application/json") for b in bodies]
+    assert [o.body for o in warm.answer(requests)] == [o.body for o in cold.answer(requests)]
+
+
+def test_profile_stages_option_marks_each_stage_in_a_profiler_trace():
+    from handler.contract.settings import ServingOptions
+
+    predictor = RealtimePredictor.from_artifacts(FIXTURES / "rgcn_nc" / "artifacts",
+                                                 options=ServingOptions(profile_stages=True))
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        [outcome] = predictor.answer([(_body("rgcn_nc", "v01_tiny"), "application/json")])
+    assert outcome.status_code == 200
+    names = {e.name for e in prof.events()}
+    assert {f"gs.{s}" for s in outcome.timings_ms} <= names
