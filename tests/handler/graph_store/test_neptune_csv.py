@@ -97,3 +97,31 @@ def test_exact_values_round_trip(tmp_path: Path) -> None:
     assert sorted(parsed, key=str) == sorted(values, key=str)
     with pytest.raises(NeptuneCsvError, match="is not empty"):
         export_store(store, tmp_path / "csv")
+
+
+def test_neptune_commands_run_without_torch_or_numpy(tmp_path: Path) -> None:
+    """gs-load-graph --neptune-csv (no --store) and gs-build-payload --store neptune-db+http://...
+    with torch, numpy and pandas blocked: the client side needs the light dependencies only."""
+    from tests.compare import artifacts_dir
+    from tests.handler.graph_store.neptune_env import fake_aws
+    from tests.handler.graph_store.neptune_server import FakeNeptune, ladybug_executor, load_neptune_csv
+    from tests.handler.graph_store.test_graph_store_loader import RAW, _cli
+
+    art = artifacts_dir("rgcn_nc")
+    done = _cli("load", "--graph-json-config-file", str(art / "data_transform_new.json"),
+                "--input-dir", str(RAW / "acm"), "--neptune-csv", str(tmp_path / "csv"), "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["store"] is None
+    assert len(list((tmp_path / "csv").glob("*.csv"))) == 10  # 3 node types, 6 relations, the layout
+    load_neptune_csv(tmp_path / "csv", tmp_path / "neptune.lbug")
+    execute, close = ladybug_executor(str(tmp_path / "neptune.lbug"))
+    try:
+        with fake_aws(tmp_path / "aws"), FakeNeptune(execute) as fake:
+            targets = json.dumps([{"node_type": "paper", "node_id": "p4995"}])
+            built = _cli("build", "--model-dir", str(art), "--store", fake.uri("neptune-graph"), "--targets",
+                         targets, "--seed", "5")
+            assert built.returncode == 0, built.stderr
+            assert json.loads(built.stdout)["targets"] == json.loads(targets)
+            assert fake.count() == 1 + 3  # the layout record, then the seeds and one query per hop
+    finally:
+        close()
