@@ -130,24 +130,29 @@ class GraphBuilder:
         self._text_features = _lm_text_features(schema, config)
         resolver = lm_resolver or LMResolver.for_model_dir(None)
         self._node_transforms = {
-            nt: self._compile(specs, (*config.node_feat_names.get(nt, ()), self._text_features.get(nt)), resolver)
+            nt: self._compile(specs, (*config.node_feat_names.get(nt, ()), self._text_features.get(nt)), resolver,
+                              f"node type {nt}")
             for nt, specs in schema.node_features.items()}
-        self._edge_transforms = {et: self._compile(specs, config.edge_feat_names.get(et, ()), resolver)
+        self._edge_transforms = {et: self._compile(specs, config.edge_feat_names.get(et, ()), resolver,
+                                                   f"edge type {list(et)}")
                                  for et, specs in schema.edge_features.items()}
         self._learnable = (learnable_embedding_transform(LEARNABLE_EMBEDDING_KEY), None)
         self.target_kind = config.target_kind()
 
     @staticmethod
     def _compile(specs: Sequence[FeatureSpec], used: Sequence[str | None],
-                 resolver: LMResolver) -> dict[str, _Compiled]:
+                 resolver: LMResolver, where: str) -> dict[str, _Compiled]:
         """Transform and output shape by feature name; features the model does not read may
         use transforms this server lacks, or an LM it cannot find (their payload values are
-        then ignored)."""
+        then ignored). A refusal names ``where`` (the node or edge type)."""
         compiled = {}
         for spec in specs:
             try:
                 compiled[spec.name] = (build_transform(spec, resolver), spec.dim)
-            except (UnsupportedConfigError, LMNotFoundError):
+            except UnsupportedConfigError as err:
+                if spec.name in used:
+                    raise UnsupportedConfigError(f"{where}: {err}") from err
+            except LMNotFoundError:
                 if spec.name in used:
                     raise
         return compiled

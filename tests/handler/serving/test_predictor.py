@@ -148,15 +148,15 @@ def test_dumps_writes_compact_json_without_nan_tokens():
 def test_the_pipeline_is_a_checked_list_of_typed_stages():
     from handler.serving.predictor import PIPELINE, STAGES, Stage, check_pipeline
 
-    assert STAGES == ("decode", "parse", "build", "forward", "envelope")
+    assert STAGES == ("decode", "expand", "parse", "build", "forward", "envelope")
     assert check_pipeline(PIPELINE) == STAGES
-    decode, parse, *rest = PIPELINE
+    decode, expand, parse, *rest = PIPELINE
     # A stage whose input is not its predecessor's output is refused.
     with pytest.raises(TypeError, match="stage build takes ParsedRequest"):
-        check_pipeline((decode, *rest))
-    # One entry adds a stage: same-typed, between decode and parse.
-    identity = Stage("expand", decode.gives, decode.gives, lambda p, d: d)
-    assert check_pipeline((decode, identity, parse, *rest))[1] == "expand"
+        check_pipeline((decode, expand, *rest))
+    # One entry adds a stage: same-typed, between decode and parse (as expand is).
+    identity = Stage("identity", decode.gives, decode.gives, lambda p, d: d)
+    assert check_pipeline((decode, identity, expand, parse, *rest))[1] == "identity"
 
 
 def test_an_inserted_stage_is_timed_and_behind_the_one_error_boundary():

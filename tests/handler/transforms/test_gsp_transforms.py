@@ -190,7 +190,7 @@ def test_model_using_a_feature_that_cannot_be_reapplied_is_refused_at_load(tmp_p
     config["gsf"]["basic"]["node_feat_name"] = [f"{item},{name}" if item.startswith(f"{ntype}:") else item
                                                 for item in feats]
     (tmp_path / YAML).write_text(yaml.safe_dump(config))
-    with pytest.raises(UnsupportedConfigError, match=f"feature {name}: .*{reason}.*cannot be re-applied"):
+    with pytest.raises(UnsupportedConfigError, match=f"node type {ntype}: feature {name}: .*{reason}.*cannot be re-applied"):
         RealtimePredictor.from_artifacts(tmp_path)
 
 
