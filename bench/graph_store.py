@@ -19,7 +19,8 @@ targets only (a hub's full neighbourhood is the whole hub list by definition), a
 Also the targets-only request in process (``RealtimePredictor``: expand + parse + build +
 forward) on the fixture graph.
 
-    .venv/bin/python -m bench.graph_store                    # fixture + 1M/10M graph (~3 min)
+    .venv/bin/python -m bench.graph_store                    # fixture + 1M/10M graph (~5 min)
+    .venv/bin/python -m bench.graph_store --skip-powerlaw --torchserve   # fixture + TorchServe
     .venv/bin/python -m bench.graph_store --nodes 100000 --edges 1000000   # smaller
     bash scripts/bench.sh --graph-store [options]
 """
@@ -143,6 +144,50 @@ def fixture_bench(work: Path, runs: int) -> dict[str, Any]:
     return {"load_s": load_s, "extraction": rows, "request_in_process": request}
 
 
+def torchserve_bench(work: Path, runs: int) -> dict[str, Any]:
+    """A targets-only request end to end through a real TorchServe (loopback, 1 worker, batch 1):
+    the fixture model archived with its store embedded; sequential requests, 1 target each, the
+    model's fanout (10,10), a new seed per request; beside it the same model answering a graph
+    request of similar size (the fixture's v03_medium_sampled payload) on the same server."""
+    import contextlib
+    import io
+
+    from bench.torchserve_process import serving
+    from mar_builder.cli import main as gs_build_mar
+
+    art = FIXTURES / "rgcn_nc" / "artifacts"
+    model_store = work / "mars"
+    model_store.mkdir()
+    argv = ["--restore-model-path", str(art),
+            "--model-yaml-config-file", str(art / "GRAPHSTORM_RUNTIME_UPDATED_TRAINING_CONFIG.yaml"),
+            "--graph-json-config-file", str(art / "data_transform_new.json"),
+            "--infer-task-type", "node_classification", "--model-name", "gs", "--export-path", str(model_store),
+            "--batch-size", "1", "--graph-store", str(work / "fixture"), "--embed-graph-store"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        if gs_build_mar(argv) != 0:
+            raise RuntimeError("gs-build-mar failed")
+    graph_body = (FIXTURES / "rgcn_nc" / "payloads" / "v03_medium_sampled.json").read_bytes()
+    out: dict[str, Any] = {}
+    with serving(work / "ts", model_store, {"gs": "gs.mar"}) as ts:
+        for kind in ("targets_only", "graph_v03"):
+            samples = []
+            for run in range(runs + 10):
+                body = graph_body if kind == "graph_v03" else json.dumps(
+                    {"version": "gs-realtime-v0.1", "gml_task": "node_classification", "seed": run,
+                     "targets": [{"node_type": "paper", "node_id": f"p{run * 37 % 5000}"}]}).encode()
+                start = time.perf_counter()
+                resp = ts.inference("POST", "/predictions/gs", body, {"Content-Type": "application/json"})
+                elapsed = (time.perf_counter() - start) * 1000
+                if resp.json()["status_code"] != 200:
+                    raise RuntimeError(f"{kind}: {resp.body[:300]!r}")
+                if run >= 10:
+                    samples.append(elapsed)
+            out[kind] = percentiles(samples)
+            print(f"  TorchServe {kind:12s}: p50 {out[kind]['p50']:.2f} ms  p99 {out[kind]['p99']:.2f} ms",
+                  flush=True)
+    return out
+
+
 def generate(folder: Path, num_nodes: int, num_edges: int, dim: int, seed: int) -> list[str]:
     """Writes users.parquet and follows.parquet; returns the ids by falling in-degree (top 20)."""
     import numpy as np
@@ -213,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip a full-fanout extraction reaching more edges than this")
     parser.add_argument("--skip-fixture", action="store_true")
     parser.add_argument("--skip-powerlaw", action="store_true")
+    parser.add_argument("--torchserve", action="store_true",
+                        help="also a targets-only request end to end through TorchServe (fixture graph)")
     parser.add_argument("--out", type=Path, default=Path("bench/results/graph_store.json"))
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="gs-bench-store-"))
@@ -220,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not args.skip_fixture:
             results["fixture"] = fixture_bench(work, args.runs)
+            if args.torchserve:
+                results["torchserve"] = torchserve_bench(work, args.runs)
         if not args.skip_powerlaw:
             results["powerlaw"] = powerlaw_bench(work, args.nodes, args.edges, args.runs, args.full_edge_cap)
     finally:

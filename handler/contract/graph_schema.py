@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from handler.contract.artifacts import read_transform_json
-from handler.contract.gsp_schema import gsp_blocks, is_gsp_config
+from handler.contract.gsp_schema import gsp_blocks, gsp_feature, gsp_inputs, is_gsp_config
 from handler.contract.names import CanonicalEtype, as_etype  # noqa: F401 (re-exported)
 
 LEARNABLE_EMBEDDING_KEY = "gs_learnable_embedding"
@@ -132,6 +132,10 @@ class GraphSchema:
                 node_features.setdefault(ntype, []).extend(FeatureSpec(**f) for f in fields)
             for etype, fields in edge_blocks:
                 edge_features.setdefault(etype, []).extend(FeatureSpec(**f) for f in fields)
+            for block in gsp_inputs(conf):
+                block_features = tuple(FeatureSpec(**gsp_feature(f)) for f in block.pop("feature_blocks"))
+                block["id_columns"] = tuple(str(c) for c in block["id_columns"] if c is not None)
+                inputs.append(InputTable(features=block_features, **block))
         else:
             if not isinstance(conf.get("nodes"), list) or not isinstance(conf.get("edges"), list):
                 raise ValueError("graph construction config needs 'nodes' and 'edges' lists")

@@ -61,7 +61,7 @@ def gsp_blocks(conf: dict[str, Any]) -> tuple[list[tuple[str, list[dict[str, Any
             continue
         if not isinstance(block.get("type"), str):
             raise ValueError(f"GSProcessing node block without a 'type': {_short(block)}")
-        node_blocks.append((block["type"], [_feature(f) for f in block.get("features") or []]))
+        node_blocks.append((block["type"], [gsp_feature(f) for f in block.get("features") or []]))
     edge_blocks = []
     for block in edges:
         try:
@@ -70,12 +70,12 @@ def gsp_blocks(conf: dict[str, Any]) -> tuple[list[tuple[str, list[dict[str, Any
             raise ValueError(f"GSProcessing edge block without source/relation/dest types: {_short(block)}") from None
         if not all(isinstance(t, str) for t in etype):
             raise ValueError(f"GSProcessing edge block with a non-string type: {_short(block)}")
-        edge_blocks.append((etype, [_feature(f) for f in block.get("features") or []]))
+        edge_blocks.append((etype, [gsp_feature(f) for f in block.get("features") or []]))
     return (node_blocks, edge_blocks, bool(graph.get("is_homogeneous", False)),
             bool(graph.get("add_reverse_edges", False)))
 
 
-def _feature(block: dict[str, Any]) -> dict[str, Any]:
+def gsp_feature(block: dict[str, Any]) -> dict[str, Any]:
     """One GSProcessing feature as ``FeatureSpec`` fields: the transformation keeps
     GSProcessing's name (prefixed), kwargs, column(s) and saved state."""
     column = block.get("column")
@@ -88,13 +88,50 @@ def _feature(block: dict[str, Any]) -> dict[str, Any]:
     kind = transformation.get("name", "no-op")
     kwargs = transformation.get("kwargs") or {}
     dim = block.get("dim")
+    columns = (column,) if isinstance(column, str) else tuple(c for c in column or () if isinstance(c, str))
     transform = {
         "name": GSP_TRANSFORM_PREFIX + str(kind),
         "kwargs": kwargs,
         "column": column,
         "precomputed": block.get("precomputed_transformation"),
     }
-    return {"name": name, "transform": transform, "dim": tuple(dim) if isinstance(dim, list) else None}
+    return {"name": name, "transform": transform, "dim": tuple(dim) if isinstance(dim, list) else None,
+            "columns": columns}
+
+
+def gsp_inputs(conf: dict[str, Any]) -> list[dict[str, Any]]:
+    """Where each block of a GSProcessing config reads its rows (for the graph loader).
+
+    Args:
+        conf: the loaded JSON (``is_gsp_config``; ``gsp_blocks`` has checked its types).
+
+    Returns:
+        Per node block, then per edge block: ``InputTable`` fields except ``features``
+        (``type_name``, ``relation``, ``files``, ``format`` as GConstruct spells it,
+        ``id_columns``), with ``feature_blocks``, the block's features.
+    """
+    graph = conf["graph"]
+    out = []
+    for block in graph.get("nodes") or []:
+        if block:
+            out.append({"type_name": block["type"], "relation": None, "id_columns": (block.get("column"),),
+                        **_data(block), "feature_blocks": block.get("features") or []})
+    for block in graph["edges"]:
+        etype = (block["source"]["type"], block["relation"]["type"], block["dest"]["type"])
+        out.append({"type_name": ",".join(etype), "relation": etype,
+                    "id_columns": (block["source"].get("column"), block["dest"].get("column")),
+                    **_data(block), "feature_blocks": block.get("features") or []})
+    return out
+
+
+def _data(block: dict[str, Any]) -> dict[str, Any]:
+    """A block's ``data`` (format, files, separator) as GConstruct's ``files`` and ``format``."""
+    data = block.get("data") or {}
+    fmt: dict[str, Any] = {"name": data.get("format", "parquet")}
+    if data.get("separator") is not None:
+        fmt["separator"] = data["separator"]
+    files = data.get("files") or []
+    return {"files": tuple(files) if isinstance(files, list) else (files,), "format": fmt}
 
 
 def _short(block: Any) -> str:

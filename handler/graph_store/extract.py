@@ -295,6 +295,10 @@ class Extractor:
                 row = rows.get(node)
                 if row is not None:
                     self._choose(node, row, hop_fanout, seed, requested, wanted)
+            chosen = len(found.edges) + sum(len(keys) for keys in wanted.values())
+            if max_edges is not None and chosen > max_edges:  # before reading them (a hub at full)
+                raise ExtractionTooLargeError(
+                    f"the extraction would read {chosen} edges, over the limit of {max_edges}")
             brought = [n for node in frontier for n in given_into.get(node, ())]
             fetched = self._read(wanted, self._unknown(brought, rows), found)
             self._discover(list(fetched) + brought, rows, order, given, found, fetched)

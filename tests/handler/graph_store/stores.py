@@ -1,8 +1,9 @@
 """Embedded stores of the reference fixtures (tests build each once per session).
 
-Every fixture with ``raw/`` was built by GConstruct from one of three table sets, copied (once)
-under ``tests/fixtures/graph_store/``: ``acm`` (the ACM-like graph), ``acm`` with the text
-``paper`` table of the text fixtures, and ``homo`` (``sage_homo_nc``). A store is keyed by the
+Every fixture with ``raw/`` was built from one of four table sets, copied (once) under
+``tests/fixtures/graph_store/``: ``acm`` (the ACM-like graph), ``acm`` with the text ``paper``
+table of the text fixtures, ``homo`` (``sage_homo_nc``) and ``gsp`` (``gsp_rgcn_nc``, built by
+GSProcessing). A store is keyed by the
 fixture's ``data_transform_new.json`` bytes and table set, so fixtures sharing both share it.
 """
 
@@ -21,7 +22,7 @@ RAW = FIXTURES_DIR / "graph_store"
 TEXT_FIXTURES = ("rgcn_nc_lm", "rgcn_nc_text_bert")
 # Fixtures whose model the server serves and whose raw/ tables are copied.
 STORE_FIXTURES = sorted(
-    v for v in ("hgt_er", "hgt_nc", "hgt_nc_efeat", "rgat_nc", "rgcn_ec", "rgcn_lp", "rgcn_nc",
+    v for v in ("gsp_rgcn_nc", "hgt_er", "hgt_nc", "hgt_nc_efeat", "rgat_nc", "rgcn_ec", "rgcn_lp", "rgcn_nc",
                 "rgcn_nc_efeat", "rgcn_nc_learnable", "rgcn_nc_lm", "rgcn_nc_text_bert", "rgcn_nr",
                 "sage_homo_nc")
     if (FIXTURES_DIR / v).is_dir()
@@ -32,6 +33,8 @@ def input_dir(variant: str, tmp: Path) -> Path:
     """The folder of the tables a fixture's graph was built from."""
     if variant == "sage_homo_nc":
         return RAW / "homo"
+    if variant == "gsp_rgcn_nc":  # GSProcessing-built: its own tables (keywords, pages)
+        return RAW / "gsp"
     if variant not in TEXT_FIXTURES:
         return RAW / "acm"
     folder = tmp / "acm_text"

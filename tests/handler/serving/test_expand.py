@@ -183,3 +183,17 @@ def test_store_location_archive_record_and_environment_override(tmp_path):
     uri = "neptune-db://cluster.example:8182"
     overridden = ServingOptions.from_sources(archived.as_section(), {"GS_GRAPH_STORE": uri})
     assert store_location(overridden, tmp_path) == uri
+
+
+def test_extraction_over_the_edge_limit_is_a_413_before_reading(cache):
+    from handler.contract.limits import RequestLimits
+
+    predictor = RealtimePredictor.from_artifacts(
+        artifacts_dir("rgcn_nc"), limits=RequestLimits(max_edges=50, max_batch_edges=1_000_000),
+        graph_store=str(cache.path("rgcn_nc")))
+    try:
+        case = next(c for c in load_cases("rgcn_nc") if c.name == "v06_large_full")
+        envelope = predictor.predict(_targets_only(case, fanout="full"))
+        assert envelope["status_code"] == 413 and "max_edges" in envelope["error"]
+    finally:
+        predictor.expander.close()
