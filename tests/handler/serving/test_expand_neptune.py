@@ -60,7 +60,9 @@ def test_targets_only_from_neptune_answers_target(neptune: NeptuneCopies, varian
         predictor = _predictor(neptune, variant, kind)
         try:
             server = neptune.get(variant).server
-            for case in [c for c in load_cases(variant) if c.name.endswith("_full")]:
+            # the smallest full neighbourhood (byte parity of every store payload: test_neptune_parity)
+            for case in sorted((c for c in load_cases(variant) if c.name.endswith("_full")),
+                               key=lambda c: len(c.body))[:1]:
                 server.clear()
                 got, want = _results(predictor.predict(_targets_only(case, fanout="full"))), _results(case.target)
                 assert server.count() <= 3, (case.id, server.count())  # 2 layers: seeds + one per hop
