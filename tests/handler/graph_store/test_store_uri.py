@@ -85,3 +85,37 @@ def test_region_from_the_aws_configuration(monkeypatch: pytest.MonkeyPatch, tmp_
     monkeypatch.delenv("AWS_DEFAULT_REGION")
     with pytest.raises(ValueError, match=r"add \?region="):
         resolve_region(parse_store("neptune-graph://g-abc"))
+
+
+def test_aws_forms_reach_the_cluster_and_the_graph_with_their_signing_scopes(tmp_path) -> None:
+    """No network: botocore's transport is replaced at ``before-send`` to capture the request the
+    runner would send to AWS (URL and SigV4 scope)."""
+    import io
+
+    from botocore.awsrequest import AWSResponse
+
+    from handler.graph_store.store_uri import open_store
+    from tests.handler.graph_store.neptune_env import fake_aws
+
+    class Body(io.BytesIO):
+        def stream(self, *args, **kwargs):
+            yield self.read()
+
+    sent: list[tuple[str, str]] = []
+
+    def capture(request, **kwargs):
+        auth = request.headers.get("Authorization")
+        sent.append((request.url, auth.decode() if isinstance(auth, bytes) else auth))
+        return AWSResponse(request.url, 200, {"Content-Type": "application/json"}, Body(b'{"results": []}'))
+
+    with fake_aws(tmp_path):
+        for uri in ("neptune-graph://g-abc123", f"neptune-db://{CLUSTER}"):
+            runner = open_store(uri)
+            runner._client.meta.events.register("before-send", capture)  # botocore's hook, not ours
+            assert runner.run("RETURN 1 AS x", {}) == []
+            runner.close()
+    (graph_url, graph_auth), (db_url, db_auth) = sent
+    assert graph_url == "https://g-abc123.us-east-1.neptune-graph.amazonaws.com/queries"
+    assert "/us-east-1/neptune-graph/aws4_request" in graph_auth
+    assert db_url == f"https://{CLUSTER}:8182/opencypher"
+    assert "/eu-west-2/neptune-db/aws4_request" in db_auth
