@@ -10,6 +10,7 @@ from pathlib import Path
 
 import botocore.session
 
+from handler.contract.lm_resolution import parse_lm_mapping
 from handler.contract.settings import (
     EMF_METRICS_ENV,
     GRAPH_STORE_ENV,
@@ -20,7 +21,7 @@ from handler.contract.settings import (
 from sagemaker_deploy.aws import ConfigError
 from sagemaker_deploy.container_env import TASK_TYPES, container_env_problems
 from sagemaker_deploy.graph_store import add_graph_store_arg, graph_store_problems, uses_neptune
-from sagemaker_deploy.lm_models import lm_problems, parse_lm_models, required_lm_names
+from sagemaker_deploy.lm_models import lm_problems, required_lm_names
 from sagemaker_deploy.naming import check_name_format, extract_ecr_region, parse_s3_url
 from sagemaker_deploy.packaging import (
     PACKAGE_KINDS,
@@ -173,7 +174,7 @@ def model_source(args: argparse.Namespace) -> ModelSource:
     """The artifacts named by the flags."""
     return ModelSource(args.restore_model_path, args.model_yaml_config_file,
                        args.graph_json_config_file, args.infer_task_type,
-                       parse_lm_models(getattr(args, "lm_model", None) or []),
+                       parse_lm_mapping(getattr(args, "lm_model", None) or []),
                        graph_store=getattr(args, "graph_store", None))
 
 
@@ -240,7 +241,7 @@ def check_model_version_args(args: argparse.Namespace, region: str) -> None:
     except ConfigError as err:
         problems.append(f"--upload-tarfile-s3: {err}")
     try:
-        lm_given = parse_lm_models(args.lm_model or [])
+        lm_given = parse_lm_mapping(args.lm_model or [])
     except ValueError as err:
         problems.append(str(err))
     else:

@@ -246,7 +246,7 @@ def _write_table(connection: Any, label: str, props: dict[str, str], path: Path)
         writer.writerow(header)
         for row in _rows(connection, query, {}):
             writer.writerow([neptune_id(label, row[0]), label]
-                            + [fmt(value, count) for fmt, value in zip(formats, row, strict=True)])
+                            + [fmt(value, count) for fmt, value in zip(formats, row)])
             count += 1
     return count
 
@@ -330,7 +330,7 @@ def read_node_file(path: str | Path) -> NodeFile:
             does not parse as its column's type.
     """
     with open(path, encoding="utf-8", newline="") as f:
-        reader = csv.reader(f, strict=True)
+        reader = csv.reader(f)
         columns = check_header(next(reader), "node")
         props = [c for c in columns if not c.is_system]
         where = {c.name: i for i, c in enumerate(columns)}
