@@ -12,7 +12,8 @@ from bench.inprocess import (
 )
 from handler.serving.predictor import STAGES
 
-_SHORT = {"decode": "decode", "expand": "exp", "parse": "parse", "build": "build", "forward": "fwd", "envelope": "env"}
+_SHORT = {"decode": "decode", "expand": "exp", "parse": "parse", "transform": "tf", "build": "build",
+          "forward": "fwd", "envelope": "env"}
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:

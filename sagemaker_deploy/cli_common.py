@@ -10,10 +10,18 @@ from pathlib import Path
 
 import botocore.session
 
-from handler.contract.settings import EMF_METRICS_ENV, HTTP_STATUS_ENV, INFER_TASK_TYPE_ENV, MODEL_NAME_ENV
+from handler.contract.lm_resolution import parse_lm_mapping
+from handler.contract.settings import (
+    EMF_METRICS_ENV,
+    GRAPH_STORE_ENV,
+    HTTP_STATUS_ENV,
+    INFER_TASK_TYPE_ENV,
+    MODEL_NAME_ENV,
+)
 from sagemaker_deploy.aws import ConfigError
 from sagemaker_deploy.container_env import TASK_TYPES, container_env_problems
-from sagemaker_deploy.lm_models import lm_problems, parse_lm_models, required_lm_names
+from sagemaker_deploy.graph_store import add_graph_store_arg, graph_store_problems, uses_neptune
+from sagemaker_deploy.lm_models import lm_problems, required_lm_names
 from sagemaker_deploy.naming import check_name_format, extract_ecr_region, parse_s3_url
 from sagemaker_deploy.packaging import (
     PACKAGE_KINDS,
@@ -120,6 +128,7 @@ def add_model_version_args(parser: argparse.ArgumentParser, required: bool) -> N
     parser.add_argument("--s3-kms-key-id", type=str, default=None,
                         help="KMS key (ID, ARN or alias) to encrypt the model tarball with (SSE-KMS); "
                              "default: the bucket's default encryption")
+    add_graph_store_arg(parser)
 
 
 def add_wait_args(parser: argparse.ArgumentParser) -> None:
@@ -165,7 +174,8 @@ def model_source(args: argparse.Namespace) -> ModelSource:
     """The artifacts named by the flags."""
     return ModelSource(args.restore_model_path, args.model_yaml_config_file,
                        args.graph_json_config_file, args.infer_task_type,
-                       parse_lm_models(getattr(args, "lm_model", None) or []))
+                       parse_lm_mapping(getattr(args, "lm_model", None) or []),
+                       graph_store=getattr(args, "graph_store", None))
 
 
 def container_environment(args: argparse.Namespace, package_kind: str) -> dict[str, str]:
@@ -186,6 +196,8 @@ def container_environment(args: argparse.Namespace, package_kind: str) -> dict[s
         env[EMF_METRICS_ENV] = "true"
     if package_kind == "artifacts":
         env.update({INFER_TASK_TYPE_ENV: args.infer_task_type, MODEL_NAME_ENV: args.model_name})
+    if getattr(args, "graph_store", None):
+        env[GRAPH_STORE_ENV] = args.graph_store  # a URI: never a credential (store_uri refuses them)
     env.update(dict(args.container_env))
     return env
 
@@ -194,9 +206,12 @@ def network_isolation(args: argparse.Namespace) -> bool:
     """CreateModel's EnableNetworkIsolation for the --network-isolation flag.
 
     ``auto`` is on: the container reads only the model tarball (language models included,
-    ``--lm-model``; it never downloads one) and answers SageMaker's calls.
+    ``--lm-model``; it never downloads one) and answers SageMaker's calls; off when the model
+    queries a Neptune graph store (``--graph-store``; ``true`` is then refused by the checks).
     """
-    return args.network_isolation in ("auto", "true")
+    if args.network_isolation == "auto":
+        return not uses_neptune(args)
+    return args.network_isolation == "true"
 
 
 def check_model_version_args(args: argparse.Namespace, region: str) -> None:
@@ -226,7 +241,7 @@ def check_model_version_args(args: argparse.Namespace, region: str) -> None:
     except ConfigError as err:
         problems.append(f"--upload-tarfile-s3: {err}")
     try:
-        lm_given = parse_lm_models(args.lm_model or [])
+        lm_given = parse_lm_mapping(args.lm_model or [])
     except ValueError as err:
         problems.append(str(err))
     else:
@@ -237,6 +252,7 @@ def check_model_version_args(args: argparse.Namespace, region: str) -> None:
     problems += _graph_json_problems(args.graph_json_config_file)
     problems += _production_variant_problems(args.custom_production_variant)
     problems += container_env_problems(args.container_env)
+    problems += graph_store_problems(args, region)
     if args.s3_bucket_owner and not re.fullmatch(r"\d{12}", args.s3_bucket_owner):
         problems.append(f"--s3-bucket-owner must be a 12-digit AWS account ID, got {args.s3_bucket_owner!r}")
     if args.model_package == "mar" and not serving_stack_installed():

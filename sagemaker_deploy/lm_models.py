@@ -25,30 +25,6 @@ from handler.contract.lm_config import required_lm_names as _artifact_lm_names
 from handler.contract.names import ARCHIVE_LM_DIR, LM_CONFIG_FILE
 
 
-def parse_lm_models(entries: Iterable[str]) -> dict[str, Path]:
-    """``NAME=DIR`` strings (the ``--lm-model`` flag) as a mapping.
-
-    Args:
-        entries: ``NAME=DIR`` strings.
-
-    Returns:
-        NAME -> DIR (as given).
-
-    Raises:
-        ValueError: an entry without ``=`` or with an empty side, or a name given twice.
-    """
-    mapping: dict[str, Path] = {}
-    for entry in entries:
-        name, sep, directory = entry.partition("=")
-        name, directory = name.strip(), directory.strip()
-        if not sep or not name or not directory:
-            raise ValueError(f"--lm-model {entry!r} is not NAME=DIR")
-        if name in mapping:
-            raise ValueError(f"--lm-model {name!r} is given twice")
-        mapping[name] = Path(directory)
-    return mapping
-
-
 def required_lm_names(yaml_file: Path, json_file: Path) -> list[str]:
     """The LM names the artifacts use, sorted (unreadable files give none: reported elsewhere).
 

@@ -41,6 +41,7 @@ class ModelSource:
 
     Attributes:
         lm_models: ``--lm-model`` NAME -> DIR, the language models shipped with the model.
+        graph_store: ``--graph-store`` URI recorded in the `.mar` (targets-only requests).
     """
 
     restore_model_path: Path
@@ -48,6 +49,7 @@ class ModelSource:
     graph_json_config_file: Path
     infer_task_type: str
     lm_models: dict = field(default_factory=dict)
+    graph_store: str | None = None
 
     def missing(self) -> list[str]:
         """Human-readable problems with the paths; empty when every file is there."""
@@ -109,6 +111,8 @@ def build_mar(source: ModelSource, model_name: str, export_dir: Path) -> Path:
     ]
     for name, directory in sorted(source.lm_models.items()):
         cmd += ["--lm-model", f"{name}={directory}"]
+    if source.graph_store:
+        cmd += ["--graph-store", source.graph_store]
     # torch-model-archiver stages in $TMPDIR/<model-name> and deletes it: give it its own TMPDIR.
     with tempfile.TemporaryDirectory(prefix="gs-mar-tmp-") as tmp:
         env = {**os.environ, "TMPDIR": tmp}

@@ -159,7 +159,7 @@ class Extractor:
         for table in self.layout.tables:
             types = self._types.get(table.label, {})
             names = tuple(f"x{table.index}_{j}" for j in range(len(table.features)))
-            columns += [(n, types.get(f, "STRING")) for n, f in zip(names, table.features, strict=True)]
+            columns += [(n, types.get(f, "STRING")) for n, f in zip(names, table.features)]
             self._edge_feature_columns[table.index] = names
         # node type -> its id column, then one column per property (features, block columns)
         self._node_columns: dict[str, tuple[str, ...]] = {}
@@ -171,9 +171,9 @@ class Extractor:
             types = self._types.get(nt, {})
             columns.append((names[0], "STRING"))
             columns += [(n, types.get(p, "INT64" if p.startswith("gs_") else "STRING"))
-                        for n, p in zip(names[1:], props, strict=True)]
+                        for n, p in zip(names[1:], props)]
             self._node_columns[nt] = names
-            column = dict(zip(props, names[1:], strict=True))
+            column = dict(zip(props, names[1:]))
             self._row_plan[nt] = (
                 tuple((f, column[f], types.get(f)) for f in self._features[nt]),
                 tuple((s.label, column[s.deg_property], column[s.base_property])
@@ -188,7 +188,7 @@ class Extractor:
         def node_values(nt: str) -> dict[str, str]:
             names = self._node_columns[nt]
             values = {names[0]: f"n.{key}"}
-            values.update({n: f"n.{quote(p)}" for n, p in zip(names[1:], self._node_props[nt], strict=True)})
+            values.update({n: f"n.{quote(p)}" for n, p in zip(names[1:], self._node_props[nt])})
             return values
 
         # (kind, name) -> (text after "UNWIND $p<b> AS k ", up to and including "RETURN <columns>")
@@ -207,7 +207,7 @@ class Extractor:
                 given = {"c0": f"e.{quote(SRC_PROPERTY)}", "c1": f"e.{quote(DST_PROPERTY)}",
                          "c2": f"e.{quote(FORWARD_KEY_PROPERTY)}"}
                 given.update({n: f"e.{quote(f)}" for n, f in zip(
-                    self._edge_feature_columns[table.index], table.features, strict=True)})
+                    self._edge_feature_columns[table.index], table.features)})
                 given.update(node_values(far_type))
                 self._branch[("e", label)] = (
                     f"MATCH (e:{quote(label)} {{{key}: k}}) "
@@ -327,7 +327,7 @@ class Extractor:
             if not total:
                 continue
             for position in sample_positions(seed, etype, ntype, node_id, total, fanout.get(etype, 0)):
-                for label, (deg, base) in zip(labels, blocks, strict=True):
+                for label, (deg, base) in zip(labels, blocks):
                     if position < deg:
                         done = requested.setdefault(label, set())
                         key = base + position
@@ -359,7 +359,7 @@ class Extractor:
             if table.features:
                 types = self._types.get(table.label, {})
                 edge["features"] = {f: self._value(r[c], types.get(f)) for f, c in zip(
-                    table.features, self._edge_feature_columns[table.index], strict=True)}
+                    table.features, self._edge_feature_columns[table.index])}
             found.edges[ident] = edge
         return rows
 

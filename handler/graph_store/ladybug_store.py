@@ -63,7 +63,7 @@ class LadybugRunner:
             if isinstance(result, list):  # several statements: never sent by the extractor
                 raise GraphStoreError("graph store query held several statements")
             names = result.get_column_names()
-            rows = [dict(zip(names, row, strict=True)) for row in result.get_all()]
+            rows = [dict(zip(names, row)) for row in result.get_all()]
             result.close()
         except RuntimeError as exc:
             text = str(exc)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from operator import itemgetter
 from typing import Any, cast
 
@@ -255,13 +256,43 @@ class GraphBuilder:
         return {name: self._apply(compiled, group, f"edge type {list(etype)}", "edge")
                 for name, compiled in transforms.items()}
 
+    def transform_batch(self, requests: Sequence[ParsedRequest]) -> None:
+        """Transforms each row-wise feature of a batch's requests in one call (in place).
+
+        A feature transform costs ~10-40 us per call whatever its rows (numpy call overhead), so
+        a batch transforms each row-wise feature of a node type (relation) once over the rows of
+        all its requests and leaves each request's rows on its group (``TypeGroup.transformed``);
+        ``build`` then uses them. Only what answers exactly as each request alone is batched:
+        a ``row_wise`` transform over values whose leaves are all floats or all integers
+        (numpy then gives every request's values, alone or together, the same dtype). Anything
+        else, or any failure, is left to ``build`` request by request (which raises the right
+        error for the right request).
+
+        Args:
+            requests: the parsed requests of a batch.
+        """
+        if len(requests) < 2:
+            return
+        for part, compiled_by_type in (("nodes", self._node_transforms), ("edges", self._edge_transforms)):
+            types: dict[Any, list[TypeGroup]] = {}
+            for request in requests:
+                for key, group in getattr(request, part).items():
+                    if group.columns is None and group.keys:
+                        types.setdefault(key, []).append(group)
+            for key, groups in types.items():
+                for name, (transform, _) in compiled_by_type.get(key, {}).items():
+                    with_feature = [g for g in groups if name in g.keys]  # type: ignore[operator]  # keys checked above
+                    if transform.row_wise and len(with_feature) > 1:
+                        _transform_together(transform, name, with_feature)
+
     @staticmethod
     def _apply(compiled: _Compiled, group: TypeGroup, where: str, id_word: str) -> np.ndarray:
         transform, dim = compiled
         name = transform.name
-        values = group.values(name)
         try:
-            out = transform.apply(values)
+            out: np.ndarray = group.transformed.get(name)  # type: ignore[assignment]  # set by transform_batch
+            if out is None:
+                out = transform.apply(group.values(name))
         except FeatureValueError as err:
             at = "" if err.row is None else f", {id_word} {format_id(group.ids[err.row])}"
             raise GraphConstructionError(f"{where}{at}: feature '{name}' {err.reason}") from None
@@ -379,6 +410,34 @@ class GraphBuilder:
                     np.concatenate(arrays, axis=1) if len(arrays) > 1 else arrays[0],
                     self.edge_input_dims.get(etype), f"edge type {list(etype)}", names)
         return inputs
+
+
+def _transform_together(transform: FeatureTransform, name: str, groups: list[TypeGroup]) -> None:
+    """One ``transform`` call over the rows of several requests' groups (see
+    ``GraphBuilder.transform_batch``); leaves each group's rows on it, or nothing."""
+    parts = [list(map(itemgetter(name), g.features)) for g in groups]
+    values = list(chain.from_iterable(parts))
+    leaves = set(map(type, values))
+    if leaves == {list}:
+        leaves = set(map(type, chain.from_iterable(values)))
+    if leaves not in ({float}, {int}) or not transform.accepts_arrays:
+        return
+    try:
+        with np.errstate(all="ignore"):
+            rows = np.array(values)
+            # All floats (all ints within int64): the array np.array makes of each request's
+            # values alone has this dtype too, so the transform sees its rows as it would alone.
+            if rows.dtype != (np.float64 if leaves == {float} else np.int64):
+                return
+            out = transform.apply(rows)
+    except Exception:  # noqa: BLE001 - each request is transformed alone by build, which reports it
+        return
+    if not isinstance(out, np.ndarray) or len(out) != len(values):
+        return
+    start = 0
+    for group, part in zip(groups, parts, strict=True):
+        group.transformed[name] = out[start:start + len(part)]
+        start += len(part)
 
 
 def _checked_width(x: np.ndarray, width: int | None, where: str, names: Sequence[str]) -> torch.Tensor:

@@ -33,6 +33,8 @@ class TypeGroup:
         missing_features: id of the first member without a ``features`` field, if any.
         columns: feature name -> its values of every member, for a group read from columns
             (an Arrow request: a numpy array for numbers, else the JSON values); None otherwise.
+        transformed: feature name -> its transformed rows, when the batch transformed them
+            together (``GraphBuilder.transform_batch``).
     """
 
     def __init__(self, where: str) -> None:
@@ -42,6 +44,7 @@ class TypeGroup:
         self.features: list[dict[str, Any]] = []
         self.missing_features: Any = None
         self.columns: dict[str, Any] | None = None
+        self.transformed: dict[str, Any] = {}
 
     def values(self, name: str) -> Any:
         """Every member's value of feature ``name``, in member order (a list, or the column).

@@ -8,7 +8,7 @@ shows.
 | metric | type | unit | per | extra label |
 | --- | --- | --- | --- | --- |
 | GsGraphNodes / GsGraphEdges | histogram | count | valid request | |
-| GsPreprocessTime | histogram | ms | request (stages decode + parse + build) | |
+| GsPreprocessTime | histogram | ms | request (stages decode + parse + transform + build; transform: its batch's) | |
 | GsInferenceTime | histogram | ms | valid request (stage forward: its batch's forward) | |
 | GsPostprocessTime | histogram | ms | request (stage envelope: serialisation) | |
 | GsRequestErrors | counter | count | request answered with status != 200 | StatusCode |
@@ -84,7 +84,7 @@ def batch_lines(metrics: Any, outcomes: Sequence[RequestOutcome], hostname: str,
     for idx, outcome in enumerate(outcomes):
         request_id = ids[idx] if isinstance(ids, dict) and idx in ids else every_id
         stages = outcome.timings_ms
-        pre = [stages[s] for s in ("decode", "parse", "build") if s in stages]
+        pre = [stages[s] for s in ("decode", "parse", "transform", "build") if s in stages]
         for name, value in (
             ("GsPreprocessTime", sum(pre) if pre else None),
             ("GsInferenceTime", stages.get("forward")),

@@ -43,15 +43,18 @@ class FeatureTransform(ABC):
             scalar (rule T6).
         accepts_arrays: ``apply`` takes a numpy column (numbers of an Arrow request) as it is;
             a transform without it gets the column's JSON values (``tolist``).
+        row_wise: each output row depends on its input row only (no statistic of the request),
+            so the rows of several requests may be transformed in one call.
     """
 
     accepts_arrays = False
+    row_wise = False
 
     def __init__(self, name: str, scalar_input: bool = False) -> None:
         self.name = name
         self.scalar_input = scalar_input
 
-    def apply(self, raw_values: Sequence[Any]) -> np.ndarray:
+    def apply(self, raw_values: Sequence[Any] | np.ndarray) -> np.ndarray:
         """Transforms the raw values of every node (or edge) of one type in one request.
 
         Args:
@@ -77,7 +80,8 @@ class FeatureTransform(ABC):
             raw_values = [v[0] if isinstance(v, list) and len(v) == 1 else v for v in raw_values]
         with np.errstate(over="ignore"):  # overflow is checked below, with the row named
             try:
-                out = self._transform(raw_values)
+                # A numpy column only reaches a transform that accepts_arrays (it reads it as to_array would).
+                out = self._transform(raw_values)  # type: ignore[arg-type]
             except RecursionError:  # str()/repr() of a value nested ~1,000 levels deep
                 raise FeatureValueError(None, "holds a value nested too deeply") from None
             if out.ndim == 1:

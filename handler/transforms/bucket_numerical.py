@@ -28,6 +28,7 @@ class BucketNumericalTransform(FeatureTransform):
     """
 
     accepts_arrays = True  # numbers only: a numpy column is what to_array would make
+    row_wise = True
 
     def __init__(
         self,

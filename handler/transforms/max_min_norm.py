@@ -52,6 +52,8 @@ class MaxMinNormTransform(FeatureTransform):
         self._range = None
         if self.max_val is not None and self.min_val is not None and not np.any(self.max_val == self.min_val):
             self._range = self.max_val - self.min_val
+        # Configured bounds: each row on its own (a request-computed bound depends on the others).
+        self.row_wise = self._range is not None
 
     def _transform(self, raw_values: Sequence[Any]) -> np.ndarray:
         feats = to_numeric(to_array(raw_values), raw_values)

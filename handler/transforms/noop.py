@@ -41,6 +41,7 @@ class NoopTransform(FeatureTransform):
         self.separator = separator
         # Numbers (not strings to split): a numpy column is what to_array would make of them.
         self.accepts_arrays = separator is None
+        self.row_wise = separator is None
 
     def _transform(self, raw_values: Sequence[Any]) -> np.ndarray:
         if self.separator is not None:

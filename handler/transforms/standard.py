@@ -21,6 +21,7 @@ class StandardTransform(FeatureTransform):
     """
 
     accepts_arrays = True  # numbers only: a numpy column is what to_array would make
+    row_wise = True
 
     def __init__(
         self, name: str, summation: Sequence[float], dtype: type = np.float32, scalar_input: bool = False

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from handler.contract.arrow_payload import payload_to_arrow, read_arrow
 from handler.contract.graph_schema import GraphSchema
 from handler.contract.model_config import ModelConfig
 from handler.graph_store.extract import StoreMismatchError
@@ -202,3 +203,19 @@ def test_commands_run_without_torch_or_numpy(tmp_path):
     again = _cli("load", "--graph-json-config-file", str(art / "data_transform_new.json"),
                  "--input-dir", str(RAW / "acm"), "--store", str(store))
     assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_build_payload_as_arrow_is_the_json_payload_as_columns(stores):
+    """--format arrow: the same request as our Arrow content type, still without torch or numpy."""
+    art = artifacts_dir("rgcn_nc")
+    store = stores.path("rgcn_nc")
+    targets = json.dumps([{"node_type": "paper", "node_id": "p4995"}])
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    runs = {fmt: subprocess.run([sys.executable, "-c", BLOCKER, "build", "--model-dir", str(art), "--store",
+                                 str(store), "--targets", targets, "--seed", "5", "--format", fmt],
+                                capture_output=True, env=env, timeout=120, cwd=REPO)
+            for fmt in ("json", "arrow")}
+    assert all(r.returncode == 0 for r in runs.values()), {f: r.stderr for f, r in runs.items()}
+    doc = json.loads(runs["json"].stdout)
+    assert runs["arrow"].stdout == payload_to_arrow(doc)
+    assert read_arrow(runs["arrow"].stdout).to_document()["targets"] == doc["targets"]

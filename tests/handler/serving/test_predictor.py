@@ -88,7 +88,7 @@ def test_answer_reports_stages_sizes_and_serialised_envelopes():
     ok, rejected = p.answer([(_body("rgcn_nc", "v02_small"), "application/json"),
                              (_body("rgcn_nc", "x03_unknown_target_id"), "application/json")])
     assert (ok.num_nodes, ok.num_edges) == (73, 80)
-    assert set(ok.timings_ms) == {"decode", "expand", "parse", "build", "forward", "envelope"}
+    assert set(ok.timings_ms) == {"decode", "expand", "parse", "transform", "build", "forward", "envelope"}
     assert ok.body == envelope.dumps(p.predict(_body("rgcn_nc", "v02_small")))
     assert rejected.status_code == TargetNodeIdError.status_code
     assert "forward" not in rejected.timings_ms and rejected.num_nodes is None
@@ -148,11 +148,11 @@ def test_dumps_writes_compact_json_without_nan_tokens():
 def test_the_pipeline_is_a_checked_list_of_typed_stages():
     from handler.serving.predictor import PIPELINE, STAGES, Stage, check_pipeline
 
-    assert STAGES == ("decode", "expand", "parse", "build", "forward", "envelope")
+    assert STAGES == ("decode", "expand", "parse", "transform", "build", "forward", "envelope")
     assert check_pipeline(PIPELINE) == STAGES
     decode, expand, parse, *rest = PIPELINE
     # A stage whose input is not its predecessor's output is refused.
-    with pytest.raises(TypeError, match="stage build takes ParsedRequest"):
+    with pytest.raises(TypeError, match="stage transform takes ParsedRequest"):
         check_pipeline((decode, expand, *rest))
     # One entry adds a stage: same-typed, between decode and parse (as expand is).
     identity = Stage("identity", decode.gives, decode.gives, lambda p, d: d)

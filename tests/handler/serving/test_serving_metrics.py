@@ -44,7 +44,7 @@ def _emit_through_torchserve(metrics) -> None:
     one line per metric (the handler's lines must be exactly these)."""
     for idx, outcome in enumerate(OUTCOMES):
         stages = outcome.timings_ms
-        pre = round(sum(stages[s] for s in ("decode", "parse", "build") if s in stages), 3)
+        pre = round(sum(stages[s] for s in ("decode", "parse", "transform", "build") if s in stages), 3)
         metrics.add_metric("GsPreprocessTime", pre, "ms", idx=idx, dimensions=[], metric_type=MetricTypes.HISTOGRAM)
         if "forward" in stages:
             metrics.add_metric("GsInferenceTime", stages["forward"], "ms", idx=idx, dimensions=[],

@@ -1,0 +1,75 @@
+"""A `.mar` whose graph store is Neptune: gs-build-mar records the URI (and no credential), and
+gs-predict --mar answers targets-only requests from the (fake, loopback) Neptune like target/."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from mar_builder import cli as build_cli
+from tests.compare import artifacts_dir, load_cases, result_key
+from tests.handler.graph_store.neptune_env import CREDENTIALS, fake_aws
+from tests.handler.graph_store.neptune_stores import NeptuneCopies
+from tests.handler.graph_store.stores import StoreCache
+
+REPO = Path(__file__).resolve().parents[2]
+VARIANT = "rgcn_nc"
+
+
+@pytest.fixture(scope="module")
+def neptune(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NeptuneCopies, dict[str, str]]]:
+    stores = StoreCache(tmp_path_factory.mktemp("stores"))
+    with fake_aws(tmp_path_factory.mktemp("aws-home")) as env:
+        copies = NeptuneCopies(stores, tmp_path_factory.mktemp("neptune"))
+        try:
+            yield copies, env
+        finally:
+            copies.close()
+            stores.close()
+
+
+def test_mar_with_a_neptune_store_answers_targets_only(neptune: tuple[NeptuneCopies, dict[str, str]],
+                                                       tmp_path: Path) -> None:
+    copies, env = neptune
+    uri = copies.get(VARIANT).server.uri("neptune-db", read_timeout=5)
+    art = artifacts_dir(VARIANT)
+    assert build_cli.main([
+        "--restore-model-path", str(art),
+        "--model-yaml-config-file", str(art / "GRAPHSTORM_RUNTIME_UPDATED_TRAINING_CONFIG.yaml"),
+        "--graph-json-config-file", str(art / "data_transform_new.json"),
+        "--infer-task-type", "node_classification", "--model-name", "m", "--export-path", str(tmp_path),
+        "--graph-store", uri,
+    ]) == 0
+    mar = tmp_path / "m.mar"
+    with zipfile.ZipFile(mar) as archive:
+        everything = b"".join(archive.read(name) for name in archive.namelist())
+    assert uri.encode() in everything  # the store is recorded ...
+    assert not [c for c in CREDENTIALS if c.encode() in everything]  # ... and no credential
+    case = next(c for c in load_cases(VARIANT) if c.name == "v04_medium_full")
+    sent = json.loads(case.body)
+    payload = tmp_path / "targets.json"
+    payload.write_bytes(orjson.dumps({"version": sent["version"], "gml_task": sent["gml_task"],
+                                      "targets": sent["targets"], "fanout": "full"}))
+    proc = subprocess.run([sys.executable, "-m", "mar_builder.predict_cli", "--mar", str(mar), str(payload)],
+                          capture_output=True, timeout=300, cwd=REPO, env={**_base_env(), **env})
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout)
+    want = {result_key(r): r["prediction"] for r in case.target["data"]["results"]}
+    assert [result_key(r) for r in got["data"]["results"]] == list(want)
+    for r in got["data"]["results"]:
+        assert max(abs(a - b) for a, b in zip(r["prediction"], want[result_key(r)], strict=True)) <= 1e-5
+    output = (proc.stdout + proc.stderr).decode()
+    assert not [c for c in CREDENTIALS if c in output]
+
+
+def _base_env() -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
