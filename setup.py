@@ -65,7 +65,8 @@ BENCH_REQUIRES = [
 setup(
     name="gs-torchserve",
     version="0.1.0",
-    description="Real-time inference for GraphStorm GNN models (node, edge, link prediction) on TorchServe and Amazon SageMaker",
+    description=("Real-time inference for GraphStorm GNN models (node, edge, link prediction) on TorchServe "
+                 "and Amazon SageMaker"),
     # The serving stack needs 3.11 (its pins); the deploy tools run on >= 3.9.
     python_requires=">=3.9",
     packages=find_packages(include=["handler", "handler.*", "mar_builder", "mar_builder.*",

@@ -1,1 +1,4 @@
-"""Torch-free, numpy-free facts every package shares (Python >= 3.9): names, errors, envelope, limits, graph schema, artifact and config readers."""
+"""Torch-free, numpy-free facts every package shares (Python >= 3.9).
+
+Names, errors, envelope, limits, graph schema, artifact and config readers.
+"""

@@ -4,8 +4,8 @@
 0.5.1's real-time endpoint answers for that kind of failure (``realtime_http_response.py``)
 and the text placed in the envelope's ``error`` field; two conditions GraphStorm has no code
 for get HTTP's (413 limits exceeded, 422 float32 overflow; ``docs/reliability.md``). This
-module is the only place status codes are decided. ``UnsupportedConfigError`` is a load-time error: the model artifacts ask
-for something this server does not implement.
+module is the only place status codes are decided. ``UnsupportedConfigError`` is a load-time
+error: the model artifacts ask for something this server does not implement.
 """
 
 from __future__ import annotations

@@ -121,7 +121,8 @@ class LMResolver:
         cached = _hf_cache_snapshot(name)
         if cached is not None:
             return cached
-        looked = [str(r / name) for r in self.search_roots] + [str(Path(name).resolve()), "the local Hugging Face cache"]
+        looked = [str(r / name) for r in self.search_roots]
+        looked += [str(Path(name).resolve()), "the local Hugging Face cache"]
         raise LMNotFoundError(
             f"language model {name!r} not found locally (looked in: {', '.join(looked)}); the hub is "
             f"not used at serving time: build the archive with --lm-model {name}=DIR, or set "

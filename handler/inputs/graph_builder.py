@@ -5,9 +5,9 @@ Mirrors GraphStorm 0.5.1's ``process_json_payload_graph`` plus the model-aware c
 feature transforms (411), edge endpoints (411), model features (404), targets (403/404).
 The structural checks ran in ``parse`` (``payload_groups``). A graph built with ``add_reverse_edges``
 gets its reverse edges derived here, as GConstruct added them (GraphStorm's real-time path
-does not, so it serves such a model without them). Differences (``docs/compatibility.md``): an edgeless payload is valid (T4), every model
-relation is present in the graph even without edges (H1), NaN/inf values name node and
-feature (T10), a target type the model does not predict is a 403 (T8).
+does not, so it serves such a model without them). Differences (``docs/compatibility.md``): an
+edgeless payload is valid (T4), every model relation is present in the graph even without
+edges (H1), NaN/inf values name node and feature (T10), a target type the model does not predict is a 403 (T8).
 """
 
 from __future__ import annotations
@@ -401,7 +401,8 @@ class GraphBuilder:
         return emb
 
     def _edge_inputs(self, edge_features: dict[CanonicalEtype, dict[str, np.ndarray]],
-                     edge_lists: dict[CanonicalEtype, tuple[torch.Tensor, torch.Tensor]]) -> dict[CanonicalEtype, torch.Tensor]:
+                     edge_lists: dict[CanonicalEtype, tuple[torch.Tensor, torch.Tensor]],
+                     ) -> dict[CanonicalEtype, torch.Tensor]:
         inputs = {}
         for etype, names in self.config.edge_feat_names.items():
             if etype in edge_features and names:

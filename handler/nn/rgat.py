@@ -192,7 +192,8 @@ class RelationalAttLayer(InferenceCache):
             proj = plan.project(h, self._fused_weight)
             if plan.num_edges:
                 heads = cast(GATConv, self.conv[plan.relations[0]]).num_heads
-                z_src = proj.index_select(0, plan.edge_rows(0, lambda rel: ("fc", rel))).view(-1, heads, self.out_feat // heads)
+                rows = plan.edge_rows(0, lambda rel: ("fc", rel))
+                z_src = proj.index_select(0, rows).view(-1, heads, self.out_feat // heads)
                 z_dst = proj.index_select(0, plan.edge_rows(2, lambda rel: ("fc", rel))).view(z_src.shape)
                 rel_ids = plan.relation_ids(self._plain)
                 attn_l, attn_r = (a.index_select(0, rel_ids) for a in self._attention_vectors())

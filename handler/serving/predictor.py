@@ -320,7 +320,8 @@ class RealtimePredictor:
         """
         return self.predict_batch([body], [content_type])[0]
 
-    def predict_batch(self, bodies: Sequence[bytes], content_types: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    def predict_batch(self, bodies: Sequence[bytes],
+                      content_types: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """Answers several requests with one forward over the valid ones.
 
         Args:

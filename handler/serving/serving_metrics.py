@@ -77,7 +77,8 @@ def batch_lines(metrics: Any, outcomes: Sequence[RequestOutcome], hostname: str,
     def line(name: str, unit: str, value: Any, kind: str, request_id: Any, dims: str = "") -> str:
         # A metric without a request id is TorchServe's "Level:Error" metric (no model name).
         dimensions = f"{dims}{model_dims}" if request_id is not None else f"{dims}Level:Error"
-        text = f"[METRICS]{name}.{_UNITS.get(unit, unit)}:{value}|#{dimensions}|#type:{kind}|#hostname:{hostname},{stamp}"
+        text = (f"[METRICS]{name}.{_UNITS.get(unit, unit)}:{value}|#{dimensions}|#type:{kind}"
+                f"|#hostname:{hostname},{stamp}")
         return f"{text},{request_id}" if request_id else text
 
     lines = []

@@ -79,7 +79,8 @@ class GSPNumericalTransform(FeatureTransform):
                 f"feature {name}: GSProcessing's numerical transformation has no precomputed_transformation")
         cols = state.get("cols") or ([column] if isinstance(column, str) else [])
         if len(cols) != 1:
-            raise UnsupportedConfigError(f"feature {name}: numerical transformations of several columns are not supported")
+            raise UnsupportedConfigError(
+                f"feature {name}: numerical transformations of several columns are not supported")
         col = cols[0]
         imputer = state.get("imputer_model") or {}
         imputer_name = imputer.get("imputer_name", "none")

@@ -48,7 +48,8 @@ class NpzCase:
 
 def model_etypes(variant: str) -> list[CanonicalEtype]:
     """The model's relations, from the fixture's ``data_transform_new.json`` (GConstruct order)."""
-    return list(GraphSchema.from_file(FIXTURES_DIR / variant / "artifacts" / "data_transform_new.json").canonical_etypes)
+    schema = GraphSchema.from_file(FIXTURES_DIR / variant / "artifacts" / "data_transform_new.json")
+    return list(schema.canonical_etypes)
 
 
 def model_ntypes(variant: str) -> list[str]:

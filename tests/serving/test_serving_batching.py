@@ -27,7 +27,8 @@ BATCH = 4
 DELAY_MS = 300_000
 METRICS_WAIT_S = 120
 CASES = {c.name: c for c in load_cases(MODEL)}
-MANIFEST = {c["name"]: c for c in json.loads((FIXTURES_DIR / MODEL / "payloads" / "manifest.json").read_text())["cases"]}
+MANIFEST = {c["name"]: c
+            for c in json.loads((FIXTURES_DIR / MODEL / "payloads" / "manifest.json").read_text())["cases"]}
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,9 @@
 
 The server runs the versioning recipe (serving_config/versioning.properties): model API on,
 token authorisation on. The management API needs the management key, predictions and /ping
-the inference key, and no URL is accepted even with the key. Version 1.0 is built with the default (HTTP 200, status in the body, as
-GraphStorm), 2.0 with `--http-status`, so every call also shows which version answered.
+the inference key, and no URL is accepted even with the key. Version 1.0 is built with the
+default (HTTP 200, status in the body, as GraphStorm), 2.0 with `--http-status`, so every call
+also shows which version answered.
 """
 
 from __future__ import annotations

@@ -42,7 +42,8 @@ _MODEL: list = []
 def _model():
     if not _MODEL:
         config = load_config(VARIANT)
-        _MODEL.append((config, restore_model(config, model_etypes(VARIANT), fixture_path(VARIANT, "artifacts", "model.bin"),
+        model_bin = fixture_path(VARIANT, "artifacts", "model.bin")
+        _MODEL.append((config, restore_model(config, model_etypes(VARIANT), model_bin,
                                              ntypes=model_ntypes(VARIANT), lm_resolver=_resolver())))
     return _MODEL[0]
 

@@ -44,7 +44,8 @@ def _numerical(imputer: str, imputed: float | None, norm: str, reconstruction: d
         "transformation": {"name": "numerical", "kwargs": {"normalizer": norm, "imputer": imputer}},
         "precomputed_transformation": {
             "cols": [column], "out_dtype": "float32", "transformation_name": "DistNumericalTransformation",
-            "imputer_model": {"imputer_name": imputer, "imputed_val_dict": {} if imputed is None else {column: imputed}},
+            "imputer_model": {"imputer_name": imputer,
+                              "imputed_val_dict": {} if imputed is None else {column: imputed}},
             "normalizer_model": {"norm_name": norm, "norm_reconstruction": reconstruction},
         },
     })
@@ -55,7 +56,8 @@ def test_schema_reads_gsprocessing_layout():
     schema = GraphSchema.from_dict(CONF)
     assert schema.by_gsprocessing and schema.relation_order == schema.canonical_etypes
     assert schema.canonical_etypes[:2] == (("author", "writing", "paper"), ("paper", "writing-rev", "author"))
-    assert [f.name for f in schema.node_features["paper"]] == ["feat", "year", "citations", "pages", "venue", "keywords"]
+    names = [f.name for f in schema.node_features["paper"]]
+    assert names == ["feat", "year", "citations", "pages", "venue", "keywords"]
     assert [f.name for f in schema.edge_features[("author", "writing", "paper")]] == ["order", "contrib"]
     gconstruct = GraphSchema.from_file(ARTIFACTS.parents[1] / "rgcn_nc" / "artifacts" / "data_transform_new.json")
     assert not gconstruct.by_gsprocessing and gconstruct.relation_order is None
@@ -190,7 +192,8 @@ def test_model_using_a_feature_that_cannot_be_reapplied_is_refused_at_load(tmp_p
     config["gsf"]["basic"]["node_feat_name"] = [f"{item},{name}" if item.startswith(f"{ntype}:") else item
                                                 for item in feats]
     (tmp_path / YAML).write_text(yaml.safe_dump(config))
-    with pytest.raises(UnsupportedConfigError, match=f"node type {ntype}: feature {name}: .*{reason}.*cannot be re-applied"):
+    pattern = f"node type {ntype}: feature {name}: .*{reason}.*cannot be re-applied"
+    with pytest.raises(UnsupportedConfigError, match=pattern):
         RealtimePredictor.from_artifacts(tmp_path)
 
 
