@@ -40,6 +40,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.fixtures import FIXTURES_DIR as FIXTURES
 from handler.contract.graph_schema import GraphSchema
 from handler.contract.model_config import ModelConfig
 from handler.graph_store.extract import ExtractionTooLargeError
@@ -47,7 +48,6 @@ from handler.graph_store.ladybug_store import open_ladybug
 from handler.graph_store.loader import load_graph
 from handler.graph_store.payload import PayloadBuilder
 
-FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
 FANOUTS = ("full", "10,10", "25,25")
 
 

@@ -19,7 +19,8 @@ import json
 
 import torch
 
-from bench.inprocess import FIXTURES, VALID_CASES, graphstorm_medians, summarize, time_calls
+from bench.fixtures import FIXTURES_DIR as FIXTURES
+from bench.inprocess import VALID_CASES, graphstorm_medians, summarize, time_calls
 from handler import RealtimePredictor
 from handler.contract import envelope
 from handler.contract.lm_resolution import LMResolver
