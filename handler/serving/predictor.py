@@ -7,6 +7,8 @@ type), each run under the one timer (``_timed``) and the one error boundary (``e
     expand   DecodedRequest -> DecodedRequest  (targets-only requests completed from the graph
                                                 store, when the model has one)  handler/serving/expand.py
     parse    DecodedRequest -> ParsedRequest   (targets, groups)          handler/request/parse.py
+    transform ParsedRequest -> ParsedRequest   (batched: row-wise feature transforms once over the
+                                                batch's rows)  GraphBuilder.transform_batch
     build    ParsedRequest  -> PayloadGraph    (graph, features)          handler/inputs/graph_builder.py
     forward  PayloadGraph   -> Envelope        (batched: ONE model call over the batch's disjoint
                                                 union, split when it exceeds the batch budget)
