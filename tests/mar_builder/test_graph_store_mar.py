@@ -10,28 +10,17 @@ from pathlib import Path
 
 import orjson
 
-from mar_builder import cli as build_cli
-from tests.compare import artifacts_dir, load_cases, result_key
+from tests.compare import load_cases, result_key
 from tests.handler.graph_store.stores import StoreCache
+from tests.mar_builder.build_mar import build_mar
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _build(tmp_path: Path, variant: str, *flags: str) -> int:
-    art = artifacts_dir(variant)
-    return build_cli.main([
-        "--restore-model-path", str(art),
-        "--model-yaml-config-file", str(art / "GRAPHSTORM_RUNTIME_UPDATED_TRAINING_CONFIG.yaml"),
-        "--graph-json-config-file", str(art / "data_transform_new.json"),
-        "--infer-task-type", "node_classification", "--model-name", "m", "--export-path", str(tmp_path),
-        *flags,
-    ])
 
 
 def test_gs_predict_mar_answers_targets_only(tmp_path, capsys):
     stores = StoreCache(tmp_path / "stores")
     (tmp_path / "stores").mkdir()
-    assert _build(tmp_path, "rgcn_nc", "--graph-store", str(stores.path("rgcn_nc")), "--embed-graph-store") == 0
+    assert build_mar(tmp_path, "rgcn_nc", "--graph-store", str(stores.path("rgcn_nc")), "--embed-graph-store") == 0
     case = next(c for c in load_cases("rgcn_nc") if c.name == "v06_large_full")
     sent = json.loads(case.body)
     payload = tmp_path / "targets.json"
@@ -50,9 +39,9 @@ def test_gs_predict_mar_answers_targets_only(tmp_path, capsys):
 def test_store_of_another_graph_is_refused(tmp_path, capsys):
     stores = StoreCache(tmp_path / "stores")
     (tmp_path / "stores").mkdir()
-    assert _build(tmp_path, "rgcn_nc", "--graph-store", str(stores.path("sage_homo_nc"))) == 2
+    assert build_mar(tmp_path, "rgcn_nc", "--graph-store", str(stores.path("sage_homo_nc"))) == 2
     assert "--graph-store" in capsys.readouterr().err
-    assert _build(tmp_path, "rgcn_nc", "--graph-store", str(tmp_path / "nowhere")) == 2
-    assert _build(tmp_path, "rgcn_nc", "--embed-graph-store") == 2
-    assert _build(tmp_path, "rgcn_nc", "--graph-store", "neptune-db://h.example:8182", "--embed-graph-store") == 2
+    assert build_mar(tmp_path, "rgcn_nc", "--graph-store", str(tmp_path / "nowhere")) == 2
+    assert build_mar(tmp_path, "rgcn_nc", "--embed-graph-store") == 2
+    assert build_mar(tmp_path, "rgcn_nc", "--graph-store", "neptune-db://h.example:8182", "--embed-graph-store") == 2
     assert not list(tmp_path.glob("*.mar"))

@@ -13,11 +13,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from mar_builder import cli as build_cli
-from tests.compare import artifacts_dir, load_cases, result_key
+from tests.compare import load_cases, result_key
 from tests.handler.graph_store.neptune_env import CREDENTIALS, fake_aws
 from tests.handler.graph_store.neptune_stores import NeptuneCopies
 from tests.handler.graph_store.stores import StoreCache
+from tests.mar_builder.build_mar import build_mar
 
 REPO = Path(__file__).resolve().parents[2]
 VARIANT = "rgcn_nc"
@@ -39,14 +39,7 @@ def test_mar_with_a_neptune_store_answers_targets_only(neptune: tuple[NeptuneCop
                                                        tmp_path: Path) -> None:
     copies, env = neptune
     uri = copies.get(VARIANT).server.uri("neptune-db", read_timeout=5)
-    art = artifacts_dir(VARIANT)
-    assert build_cli.main([
-        "--restore-model-path", str(art),
-        "--model-yaml-config-file", str(art / "GRAPHSTORM_RUNTIME_UPDATED_TRAINING_CONFIG.yaml"),
-        "--graph-json-config-file", str(art / "data_transform_new.json"),
-        "--infer-task-type", "node_classification", "--model-name", "m", "--export-path", str(tmp_path),
-        "--graph-store", uri,
-    ]) == 0
+    assert build_mar(tmp_path, VARIANT, "--graph-store", uri) == 0
     mar = tmp_path / "m.mar"
     with zipfile.ZipFile(mar) as archive:
         everything = b"".join(archive.read(name) for name in archive.namelist())

@@ -16,8 +16,9 @@ import pytest
 from handler import RealtimePredictor
 from handler.contract.graph_schema import GraphSchema
 from handler.graph_store.loader import load_graph
-from tests.compare import artifacts_dir, lm_models, load_cases, result_key
+from tests.compare import artifacts_dir, lm_models, load_cases
 from tests.handler.graph_store.stores import StoreCache, input_dir
+from tests.handler.serving.targets_only import results, targets_only
 
 VARIANTS = ("rgcn_nc", "rgcn_ec", "sage_homo_nc")
 NEW_ID = "p-new`'\"node"
@@ -47,17 +48,6 @@ def predictors(cache):
         predictor.expander.close()
 
 
-def _targets_only(case, **extra) -> bytes:
-    sent = json.loads(case.body)
-    return orjson.dumps({"version": sent["version"], "gml_task": sent["gml_task"],
-                         "targets": sent["targets"], **extra})
-
-
-def _results(envelope: dict) -> dict:
-    assert envelope["status_code"] == 200, envelope
-    return {result_key(r): r["prediction"] for r in envelope["data"]["results"]}
-
-
 def _close(got: list[float], want: list[float], atol: float = 1e-5) -> bool:
     return len(got) == len(want) and all(abs(g - w) <= atol for g, w in zip(got, want, strict=True))
 
@@ -65,8 +55,8 @@ def _close(got: list[float], want: list[float], atol: float = 1e-5) -> bool:
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_targets_only_full_fanout_answers_target(predictors, variant):
     for case in [c for c in load_cases(variant) if c.name.endswith("_full")]:
-        envelope = predictors(variant).predict(_targets_only(case, fanout="full"))
-        got, want = _results(envelope), _results(case.target)
+        envelope = predictors(variant).predict(targets_only(case, fanout="full"))
+        got, want = results(envelope), results(case.target)
         assert list(got) == list(want), case.id
         for key, values in want.items():
             assert _close(got[key], values), (case.id, key)
@@ -75,18 +65,18 @@ def test_targets_only_full_fanout_answers_target(predictors, variant):
 def test_graph_requests_work_as_today(predictors):
     case = next(c for c in load_cases("rgcn_nc") if c.name == "v03_medium_sampled")
     envelope = predictors("rgcn_nc").predict(case.body)
-    assert _results(envelope).keys() == _results(case.target).keys()
-    for key, values in _results(case.target).items():
-        assert _close(_results(envelope)[key], values)
+    assert results(envelope).keys() == results(case.target).keys()
+    for key, values in results(case.target).items():
+        assert _close(results(envelope)[key], values)
 
 
 def test_targets_only_default_fanout_and_seed(predictors):
     case = next(c for c in load_cases("rgcn_nc") if c.name == "v05_multi8_sampled")
     predictor = predictors("rgcn_nc")
-    one = predictor.predict(_targets_only(case, seed=5))
-    two = predictor.predict(_targets_only(case, seed=5, fanout="10,10"))  # the model's fanout
-    assert _results(one) == _results(two)
-    assert predictor.predict(_targets_only(case, seed=6))["status_code"] == 200
+    one = predictor.predict(targets_only(case, seed=5))
+    two = predictor.predict(targets_only(case, seed=5, fanout="10,10"))  # the model's fanout
+    assert results(one) == results(two)
+    assert predictor.predict(targets_only(case, seed=6))["status_code"] == 200
 
 
 def _store_with_new_paper(root: Path, full_case) -> Path:
@@ -137,11 +127,11 @@ def test_new_target_node_with_in_edges_predicted_as_if_stored(tmp_path, predicto
     request = {"version": sent["version"], "gml_task": sent["gml_task"], "targets": target, "fanout": "full",
                "complete_from_store": True, "graph": {"nodes": [node], "edges": in_edges}}
     got = predictors("rgcn_nc").predict(orjson.dumps(request))
-    want = _results(as_if_stored)[("paper", NEW_ID)]
-    assert _close(_results(got)[("paper", NEW_ID)], want)
+    want = results(as_if_stored)[("paper", NEW_ID)]
+    assert _close(results(got)[("paper", NEW_ID)], want)
     # without its edges the new node is alone: another prediction
     alone = predictors("rgcn_nc").predict(orjson.dumps(dict(request, graph={"nodes": [node], "edges": []})))
-    assert not _close(_results(alone)[("paper", NEW_ID)], want)
+    assert not _close(results(alone)[("paper", NEW_ID)], want)
 
 
 @pytest.mark.parametrize(("extra", "status", "words"), [
@@ -155,7 +145,7 @@ def test_new_target_node_with_in_edges_predicted_as_if_stored(tmp_path, predicto
 ])
 def test_bad_targets_and_sampling_fields(predictors, extra, status, words):
     case = next(c for c in load_cases("rgcn_nc") if c.name == "v01_tiny")
-    envelope = predictors("rgcn_nc").predict(_targets_only(case, **extra))
+    envelope = predictors("rgcn_nc").predict(targets_only(case, **extra))
     assert envelope["status_code"] == status, envelope
     for word in words:
         assert word in envelope["error"]
@@ -165,7 +155,7 @@ def test_failing_store_is_a_bounded_503_and_spares_its_batch_neighbour(cache):
     predictor = RealtimePredictor.from_artifacts(artifacts_dir("rgcn_nc"), graph_store=str(cache.path("rgcn_nc")))
     case = next(c for c in load_cases("rgcn_nc") if c.name == "v02_small")
     predictor.expander.close()  # the store is gone: every query now fails
-    failed, neighbour = predictor.predict_batch([_targets_only(case), case.body])
+    failed, neighbour = predictor.predict_batch([targets_only(case), case.body])
     assert failed["status_code"] == 503 and failed["error"].startswith("Graph Store Failure: ")
     assert len(failed["error"]) < 1000
     assert neighbour["status_code"] == 200
@@ -193,7 +183,7 @@ def test_extraction_over_the_edge_limit_is_a_413_before_reading(cache):
         graph_store=str(cache.path("rgcn_nc")))
     try:
         case = next(c for c in load_cases("rgcn_nc") if c.name == "v06_large_full")
-        envelope = predictor.predict(_targets_only(case, fanout="full"))
+        envelope = predictor.predict(targets_only(case, fanout="full"))
         assert envelope["status_code"] == 413 and "max_edges" in envelope["error"]
     finally:
         predictor.expander.close()

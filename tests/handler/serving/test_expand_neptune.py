@@ -10,14 +10,14 @@ import logging
 import time
 from collections.abc import Iterator
 
-import orjson
 import pytest
 
 from handler import RealtimePredictor
-from tests.compare import artifacts_dir, lm_models, load_cases, result_key
+from tests.compare import artifacts_dir, lm_models, load_cases
 from tests.handler.graph_store.neptune_env import fake_aws, leaked
 from tests.handler.graph_store.neptune_stores import NeptuneCopies
 from tests.handler.graph_store.stores import StoreCache
+from tests.handler.serving.targets_only import results, targets_only
 
 VARIANTS = ("rgcn_nc", "rgcn_ec", "sage_homo_nc")
 READ_TIMEOUT_S = 0.5
@@ -42,17 +42,6 @@ def _predictor(neptune: NeptuneCopies, variant: str, kind: str = "neptune-db") -
     return RealtimePredictor.from_artifacts(artifacts_dir(variant), lm_models=lm_models(variant), graph_store=uri)
 
 
-def _targets_only(case, **extra) -> bytes:
-    sent = json.loads(case.body)
-    return orjson.dumps({"version": sent["version"], "gml_task": sent["gml_task"],
-                         "targets": sent["targets"], **extra})
-
-
-def _results(envelope: dict) -> dict:
-    assert envelope["status_code"] == 200, envelope
-    return {result_key(r): r["prediction"] for r in envelope["data"]["results"]}
-
-
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_targets_only_from_neptune_answers_target(neptune: NeptuneCopies, variant: str) -> None:
     kinds = ("neptune-db", "neptune-graph") if variant == "rgcn_nc" else ("neptune-db",)
@@ -64,7 +53,7 @@ def test_targets_only_from_neptune_answers_target(neptune: NeptuneCopies, varian
             for case in sorted((c for c in load_cases(variant) if c.name.endswith("_full")),
                                key=lambda c: len(c.body))[:1]:
                 server.clear()
-                got, want = _results(predictor.predict(_targets_only(case, fanout="full"))), _results(case.target)
+                got, want = results(predictor.predict(targets_only(case, fanout="full"))), results(case.target)
                 assert server.count() <= 3, (case.id, server.count())  # 2 layers: seeds + one per hop
                 assert list(got) == list(want), (kind, case.id)
                 for key, values in want.items():
@@ -84,7 +73,7 @@ def test_failing_neptune_is_a_bounded_503(neptune: NeptuneCopies, fault: str,
         server.clear()
         server.inject(fault, times=100)
         started = time.perf_counter()
-        failed, neighbour = predictor.predict_batch([_targets_only(case), case.body])
+        failed, neighbour = predictor.predict_batch([targets_only(case), case.body])
         elapsed = time.perf_counter() - started
     finally:
         server.clear()
