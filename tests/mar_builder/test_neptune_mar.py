@@ -3,21 +3,17 @@ gs-predict --mar answers targets-only requests from the (fake, loopback) Neptune
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import orjson
 import pytest
 
-from tests.compare import load_cases, result_key
+from tests.compare import load_cases
 from tests.handler.graph_store.neptune_env import CREDENTIALS, fake_aws
 from tests.handler.graph_store.neptune_stores import NeptuneCopies
 from tests.handler.graph_store.stores import StoreCache
-from tests.mar_builder.build_mar import build_mar
+from tests.mar_builder.build_mar import build_mar, predict_targets_only
 
 REPO = Path(__file__).resolve().parents[2]
 VARIANT = "rgcn_nc"
@@ -46,19 +42,7 @@ def test_mar_with_a_neptune_store_answers_targets_only(neptune: tuple[NeptuneCop
     assert uri.encode() in everything  # the store is recorded ...
     assert not [c for c in CREDENTIALS if c.encode() in everything]  # ... and no credential
     case = next(c for c in load_cases(VARIANT) if c.name == "v04_medium_full")
-    sent = json.loads(case.body)
-    payload = tmp_path / "targets.json"
-    payload.write_bytes(orjson.dumps({"version": sent["version"], "gml_task": sent["gml_task"],
-                                      "targets": sent["targets"], "fanout": "full"}))
-    proc = subprocess.run([sys.executable, "-m", "mar_builder.predict_cli", "--mar", str(mar), str(payload)],
-                          capture_output=True, timeout=300, cwd=REPO, env={**_base_env(), **env})
-    assert proc.returncode == 0, proc.stderr
-    got = json.loads(proc.stdout)
-    want = {result_key(r): r["prediction"] for r in case.target["data"]["results"]}
-    assert [result_key(r) for r in got["data"]["results"]] == list(want)
-    for r in got["data"]["results"]:
-        assert max(abs(a - b) for a, b in zip(r["prediction"], want[result_key(r)], strict=True)) <= 1e-5
-    output = (proc.stdout + proc.stderr).decode()
+    output = predict_targets_only(mar, case, tmp_path, env={**_base_env(), **env}).decode()
     assert not [c for c in CREDENTIALS if c in output]
 
 
