@@ -10,8 +10,9 @@ is decided before (``handler.contract.targets``, ``handler.inputs.edge_message_p
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -55,11 +56,35 @@ class GraphStormModel(nn.Module):
         self.gnn = gnn
         self.decoder = decoder
         self.head = head
+        # Per-call constants, computed on first use (the input widths are fixed by the
+        # parameters' shapes, which loading cannot change; the device by ``to``).
+        self._device: torch.device | None = None
+        self._node_dims: dict[str, int] = {}
+        self._edge_dims: dict[CanonicalEtype, int | None] = {}
+
+    def _apply(self, fn: Callable, *args: Any, **kwargs: Any) -> nn.Module:
+        self._device = None
+        return super()._apply(fn, *args, **kwargs)
 
     @property
     def device(self) -> torch.device:
         """Where the parameters live."""
-        return next(self.parameters()).device
+        if self._device is None:
+            self._device = next(self.parameters()).device
+        return self._device
+
+    def node_input_dim(self, ntype: str) -> int:
+        """``node_embed.in_dim(ntype)``, looked up once per node type."""
+        dim = self._node_dims.get(ntype)
+        if dim is None:
+            dim = self._node_dims[ntype] = self.node_embed.in_dim(ntype)
+        return dim
+
+    def edge_input_dim(self, etype: CanonicalEtype) -> int | None:
+        """``edge_embed.in_dim(etype)``, looked up once per relation."""
+        if etype not in self._edge_dims:
+            self._edge_dims[etype] = self.edge_embed.in_dim(etype)
+        return self._edge_dims[etype]
 
     def predict(
         self,
@@ -103,14 +128,14 @@ class GraphStormModel(nn.Module):
             h = self.node_embed(node_inputs) if text_inputs is None else self.node_embed(node_inputs, text_inputs)
             edge_embs = self.edge_embed(self._edge_inputs(graph, edge_inputs, device))
             h = self.gnn(graph, h, edge_embs)
-            return {key: self.head.score(self.decoder, h, key, [p.to(device) for p in positions])
+            return {key: self.head.score(self.decoder, h, key, [_on(p, device) for p in positions])
                     for key, positions in targets.items()}
 
     def _node_inputs(
         self, graph: RelationalGraph, node_inputs: Mapping[str, torch.Tensor], device: torch.device
     ) -> dict[str, torch.Tensor]:
         """Checks the node inputs; node types without nodes get empty inputs."""
-        return {ntype: _checked_input(node_inputs.get(ntype), num, self.node_embed.in_dim(ntype),
+        return {ntype: _checked_input(node_inputs.get(ntype), num, self.node_input_dim(ntype),
                                       f"model inputs of the nodes of type {ntype!r}", device)
                 for ntype, num in graph.num_nodes.items()}
 
@@ -121,7 +146,7 @@ class GraphStormModel(nn.Module):
         device: torch.device,
     ) -> dict[CanonicalEtype, torch.Tensor]:
         """Checks the edge inputs of the edge types the model takes features for."""
-        dims = {etype: dim for etype in graph.edges if (dim := self.edge_embed.in_dim(etype)) is not None}
+        dims = {etype: dim for etype in graph.edges if (dim := self.edge_input_dim(etype)) is not None}
         return {etype: _checked_input(edge_inputs.get(etype), src.numel(), dims[etype],
                                       f"edge features of the edges of type {etype}", device)
                 for etype, (src, _) in graph.edges.items() if etype in dims}
@@ -140,7 +165,12 @@ def _checked_input(x: torch.Tensor | None, num: int, dim: int, what: str,
         x = torch.zeros((num, dim))  # dim 0: an LM node type without other features
     if tuple(x.shape) != (num, dim):
         raise ValueError(f"{what} have shape {tuple(x.shape)}, expected {(num, dim)}")
-    return x.to(device)
+    return _on(x, device)
+
+
+def _on(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``x.to(device)`` without the operator call when it is there already."""
+    return x if x.device == device else x.to(device)
 
 
 def build_model(

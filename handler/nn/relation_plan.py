@@ -78,20 +78,21 @@ class RelationPlan:
             dsts.append(dst)
             counts.append(src.shape[0])
         # Index arithmetic runs in numpy: on a few hundred indices its calls cost a fraction
-        # of torch's.
+        # of torch's. Per-relation values reach the edges by one ``np.repeat`` over the edge
+        # counts (fewer calls than a relation id per edge and a gather).
         self._memo: dict[Hashable, torch.Tensor] = {}
         self.num_edges = sum(counts)
+        self._counts = np.array(counts, dtype=np.int64)
         self._src = _to_numpy(srcs)
         self._dst = _to_numpy(dsts)
-        self._rid = np.repeat(np.arange(len(srcs)), counts)
         table, self.num_buckets = [], 0  # per relation: first bucket, first output row
         for rel in self.relations:
             table.append((self.num_buckets, self.node_offset[rel[2]]))
             self.num_buckets += self.sizes[rel[2]]
-        per_edge = self._per_edge(table, 2) + self._dst[:, None]
-        self._bucket = per_edge[:, 0]
-        self.bucket = self._tensor(self._bucket)
-        self.dst_row = self._tensor(per_edge[:, 1])
+        bucket_row = self._per_edge(table, 2) + self._dst
+        self._bucket = bucket_row[0]
+        self.bucket = self._tensor(bucket_row[0])
+        self.dst_row = self._tensor(bucket_row[1])
 
     def _tensor(self, arr: np.ndarray) -> torch.Tensor:
         """``arr`` as a tensor on the graph's device (shared memory on the CPU)."""
@@ -99,9 +100,10 @@ class RelationPlan:
         return out if self.device.type == "cpu" else out.to(self.device)
 
     def _per_edge(self, table: list, width: int = 1) -> np.ndarray:
-        """``[E]`` (``width`` 1) or ``[E, width]``: a per-relation value or row for every edge."""
-        values = np.array(table, dtype=np.int64).reshape(-1, width)[self._rid]
-        return values[:, 0] if width == 1 else values
+        """``[width, E]``: per-relation values (``table``: one row of ``width`` per relation)
+        repeated for every edge of the relation; each row contiguous."""
+        values = np.array(table, dtype=np.int64).reshape(-1, width)
+        return np.repeat(values.T, self._counts, axis=1)
 
     def _memoized(self, key: Hashable, compute: Callable[[], np.ndarray]) -> torch.Tensor:
         if key not in self._memo:
@@ -131,8 +133,8 @@ class RelationPlan:
         def compute() -> np.ndarray:
             table = [(self.row_offset[r[side]] + self.slots[r[side]].index(key(r)), len(self.slots[r[side]]))
                      for r in self.relations]
-            base_stride = self._per_edge(table, 2)
-            return base_stride[:, 0] + (self._src if side == 0 else self._dst) * base_stride[:, 1]
+            base, stride = self._per_edge(table, 2)
+            return base + (self._src if side == 0 else self._dst) * stride
         return self._memoized(("edge", side, tuple(key(r) for r in self.relations)), compute)
 
     def slot_rows(self, ntype: str, key: Hashable, index: torch.Tensor) -> torch.Tensor:
@@ -152,7 +154,7 @@ class RelationPlan:
     def relation_ids(self, names: Sequence[CanonicalEtype]) -> torch.Tensor:
         """``[E]`` position in ``names`` of every edge's relation."""
         return self._memoized(("rid", tuple(names)), lambda: self._per_edge(
-            [list(names).index(r) for r in self.relations]))
+            [list(names).index(r) for r in self.relations])[0])
 
     def inverse_in_degree(self) -> torch.Tensor:
         """``[E, 1]`` 1 / (in-degree of the edge's destination in the edge's relation)."""
@@ -163,7 +165,12 @@ class RelationPlan:
 
 
 def _to_numpy(parts: list[torch.Tensor]) -> np.ndarray:
-    """The concatenation of int64 index tensors as one numpy array."""
+    """The concatenation of int64 index tensors as one numpy array (concatenated by numpy on
+    the CPU, where each part's ``.numpy()`` is a view; by torch, then copied once, elsewhere)."""
     if not parts:
         return np.zeros(0, dtype=np.int64)
-    return (parts[0] if len(parts) == 1 else torch.cat(parts)).cpu().numpy()
+    if len(parts) == 1:
+        return parts[0].cpu().numpy()
+    if parts[0].device.type == "cpu":
+        return np.concatenate([p.numpy() for p in parts])
+    return torch.cat(parts).cpu().numpy()

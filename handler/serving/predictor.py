@@ -385,7 +385,9 @@ class RealtimePredictor:
         row per distinct target."""
         out = self.model.predict(union.graph, union.node_inputs, union.edge_inputs, union.targets,
                                  union.text_inputs or None)
-        return {key: t.detach().float().cpu() for key, t in out.items()}
+        # Inference-mode outputs carry no autograd history: only dtype and device may need a move.
+        return {key: t if t.dtype == torch.float32 and t.device.type == "cpu" else t.float().cpu()
+                for key, t in out.items()}
 
     # -- running the stages ----------------------------------------------------------------
 
@@ -469,20 +471,29 @@ class RealtimePredictor:
             for flight in chunk:
                 self._forward_chunk([flight])
             return
+        # One ``tolist`` per output key for the whole chunk; requests index its rows.
+        predictions = {key: t.tolist() for key, t in out.items()}
         for flight, rows in zip(chunk, union.rows, strict=True):
             try:
-                flight.envelope = self._results(flight, rows, out)
+                flight.envelope = self._results(flight, rows, predictions)
             except Exception as exc:  # noqa: BLE001 (the exception boundary)
                 flight.envelope = error_envelope(flight.request_uid, exc, "forward")
 
     def _results(self, flight: _InFlight, rows: list[tuple[TargetKey, int]],
-                 out: dict[TargetKey, torch.Tensor]) -> Envelope:
-        """The success envelope of one request, or a 422 for a non-finite prediction."""
+                 predictions: dict[TargetKey, list[list[float]]]) -> Envelope:
+        """The success envelope of one request, or a 422 for a non-finite prediction.
+
+        Args:
+            flight: the request.
+            rows: its targets' ``(output key, row)`` (``DisjointUnion.rows``).
+            predictions: output key -> the model's output rows as lists (shared by the chunk's
+                requests: each entry gets its own copy).
+        """
         assert flight.graph is not None
         kind = flight.graph.target_kind
         results = []
         for target, (key, row) in zip(flight.graph.targets, rows, strict=True):
-            prediction = out[key][row].tolist()
+            prediction = list(predictions[key][row])
             if not all(math.isfinite(v) for v in prediction):
                 raise UnprocessablePayloadError(
                     f"the prediction for {kind.describe(target)} is not finite: "
@@ -598,16 +609,23 @@ def disjoint_union(graphs: Sequence[PayloadGraph]) -> DisjointUnion:
 
     Rows of the model's output per key follow the order in which distinct targets first appear
     (request by request, in ``targets`` order); duplicates share a row. Batch keys come from
-    each graph's target kind.
+    each graph's target kind. A single graph is its own union: its tensors as they are.
     """
+    targets = _TargetRows()
+    if len(graphs) == 1:
+        pg = graphs[0]
+        rows = [targets.add(pg, dict.fromkeys(pg.num_nodes_by_type, 0))]
+        return DisjointUnion(
+            graph=RelationalGraph(num_nodes=dict(pg.num_nodes_by_type), edges=dict(pg.edges)),
+            node_inputs=dict(pg.node_inputs), edge_inputs=dict(pg.edge_inputs),
+            targets=_target_tensors(targets.items), rows=rows, text_inputs=dict(pg.text_inputs),
+        )
     offsets = dict.fromkeys(graphs[0].num_nodes_by_type, 0)
     src_parts: dict[CanonicalEtype, list[torch.Tensor]] = {et: [] for et in graphs[0].edges}
     dst_parts: dict[CanonicalEtype, list[torch.Tensor]] = {et: [] for et in graphs[0].edges}
     node_parts: dict[str, list[torch.Tensor]] = {}
     text_parts: dict[str, list[TextTokens]] = {}
     edge_parts: dict[CanonicalEtype, list[torch.Tensor]] = {}
-    target_rows: dict[tuple[TargetKey, Position], int] = {}
-    target_items: dict[TargetKey, list[Position]] = {}
     rows = []
     for pg in graphs:
         for etype, (src, dst) in pg.edges.items():
@@ -620,15 +638,7 @@ def disjoint_union(graphs: Sequence[PayloadGraph]) -> DisjointUnion:
             edge_parts.setdefault(etype, []).append(x)
         for ntype, tokens in pg.text_inputs.items():
             text_parts.setdefault(ntype, []).append(tokens)
-        request_rows = []
-        for target, position in zip(pg.targets, pg.target_positions, strict=True):
-            key = pg.target_kind.batch_key(target, position, offsets)
-            if key not in target_rows:
-                items = target_items.setdefault(key[0], [])
-                target_rows[key] = len(items)
-                items.append(key[1])
-            request_rows.append((key[0], target_rows[key]))
-        rows.append(request_rows)
+        rows.append(targets.add(pg, offsets))
         for ntype, num in pg.num_nodes_by_type.items():
             offsets[ntype] += num
     graph = RelationalGraph(
@@ -639,10 +649,37 @@ def disjoint_union(graphs: Sequence[PayloadGraph]) -> DisjointUnion:
         graph=graph,
         node_inputs={nt: _cat(parts) for nt, parts in node_parts.items()},
         edge_inputs={et: _cat(parts) for et, parts in edge_parts.items()},
-        targets=_target_tensors(target_items),
+        targets=_target_tensors(targets.items),
         rows=rows,
         text_inputs={nt: TextTokens.concat(parts) for nt, parts in text_parts.items()},
     )
+
+
+class _TargetRows:
+    """The distinct targets of a union per output key, in order of first appearance.
+
+    Attributes:
+        items: output key -> positions (in the union) of its distinct targets; row i of the
+            model's output for the key is ``items[key][i]``.
+    """
+
+    def __init__(self) -> None:
+        self.items: dict[TargetKey, list[Position]] = {}
+        self._row: dict[tuple[TargetKey, Position], int] = {}
+
+    def add(self, pg: PayloadGraph, offsets: Mapping[str, int]) -> list[tuple[TargetKey, int]]:
+        """Adds one request's targets (its node indices offset by ``offsets``); returns each
+        listed target's ``(output key, row)``, duplicates sharing a row."""
+        request_rows = []
+        for target, position in zip(pg.targets, pg.target_positions, strict=True):
+            key = pg.target_kind.batch_key(target, position, offsets)
+            row = self._row.get(key)
+            if row is None:
+                items = self.items.setdefault(key[0], [])
+                row = self._row[key] = len(items)
+                items.append(key[1])
+            request_rows.append((key[0], row))
+        return request_rows
 
 
 def _target_tensors(items: dict[TargetKey, list[Position]]) -> dict[TargetKey, tuple[torch.Tensor, ...]]:
