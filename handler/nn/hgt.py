@@ -198,16 +198,17 @@ class HGTLayer(InferenceCache):
         self.refresh_derived()
         sizes = {nt: x.shape[0] for nt, x in h.items()}
         plan = graph.memoized((self._layout, tuple(sizes.items())), lambda: RelationPlan(
-            graph, sizes, {nt: self._slot_keys[nt] for nt in sizes}, self._plain))
+            graph, sizes, {nt: self._slot_keys[nt] for nt in sizes}, self._plain,
+            [(0, _key_slot), (2, _query_slot), (0, _value_slot)]))
         if not plan.projected:
             return {nt: x.new_zeros((0, self.out_dim)) for nt, x in h.items()}
         proj = plan.project(h, self._fused_weight)
         scores, values, buckets, rows = [], [], [], []
         if plan.num_edges:
-            k = proj.index_select(0, plan.edge_rows(0, lambda c: ("k", c))).view(-1, self.heads, self.d_k)
-            q = proj.index_select(0, plan.edge_rows(2, lambda c: "q")).view(-1, self.heads, self.d_k)
+            k = proj.index_select(0, plan.edge_rows(0, _key_slot)).view(-1, self.heads, self.d_k)
+            q = proj.index_select(0, plan.edge_rows(2, _query_slot)).view(-1, self.heads, self.d_k)
             scores.append((q * k).sum(-1))
-            values.append(proj.index_select(0, plan.edge_rows(0, lambda c: ("v", c))))
+            values.append(proj.index_select(0, plan.edge_rows(0, _value_slot)))
             buckets.append(plan.bucket)
             rows.append(plan.dst_row)
         num_buckets = plan.num_buckets
@@ -248,6 +249,21 @@ class HGTLayer(InferenceCache):
             part = torch.relu(part)
             new_h[nt] = self.ngnn_mlp(part) if self.num_ffn_layers > 0 else part
         return new_h
+
+
+def _key_slot(cet: CanonicalEtype) -> tuple[str, CanonicalEtype]:
+    """The slot of a relation's keys in its source type's projection."""
+    return ("k", cet)
+
+
+def _value_slot(cet: CanonicalEtype) -> tuple[str, CanonicalEtype]:
+    """The slot of a relation's values in its source type's projection."""
+    return ("v", cet)
+
+
+def _query_slot(cet: CanonicalEtype) -> str:
+    """The slot of the queries in a destination type's projection (one for all relations)."""
+    return "q"
 
 
 def _node_rows(

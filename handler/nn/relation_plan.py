@@ -23,12 +23,20 @@ from handler.nn.relational_graph import CanonicalEtype, RelationalGraph
 class RelationPlan:
     """Flat indices of the edges of ``relations`` (those with edges) in one graph.
 
+    Every per-edge index is ``base[relation] + step[relation] * end`` (``end``: the edge's
+    source or destination): the plan computes all the ones it is asked for at once, from one
+    table of per-relation ``(base, step)`` repeated over the edge counts, so that a request
+    pays for a handful of numpy calls rather than a few per index (they dominate on payload
+    graphs of tens of edges).
+
     Args:
         graph: the graph.
         sizes: node type -> number of nodes, in output row order.
         slots: node type -> slot keys of its projection, in column order.
         relations: relations to include; those without edges, or between node types not in
             ``sizes``, are left out.
+        edge_slots: ``(side, key)`` pairs whose ``edge_rows(side, key)`` to compute with the
+            plan's own indices (others are computed on first use).
 
     Attributes:
         node_offset: node type -> its first output row; num_nodes: all output rows.
@@ -45,6 +53,7 @@ class RelationPlan:
         sizes: Mapping[str, int],
         slots: Mapping[str, Sequence[Hashable]],
         relations: Sequence[CanonicalEtype],
+        edge_slots: Sequence[tuple[int, Callable[[CanonicalEtype], Hashable]]] = (),
     ) -> None:
         self.sizes = dict(sizes)
         self.slots = {nt: list(slots.get(nt, ())) for nt in sizes}
@@ -78,32 +87,53 @@ class RelationPlan:
             dsts.append(dst)
             counts.append(src.shape[0])
         # Index arithmetic runs in numpy: on a few hundred indices its calls cost a fraction
-        # of torch's. Per-relation values reach the edges by one ``np.repeat`` over the edge
-        # counts (fewer calls than a relation id per edge and a gather).
+        # of torch's.
         self._memo: dict[Hashable, torch.Tensor] = {}
         self.num_edges = sum(counts)
-        self._counts = np.array(counts, dtype=np.int64)
-        self._src = _to_numpy(srcs)
-        self._dst = _to_numpy(dsts)
-        table, self.num_buckets = [], 0  # per relation: first bucket, first output row
+        self._counts = counts
+        self._ends = _to_numpy(srcs + dsts).reshape(2, -1)  # [2, E]: sources, destinations
+        self.num_buckets = 0
+        buckets, dst_rows = [], []  # per relation: its first bucket, its destinations' first row
         for rel in self.relations:
-            table.append((self.num_buckets, self.node_offset[rel[2]]))
+            buckets.append(self.num_buckets)
+            dst_rows.append(self.node_offset[rel[2]])
             self.num_buckets += self.sizes[rel[2]]
-        bucket_row = self._per_edge(table, 2) + self._dst
-        self._bucket = bucket_row[0]
-        self.bucket = self._tensor(bucket_row[0])
-        self.dst_row = self._tensor(bucket_row[1])
+        columns = [(2, buckets, 1), (2, dst_rows, 1)]
+        keys = []
+        for side, key in edge_slots:
+            keys.append(("edge", side, tuple(key(r) for r in self.relations)))
+            columns.append(self._edge_slot_column(side, key))
+        self._bucket, dst_row, *edge_rows = self._per_edge(columns)
+        self.bucket = self._tensor(self._bucket)
+        self.dst_row = self._tensor(dst_row)
+        for memo_key, row in zip(keys, edge_rows, strict=True):
+            self._memo[memo_key] = self._tensor(row)
 
     def _tensor(self, arr: np.ndarray) -> torch.Tensor:
         """``arr`` as a tensor on the graph's device (shared memory on the CPU)."""
         out = torch.from_numpy(arr)
         return out if self.device.type == "cpu" else out.to(self.device)
 
-    def _per_edge(self, table: list, width: int = 1) -> np.ndarray:
-        """``[width, E]``: per-relation values (``table``: one row of ``width`` per relation)
-        repeated for every edge of the relation; each row contiguous."""
-        values = np.array(table, dtype=np.int64).reshape(-1, width)
-        return np.repeat(values.T, self._counts, axis=1)
+    def _per_edge(self, columns: Sequence[tuple[int, Sequence[int], Sequence[int] | int]]) -> np.ndarray:
+        """``[C, E]``: per column ``(side, base, step)``, ``base[r] + step[r] * end`` for every
+        edge (``r`` its relation, ``end`` its source for side 0, its destination for side 2);
+        ``step`` may be one int for every relation. Each row is contiguous.
+        """
+        table = np.empty((2 * len(columns), len(self.relations)), dtype=np.int64)
+        for i, (_, base, step) in enumerate(columns):
+            table[2 * i] = base
+            table[2 * i + 1] = step
+        per_edge = np.repeat(table, self._counts, axis=1)
+        return per_edge[0::2] + per_edge[1::2] * self._ends[[side // 2 for side, _, _ in columns]]
+
+    def _edge_slot_column(self, side: int, key: Callable[[CanonicalEtype], Hashable]) -> tuple:
+        """The ``_per_edge`` column of ``edge_rows(side, key)``."""
+        base, step = [], []
+        for rel in self.relations:
+            ntype = rel[side]
+            base.append(self.row_offset[ntype] + self.slots[ntype].index(key(rel)))
+            step.append(len(self.slots[ntype]))
+        return side, base, step
 
     def _memoized(self, key: Hashable, compute: Callable[[], np.ndarray]) -> torch.Tensor:
         if key not in self._memo:
@@ -130,12 +160,8 @@ class RelationPlan:
     def edge_rows(self, side: int, key: Callable[[CanonicalEtype], Hashable]) -> torch.Tensor:
         """``[E]`` stacked row of slot ``key(relation)`` of every edge's source (``side`` 0) or
         destination (``side`` 2) node."""
-        def compute() -> np.ndarray:
-            table = [(self.row_offset[r[side]] + self.slots[r[side]].index(key(r)), len(self.slots[r[side]]))
-                     for r in self.relations]
-            base, stride = self._per_edge(table, 2)
-            return base + (self._src if side == 0 else self._dst) * stride
-        return self._memoized(("edge", side, tuple(key(r) for r in self.relations)), compute)
+        return self._memoized(("edge", side, tuple(key(r) for r in self.relations)),
+                              lambda: self._per_edge([self._edge_slot_column(side, key)])[0])
 
     def slot_rows(self, ntype: str, key: Hashable, index: torch.Tensor) -> torch.Tensor:
         """Stacked rows of slot ``key`` of the nodes ``index`` of ``ntype`` (same shape)."""
@@ -146,31 +172,34 @@ class RelationPlan:
         """``[num_nodes]`` stacked row of slot ``key`` of every node (every non-empty node type
         must have the slot)."""
         def compute() -> np.ndarray:
-            parts = [np.arange(self.sizes[nt]) * len(self.slots[nt])
-                     + (self.row_offset[nt] + self.slots[nt].index(key)) for nt in self.projected]
-            return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+            # Node p of the projected types (in stacking order) of type t, first one p_t, has
+            # row row_offset[t] + key's slot + (p - p_t) * S_t = first[t] + p * S_t.
+            first, step, counts, start = [], [], [], 0
+            for nt in self.projected:
+                stride = len(self.slots[nt])
+                first.append(self.row_offset[nt] + self.slots[nt].index(key) - start * stride)
+                step.append(stride)
+                counts.append(self.sizes[nt])
+                start += self.sizes[nt]
+            per_node = np.repeat(np.array([first, step], dtype=np.int64).reshape(2, -1), counts, axis=1)
+            return per_node[0] + np.arange(start) * per_node[1]
         return self._memoized(("node", key), compute)
 
     def relation_ids(self, names: Sequence[CanonicalEtype]) -> torch.Tensor:
         """``[E]`` position in ``names`` of every edge's relation."""
         return self._memoized(("rid", tuple(names)), lambda: self._per_edge(
-            [list(names).index(r) for r in self.relations])[0])
+            [(0, [list(names).index(r) for r in self.relations], 0)])[0])
 
     def inverse_in_degree(self) -> torch.Tensor:
         """``[E, 1]`` 1 / (in-degree of the edge's destination in the edge's relation)."""
         def compute() -> np.ndarray:
-            degree = np.bincount(self._bucket, minlength=self.num_buckets).astype(np.float32)
-            return (np.float32(1) / degree[self._bucket]).reshape(-1, 1)
+            degree = np.bincount(self._bucket, minlength=self.num_buckets)[self._bucket]
+            return np.divide(np.float32(1), degree, dtype=np.float32).reshape(-1, 1)
         return self._memoized("inv_deg", compute)
 
 
 def _to_numpy(parts: list[torch.Tensor]) -> np.ndarray:
-    """The concatenation of int64 index tensors as one numpy array (concatenated by numpy on
-    the CPU, where each part's ``.numpy()`` is a view; by torch, then copied once, elsewhere)."""
+    """The concatenation of int64 index tensors as one numpy array."""
     if not parts:
         return np.zeros(0, dtype=np.int64)
-    if len(parts) == 1:
-        return parts[0].cpu().numpy()
-    if parts[0].device.type == "cpu":
-        return np.concatenate([p.numpy() for p in parts])
-    return torch.cat(parts).cpu().numpy()
+    return (parts[0] if len(parts) == 1 else torch.cat(parts)).cpu().numpy()

@@ -180,7 +180,8 @@ class RelationalAttLayer(InferenceCache):
         self.refresh_derived()
         sizes = {nt: x.shape[0] for nt, x in h.items()}
         plan = graph.memoized((self._layout, tuple(sizes.items())), lambda: RelationPlan(
-            graph, sizes, {nt: self._slots(nt) for nt in sizes}, self._plain))
+            graph, sizes, {nt: self._slots(nt) for nt in sizes}, self._plain,
+            [(0, _fc_slot), (2, _fc_slot)]))
         rst = next(iter(h.values())).new_zeros((plan.num_nodes, self.out_feat))
         for rel in self.edge_feat_rels:
             stype, _, dtype = rel
@@ -192,9 +193,8 @@ class RelationalAttLayer(InferenceCache):
             proj = plan.project(h, self._fused_weight)
             if plan.num_edges:
                 heads = cast(GATConv, self.conv[plan.relations[0]]).num_heads
-                rows = plan.edge_rows(0, lambda rel: ("fc", rel))
-                z_src = proj.index_select(0, rows).view(-1, heads, self.out_feat // heads)
-                z_dst = proj.index_select(0, plan.edge_rows(2, lambda rel: ("fc", rel))).view(z_src.shape)
+                z_src = proj.index_select(0, plan.edge_rows(0, _fc_slot)).view(-1, heads, self.out_feat // heads)
+                z_dst = proj.index_select(0, plan.edge_rows(2, _fc_slot)).view(z_src.shape)
                 rel_ids = plan.relation_ids(self._plain)
                 attn_l, attn_r = (a.index_select(0, rel_ids) for a in self._attention_vectors())
                 scores = nn.functional.leaky_relu((z_src * attn_l).sum(-1) + (z_dst * attn_r).sum(-1), 0.2)
@@ -204,6 +204,11 @@ class RelationalAttLayer(InferenceCache):
                 rst += proj.index_select(0, plan.node_rows("loop"))
         rst += self.h_bias
         return finish_layer(rst, sizes, self.norm, self.activation, self.ngnn_mlp if self.num_ffn_layers else None)
+
+
+def _fc_slot(rel: CanonicalEtype) -> tuple[str, CanonicalEtype]:
+    """The slot of a relation's ``fc`` in the projections of its end types."""
+    return ("fc", rel)
 
 
 def build_rgat_encoder(

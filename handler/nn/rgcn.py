@@ -187,7 +187,8 @@ class RelGraphConvLayer(InferenceCache):
         self.refresh_derived()
         sizes = {nt: x.shape[0] for nt, x in h.items()}
         plan = graph.memoized((self._layout, tuple(sizes.items())),
-                              lambda: RelationPlan(graph, sizes, self._slots(sizes), self._plain))
+                              lambda: RelationPlan(graph, sizes, self._slots(sizes), self._plain,
+                                                   [(0, _relation_slot)]))
         rst = next(iter(h.values())).new_zeros((plan.num_nodes, self.out_feat))
         for rel in self.edge_feat_rels:
             stype, _, dtype = rel
@@ -199,12 +200,17 @@ class RelGraphConvLayer(InferenceCache):
         if plan.projected:
             proj = plan.project(h, self._fused_weight)
             if plan.num_edges:
-                msgs = proj.index_select(0, plan.edge_rows(0, lambda rel: rel)) * plan.inverse_in_degree()
+                msgs = proj.index_select(0, plan.edge_rows(0, _relation_slot)) * plan.inverse_in_degree()
                 rst.index_add_(0, plan.dst_row, msgs)
             if self.self_loop:
                 rst += proj.index_select(0, plan.node_rows("loop"))
         rst += self.h_bias
         return finish_layer(rst, sizes, self.norm, self.activation, self.ngnn_mlp if self.num_ffn_layers else None)
+
+
+def _relation_slot(rel: CanonicalEtype) -> CanonicalEtype:
+    """The slot of a relation's weight in its source type's projection (its own name)."""
+    return rel
 
 
 def build_rgcn_encoder(

@@ -62,3 +62,27 @@ def test_a_graph_without_edges_keeps_the_model_device() -> None:
     graph = RelationalGraph(num_nodes=dict(NUM_NODES), edges={et: (empty, empty) for et in EDGES})
     plan = RelationPlan(graph, NUM_NODES, SLOTS, list(EDGES))
     assert plan.relations == [] and plan.device == torch.device("meta")
+
+
+def test_edge_slots_given_up_front_equal_those_computed_on_use() -> None:
+    """The rows a layer names at construction (computed with the plan's own indices) are the
+    rows ``edge_rows`` computes on first use."""
+    def own(et):
+        return et
+
+    def self_slot(et):
+        return "self"
+
+    eager = RelationPlan(hetero_graph(), NUM_NODES, SLOTS, list(EDGES), [(0, own), (2, self_slot)])
+    lazy = _plan()
+    for side, key in ((0, own), (2, self_slot)):
+        assert eager.edge_rows(side, key).tolist() == lazy.edge_rows(side, key).tolist()
+    assert eager.bucket.tolist() == lazy.bucket.tolist()
+    assert eager.dst_row.tolist() == lazy.dst_row.tolist()
+
+
+def test_relation_ids_name_each_edges_relation() -> None:
+    plan = _plan()
+    names = list(reversed(EDGES))
+    want = [names.index(et) for et in plan.relations for _ in EDGES[et][0]]
+    assert plan.relation_ids(names).tolist() == want

@@ -15,6 +15,7 @@ import torch
 from handler import RealtimePredictor
 from handler.contract import envelope
 from handler.contract.errors import TargetNodeIdError
+from handler.serving.predictor import disjoint_union
 
 FIXTURES = Path(__file__).parents[2] / "fixtures"
 
@@ -129,6 +130,34 @@ def test_non_finite_predictions_are_a_422_never_a_nan_token():
     (outcome,) = p.answer([(body, "application/json")])
     assert outcome.status_code == 422 and "not finite" in outcome.envelope.error
     assert b"NaN" not in outcome.body and b"Infinity" not in outcome.body
+
+
+def test_a_non_finite_prediction_is_a_422_for_its_request_alone():
+    p = _Faulty(_predictor("rgcn_nc"), lambda x: {nt: torch.full_like(v, float("nan")) for nt, v in x.items()})
+    bodies = [_body("rgcn_nc", c) for c in ("v01_tiny", "v02_small", "v01_tiny")]
+    p.faulty_uids.add(envelope.request_uid(bodies[1]))
+    results = p.predict_batch(bodies)
+    assert [r["status_code"] for r in results] == [200, 422, 200]
+    alone = _predictions(_predictor("rgcn_nc").predict(bodies[0]))
+    for got in (results[0], results[2]):
+        assert all(a[:2] == b[:2] and _close(a[2], b[2]) for a, b in zip(_predictions(got), alone, strict=True))
+
+
+def test_the_union_offsets_each_requests_edges_by_the_nodes_before_it():
+    p = _predictor("rgcn_nc")
+    graphs = [p.build(p.parse(p.decode(_body("rgcn_nc", c), "application/json")))
+              for c in ("v01_tiny", "v02_small", "v03_medium_sampled")]
+    union = disjoint_union(graphs)
+    for etype, (src, dst) in union.graph.edges.items():
+        want_src, want_dst = [], []
+        start = dict.fromkeys(graphs[0].num_nodes_by_type, 0)
+        for g in graphs:
+            want_src += [s + start[etype[0]] for s in g.edges[etype][0].tolist()]
+            want_dst += [d + start[etype[2]] for d in g.edges[etype][1].tolist()]
+            start = {nt: n + g.num_nodes_by_type[nt] for nt, n in start.items()}
+        assert (src.tolist(), dst.tolist()) == (want_src, want_dst), etype
+        assert src.dtype == dst.dtype == torch.int64
+    assert union.graph.num_nodes == {nt: sum(g.num_nodes_by_type[nt] for g in graphs) for nt in union.graph.num_nodes}
 
 
 def test_unexpected_errors_are_a_generic_500():
