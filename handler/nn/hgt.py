@@ -96,6 +96,7 @@ class HGTLayer(InferenceCache):
         # Relations into each node type; types with none take the pseudo self-loop.
         self._num_in = {nt: sum(cet[2] == nt for cet in canonical_etypes) for nt in ntypes}
         self._plain = [cet for cet in canonical_etypes if not edge_feat_etypes or cet not in edge_feat_etypes]
+        self._with_edge_feats = [cet for cet in canonical_etypes if cet not in self._plain]
         self._slot_keys: dict[str, list[tuple[str, CanonicalEtype] | str]] = {
             nt: [*(("k", c) for c in self._plain if c[0] == nt), *(("v", c) for c in self._plain if c[0] == nt),
                  "q", "a"]
@@ -212,10 +213,10 @@ class HGTLayer(InferenceCache):
             buckets.append(plan.bucket)
             rows.append(plan.dst_row)
         num_buckets = plan.num_buckets
-        for cet in self.canonical_etypes:
+        for cet in self._with_edge_feats:
             s, _, d = cet
             src, dst = graph.edges.get(cet, (None, None))
-            if cet in self._plain or d not in h or src is None or src.numel() == 0:
+            if d not in h or src is None or src.numel() == 0:
                 continue
             edge_h = self._edge_input(cet, src.numel(), edge_inputs)
             # Not None: cet has edge features (it is not plain) and edges, so _edge_input raised or found them.

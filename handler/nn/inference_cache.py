@@ -12,10 +12,13 @@ not parameters or buffers.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from operator import attrgetter
 from typing import Any
 
 import torch
 from torch import nn
+
+_VERSION = attrgetter("_version")  # a tensor's in-place write counter
 
 
 class InferenceCache(nn.Module):
@@ -42,7 +45,7 @@ class InferenceCache(nn.Module):
         """Clears the derived tensors if a parameter was written in place since they were made."""
         if self._params is None:
             self._params = list(self.parameters())
-        stamp = tuple(p._version for p in self._params)
+        stamp = tuple(map(_VERSION, self._params))
         if stamp != self._stamp:
             self._derived.clear()
             self._stamp = stamp

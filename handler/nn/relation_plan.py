@@ -36,7 +36,8 @@ class RelationPlan:
         relations: relations to include; those without edges, or between node types not in
             ``sizes``, are left out.
         edge_slots: ``(side, key)`` pairs whose ``edge_rows(side, key)`` to compute with the
-            plan's own indices (others are computed on first use).
+            plan's own indices (others are computed on first use). ``edge_rows`` remembers
+            its results by ``key`` itself: give module-level functions, not new lambdas.
 
     Attributes:
         node_offset: node type -> its first output row; num_nodes: all output rows.
@@ -98,10 +99,11 @@ class RelationPlan:
             buckets.append(self.num_buckets)
             dst_rows.append(self.node_offset[rel[2]])
             self.num_buckets += self.sizes[rel[2]]
-        columns = [(2, buckets, 1), (2, dst_rows, 1)]
+        ones = [1] * len(self.relations)
+        columns = [(2, buckets, ones), (2, dst_rows, ones)]
         keys = []
         for side, key in edge_slots:
-            keys.append(("edge", side, tuple(key(r) for r in self.relations)))
+            keys.append(("edge", side, key))
             columns.append(self._edge_slot_column(side, key))
         self._bucket, dst_row, *edge_rows = self._per_edge(columns)
         self.bucket = self._tensor(self._bucket)
@@ -114,19 +116,16 @@ class RelationPlan:
         out = torch.from_numpy(arr)
         return out if self.device.type == "cpu" else out.to(self.device)
 
-    def _per_edge(self, columns: Sequence[tuple[int, Sequence[int], Sequence[int] | int]]) -> np.ndarray:
-        """``[C, E]``: per column ``(side, base, step)``, ``base[r] + step[r] * end`` for every
-        edge (``r`` its relation, ``end`` its source for side 0, its destination for side 2);
-        ``step`` may be one int for every relation. Each row is contiguous.
+    def _per_edge(self, columns: Sequence[tuple[int, list[int], list[int]]]) -> np.ndarray:
+        """``[C, E]``: per column ``(side, base, step)`` (one value per relation),
+        ``base[r] + step[r] * end`` for every edge (``r`` its relation, ``end`` its source for
+        side 0, its destination for side 2). Each row is contiguous.
         """
-        table = np.empty((2 * len(columns), len(self.relations)), dtype=np.int64)
-        for i, (_, base, step) in enumerate(columns):
-            table[2 * i] = base
-            table[2 * i + 1] = step
-        per_edge = np.repeat(table, self._counts, axis=1)
+        table = np.array([values for _, base, step in columns for values in (base, step)], dtype=np.int64)
+        per_edge = np.repeat(table.reshape(2 * len(columns), -1), self._counts, axis=1)
         return per_edge[0::2] + per_edge[1::2] * self._ends[[side // 2 for side, _, _ in columns]]
 
-    def _edge_slot_column(self, side: int, key: Callable[[CanonicalEtype], Hashable]) -> tuple:
+    def _edge_slot_column(self, side: int, key: Callable[[CanonicalEtype], Hashable]) -> tuple[int, list, list]:
         """The ``_per_edge`` column of ``edge_rows(side, key)``."""
         base, step = [], []
         for rel in self.relations:
@@ -159,9 +158,8 @@ class RelationPlan:
 
     def edge_rows(self, side: int, key: Callable[[CanonicalEtype], Hashable]) -> torch.Tensor:
         """``[E]`` stacked row of slot ``key(relation)`` of every edge's source (``side`` 0) or
-        destination (``side`` 2) node."""
-        return self._memoized(("edge", side, tuple(key(r) for r in self.relations)),
-                              lambda: self._per_edge([self._edge_slot_column(side, key)])[0])
+        destination (``side`` 2) node (computed once per ``(side, key)`` function)."""
+        return self._memoized(("edge", side, key), lambda: self._per_edge([self._edge_slot_column(side, key)])[0])
 
     def slot_rows(self, ntype: str, key: Hashable, index: torch.Tensor) -> torch.Tensor:
         """Stacked rows of slot ``key`` of the nodes ``index`` of ``ntype`` (same shape)."""
@@ -188,7 +186,7 @@ class RelationPlan:
     def relation_ids(self, names: Sequence[CanonicalEtype]) -> torch.Tensor:
         """``[E]`` position in ``names`` of every edge's relation."""
         return self._memoized(("rid", tuple(names)), lambda: self._per_edge(
-            [(0, [list(names).index(r) for r in self.relations], 0)])[0])
+            [(0, [list(names).index(r) for r in self.relations], [0] * len(self.relations))])[0])
 
     def inverse_in_degree(self) -> torch.Tensor:
         """``[E, 1]`` 1 / (in-degree of the edge's destination in the edge's relation)."""

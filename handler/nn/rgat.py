@@ -132,6 +132,7 @@ class RelationalAttLayer(InferenceCache):
              if rel in self.edge_feat_rels else GATConv(in_feat, out_feat // num_heads, num_heads)
              for rel in self.rel_names}
         )
+        self.num_heads = num_heads
         self.norm = make_norms(norm, {nt for rel in self.rel_names for nt in (rel[0], rel[2])}, out_feat)
         self.h_bias = nn.Parameter(torch.empty(out_feat))
         if self_loop:
@@ -192,7 +193,7 @@ class RelationalAttLayer(InferenceCache):
         if plan.projected:
             proj = plan.project(h, self._fused_weight)
             if plan.num_edges:
-                heads = cast(GATConv, self.conv[plan.relations[0]]).num_heads
+                heads = self.num_heads
                 z_src = proj.index_select(0, plan.edge_rows(0, _fc_slot)).view(-1, heads, self.out_feat // heads)
                 z_dst = proj.index_select(0, plan.edge_rows(2, _fc_slot)).view(z_src.shape)
                 rel_ids = plan.relation_ids(self._plain)
