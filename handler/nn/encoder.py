@@ -107,9 +107,9 @@ def finish_layer(
             rst = torch.relu_(rst)
         if ffn is not None:
             rst = ffn(rst)
-        return dict(zip(sizes, rst.split(list(sizes.values())), strict=True))
+        return dict(zip(sizes, rst.split_with_sizes(list(sizes.values())), strict=True))
     out = {}
-    for ntype, part in zip(sizes, rst.split(list(sizes.values())), strict=True):
+    for ntype, part in zip(sizes, rst.split_with_sizes(list(sizes.values())), strict=True):
         if part.shape[0] > 0:
             part = norm[ntype](part)
         if activation:

@@ -244,7 +244,7 @@ class HGTLayer(InferenceCache):
         t = torch.where(is_dst, t / num_in, skip)
         out = t * alpha + skip * (1 - alpha)
         new_h = {}
-        for nt, part in zip(sizes, out.split(list(sizes.values())), strict=True):
+        for nt, part in zip(sizes, out.split_with_sizes(list(sizes.values())), strict=True):
             if self.norms is not None and part.shape[0] > 0:
                 part = self.norms[nt](part)
             part = torch.relu(part)
@@ -274,8 +274,11 @@ def _node_rows(
     is any ``[N, 1]``, and the position of its node type in ``sizes`` ``[N]``."""
     type_rows = np.repeat(np.arange(len(sizes)), list(sizes.values()))
     num = np.array([num_in.get(nt, 0) for nt in sizes])[type_rows].reshape(-1, 1)
-    return (torch.from_numpy(np.maximum(num, 1).astype(np.float32)).to(device),
-            torch.from_numpy(num > 0).to(device), torch.from_numpy(type_rows).to(device))
+
+    def on_device(arr: np.ndarray) -> torch.Tensor:
+        out = torch.from_numpy(arr)
+        return out if device.type == "cpu" else out.to(device)
+    return on_device(np.maximum(num, 1).astype(np.float32)), on_device(num > 0), on_device(type_rows)
 
 
 def build_hgt_encoder(
