@@ -113,7 +113,7 @@ class PayloadGraph:
     @property
     def num_edges(self) -> int:
         """Edges in the payload."""
-        return sum(len(src) for src, _ in self.edges.values())
+        return sum(src.shape[0] for src, _ in self.edges.values())  # len() of a tensor costs ~0.5 us
 
 
 class GraphBuilder:
