@@ -33,9 +33,10 @@ def segment_softmax(scores: torch.Tensor, index: torch.Tensor, num_out: int) -> 
     """
     expand = index.view(-1, *([1] * (scores.dim() - 1))).expand_as(scores)
     seg_max = scores.new_full((num_out, *scores.shape[1:]), float("-inf"))
-    seg_max = seg_max.scatter_reduce(0, expand, scores, reduce="amax", include_self=True)
-    exp = torch.exp(scores - seg_max.gather(0, expand))
-    return exp / scatter_sum(exp, index, num_out).gather(0, expand)
+    seg_max.scatter_reduce_(0, expand, scores, reduce="amax", include_self=True)
+    # In place on the temporaries (inference only: no autograd through these buffers).
+    exp = (scores - seg_max.gather(0, expand)).exp_()
+    return exp.div_(scatter_sum(exp, index, num_out).gather(0, expand))
 
 
 def combine_edge_feat(h_src: torch.Tensor, e_h: torch.Tensor, mp_op: str) -> torch.Tensor:
