@@ -494,7 +494,7 @@ class RealtimePredictor:
         results = []
         for target, (key, row) in zip(flight.graph.targets, rows, strict=True):
             prediction = list(predictions[key][row])
-            if not all(math.isfinite(v) for v in prediction):
+            if not all(map(math.isfinite, prediction)):
                 raise UnprocessablePayloadError(
                     f"the prediction for {kind.describe(target)} is not finite: "
                     "feature values of the payload are too large in magnitude for the model's "
