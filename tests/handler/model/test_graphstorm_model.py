@@ -144,3 +144,12 @@ def test_other_checkpoint_fails() -> None:
     with pytest.raises(ModelLoadError):
         restore_model(load_config("rgcn_nc"), model_etypes("rgcn_nc"),
                       fixture_path("rgat_nc", "artifacts", "model.bin"))
+
+
+def test_device_follows_the_parameters_after_a_move() -> None:
+    """The device is looked up once per placement: a move (``to``) makes the model look it
+    up again (the meta device stands in for a GPU)."""
+    config = load_config("rgcn_nc")
+    model = restore_model(config, model_etypes("rgcn_nc"), fixture_path("rgcn_nc", "artifacts", "model.bin"))
+    assert model.device == torch.device("cpu")
+    assert model.to("meta").device == torch.device("meta")
