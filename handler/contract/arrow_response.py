@@ -56,12 +56,12 @@ def negotiate_response_type(accept: str | None) -> str:
     types only, malformed ranges) is JSON: GraphStorm's clients send what they send.
 
     Args:
-        accept: the header's value (None: absent).
+        accept: the header's value (None: absent; anything but a string counts as absent).
 
     Returns:
         ``ARROW_STREAM_CONTENT_TYPE`` or ``JSON_CONTENT_TYPE``.
     """
-    if not accept:
+    if not isinstance(accept, str) or not accept:
         return JSON_CONTENT_TYPE
     arrow_q = 0.0
     json_q, json_specificity = None, -1

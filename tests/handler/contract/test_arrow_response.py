@@ -26,6 +26,7 @@ ARROW, JSON = ARROW_STREAM_CONTENT_TYPE, JSON_CONTENT_TYPE
 NEGOTIATION = [
     (None, JSON),
     ("", JSON),
+    (b"application/vnd.apache.arrow.stream", JSON),  # not a header value: a caller's bug, never a failure
     ("*/*", JSON),
     ("application/json", JSON),
     ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", JSON),  # a browser
