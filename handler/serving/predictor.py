@@ -525,7 +525,8 @@ class RealtimePredictor:
         env = flight.envelope
         if env is None:  # a flight that skipped forward: cannot happen, answered safely
             env = error_envelope(flight.request_uid, InternalError("the request got no answer"), stage.name)
-        env = dataclasses.replace(env, media_type=flight.media_type)
+        if env.media_type != flight.media_type:
+            env = dataclasses.replace(env, media_type=flight.media_type)
         try:
             with self._timed(stage.name, [flight.timings_ms]):
                 body = stage.run(self, env)
