@@ -40,6 +40,7 @@ from handler.transforms import (
     FeatureValueError,
     TextTokens,
     build_transform,
+    float_rows,
     learnable_embedding_transform,
 )
 
@@ -416,24 +417,31 @@ class GraphBuilder:
 def _transform_together(transform: FeatureTransform, name: str, groups: list[TypeGroup]) -> None:
     """One ``transform`` call over the rows of several requests' groups (see
     ``GraphBuilder.transform_batch``); leaves each group's rows on it, or nothing."""
-    parts = [list(map(itemgetter(name), g.features)) for g in groups]
-    values = list(chain.from_iterable(parts))
-    leaves = set(map(type, values))
-    if leaves == {list}:
-        leaves = set(map(type, chain.from_iterable(values)))
-    if leaves not in ({float}, {int}) or not transform.accepts_arrays:
+    if not transform.accepts_arrays:
         return
+    parts = [list(map(itemgetter(name), g.features)) for g in groups]
+    vectors = [rows for rows in map(float_rows, parts) if rows is not None]
     try:
         with np.errstate(all="ignore"):
-            rows = np.array(values)
-            # All floats (all ints within int64): the array np.array makes of each request's
-            # values alone has this dtype too, so the transform sees its rows as it would alone.
-            if rows.dtype != (np.float64 if leaves == {float} else np.int64):
-                return
+            rows: np.ndarray
+            if len(vectors) == len(parts):  # each request's rows exactly as to_array makes them alone
+                rows = np.concatenate(vectors)
+            else:
+                values = list(chain.from_iterable(parts))
+                leaves = set(map(type, values))
+                if leaves == {list}:
+                    leaves = set(map(type, chain.from_iterable(values)))
+                if leaves not in ({float}, {int}):
+                    return
+                rows = np.array(values)
+                # All floats (all ints within int64): the array np.array makes of each request's
+                # values alone has this dtype too, so the transform sees its rows as it would alone.
+                if rows.dtype != (np.float64 if leaves == {float} else np.int64):
+                    return
             out = transform.apply(rows)
     except Exception:  # noqa: BLE001 - each request is transformed alone by build, which reports it
         return
-    if not isinstance(out, np.ndarray) or len(out) != len(values):
+    if not isinstance(out, np.ndarray) or len(out) != len(rows):
         return
     start = 0
     for group, part in zip(groups, parts, strict=True):
