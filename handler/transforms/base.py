@@ -45,10 +45,12 @@ class FeatureTransform(ABC):
             a transform without it gets the column's JSON values (``tolist``).
         row_wise: each output row depends on its input row only (no statistic of the request),
             so the rows of several requests may be transformed in one call.
+        row_wise_text: the same, for values that are all strings.
     """
 
     accepts_arrays = False
     row_wise = False
+    row_wise_text = False
 
     def __init__(self, name: str, scalar_input: bool = False) -> None:
         self.name = name
@@ -76,7 +78,7 @@ class FeatureTransform(ABC):
                 raw_values = raw_values.tolist()
             elif self.scalar_input and raw_values.ndim == 2 and raw_values.shape[1] == 1:
                 raw_values = raw_values[:, 0]  # every row a one-element list (rule T6)
-        if self.scalar_input and not isinstance(raw_values, np.ndarray):
+        if self.scalar_input and not isinstance(raw_values, np.ndarray) and list in set(map(type, raw_values)):
             raw_values = [v[0] if isinstance(v, list) and len(v) == 1 else v for v in raw_values]
         with np.errstate(over="ignore"):  # overflow is checked below, with the row named
             try:

@@ -26,6 +26,10 @@ class ToCategoricalTransform(FeatureTransform):
         separator: values hold several categories joined by it (multi-hot).
     """
 
+    # All strings: each row is looked up alone (mixed values are matched as numpy's str() of an
+    # array of all of them, which depends on the other values).
+    row_wise_text = True
+
     def __init__(self, name: str, mapping: Mapping[Any, int], separator: str | None = None) -> None:
         super().__init__(name, scalar_input=True)
         self.mapping = {str(k): int(v) for k, v in mapping.items()}
