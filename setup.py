@@ -39,9 +39,11 @@ SERVE_REQUIRES = [
 ]
 
 # A client that builds Arrow request bodies (handler.contract.arrow_payload.payload_to_arrow)
-# without the serving stack: `pip install .[arrow]`.
+# or decodes Arrow responses (handler.contract.arrow_response, which reads them back through
+# handler.contract.envelope: orjson) without the serving stack: `pip install .[arrow]`.
 ARROW_REQUIRES = [
     "pyarrow==26.0.1",
+    "orjson>=3.9",
 ]
 
 TEST_REQUIRES = [

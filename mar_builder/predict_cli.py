@@ -8,7 +8,9 @@ model-config.yaml), then answers each payload file on its own and prints the env
 the endpoint's body would be, one JSON document per line, in the order given. Users test their
 payload builders and model versions in CI with it before deploying. ``--as-arrow`` sends each
 JSON payload as our Arrow request format instead (``handler.contract.arrow_payload``; its
-``request_uid`` is then that of the Arrow body).
+``request_uid`` is then that of the Arrow body). ``--accept-arrow`` asks for our Arrow response
+(``Accept: application/vnd.apache.arrow.stream``, ``handler.contract.arrow_response``) and prints
+each one converted back to its JSON envelope, which must be the very line the JSON answer is.
 
 Exit status: 0 when every envelope's ``status_code`` is 200; 1 when any is not (all are still
 printed); 2 when the model cannot be loaded or a payload file cannot be read (nothing printed
@@ -59,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-arrow", action="store_true",
                    help=f"convert each JSON payload to the Arrow request format and send it as "
                         f"{ARROW_STREAM_CONTENT_TYPE} (a payload with no exact Arrow form is an error)")
+    p.add_argument("--accept-arrow", action="store_true",
+                   help=f"ask for the Arrow response (Accept: {ARROW_STREAM_CONTENT_TYPE}) and print it "
+                        "converted back to its JSON envelope (the same line as the JSON answer)")
     p.add_argument("--lm-model", action="append", default=[], metavar="NAME=DIR",
                    help="language model NAME (as the artifacts name it) from DIR; repeatable")
     p.add_argument("--graph-store", default=None, metavar="PATH|URI",
@@ -82,8 +87,9 @@ def _mar_handler_options(root: Path) -> dict:
 
 
 def predict(model_dir: Path, bodies: list[bytes], content_type: str = JSON_CONTENT_TYPE,
-            handler_options: dict | None = None, lm_models: dict[str, Path] | None = None) -> list[bytes]:
-    """The endpoint's answer to each body, each answered on its own.
+            handler_options: dict | None = None, lm_models: dict[str, Path] | None = None,
+            accept: str | None = None) -> list[bytes]:
+    """The endpoint's answer to each body, each answered on its own, as its JSON envelope.
 
     Args:
         model_dir: the artifacts folder (raw artifacts, or a .mar's ``artifacts/``).
@@ -92,19 +98,28 @@ def predict(model_dir: Path, bodies: list[bytes], content_type: str = JSON_CONTE
         handler_options: model-config.yaml ``handler`` options (``ServingOptions``; an archive's
             embedded graph store lies beside ``model_dir``).
         lm_models: language model NAME -> DIR.
+        accept: the requests' Accept header (None: absent); an Arrow answer it asks for is
+            converted back to its JSON envelope (``arrow_response_to_envelope``).
 
     Returns:
-        One serialized envelope per body, in order.
+        One serialized JSON envelope per body, in order.
     """
     # Imported here: torch loads only once the arguments are valid.
+    from handler.contract.arrow_response import arrow_response_to_envelope
+    from handler.contract.envelope import dumps
     from handler.contract.settings import ServingOptions
     from handler.serving.expand import store_location
-    from handler.serving.predictor import RealtimePredictor
+    from handler.serving.predictor import RawRequest, RealtimePredictor
 
     options = ServingOptions.from_sources(handler_options)
     predictor = RealtimePredictor.from_artifacts(model_dir, device="cpu", lm_models=lm_models, options=options,
                                                  graph_store=store_location(options, model_dir.parent))
-    return [predictor.answer([(body, content_type)])[0].body for body in bodies]
+    envelopes = []
+    for body in bodies:
+        outcome = predictor.answer([RawRequest(body, content_type, accept)])[0]
+        is_arrow = outcome.content_type == ARROW_STREAM_CONTENT_TYPE
+        envelopes.append(dumps(arrow_response_to_envelope(outcome.body)) if is_arrow else outcome.body)
+    return envelopes
 
 
 def _status_code(envelope: bytes) -> int | None:
@@ -140,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
                 model_dir, options = args.model_dir, {}
             if args.graph_store is not None:
                 options = {**options, "graph_store": args.graph_store, "graph_store_in_archive": False}
-            envelopes = predict(model_dir, bodies, content_type, options, lm_models)
+            accept = ARROW_STREAM_CONTENT_TYPE if args.accept_arrow else None
+            envelopes = predict(model_dir, bodies, content_type, options, lm_models, accept)
     except Exception as err:  # noqa: BLE001 - any load failure is the user's to read, as one line
         print(f"gs-predict: error: {type(err).__name__}: {err}", file=sys.stderr)
         return 2

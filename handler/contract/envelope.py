@@ -3,7 +3,9 @@
 Field order and texts follow ``GSRealTimeInferenceResponseMessage.to_dict``: ``status_code``,
 ``request_uid``, ``message``, ``error``, ``data``. Bodies are serialized once, with orjson,
 which has no NaN/Infinity tokens: a non-finite number can never reach a client as invalid JSON
-(the forward stage answers a non-finite prediction with a 422 before it gets here).
+(the forward stage answers a non-finite prediction with a 422 before it gets here). An envelope
+whose ``media_type`` is the Arrow stream type (the client asked for it with ``Accept``) is
+serialized as our Arrow response instead (``handler.contract.arrow_response``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import orjson
 
 from handler.contract.errors import RealtimeError
+from handler.contract.names import ARROW_STREAM_CONTENT_TYPE, JSON_CONTENT_TYPE
 
 SUCCESS_MESSAGE = "Request processed successfully."
 
@@ -37,6 +40,8 @@ class Envelope:
         error: the error text, "" on success.
         results: one dict per listed target (``node_type``/``node_id`` or ``edge_type``/
             ``src_node_id``/``dest_node_id``, then ``prediction``); empty for errors.
+        media_type: the format of its bytes: ``JSON_CONTENT_TYPE`` or, when the client's
+            ``Accept`` asked for it, ``ARROW_STREAM_CONTENT_TYPE``.
     """
 
     status_code: int
@@ -44,6 +49,7 @@ class Envelope:
     message: str = ""
     error: str = ""
     results: Sequence[dict[str, Any]] = field(default=(), repr=False)
+    media_type: str = JSON_CONTENT_TYPE
 
     @classmethod
     def success(cls, uid: str, results: Sequence[dict[str, Any]]) -> Envelope:
@@ -67,7 +73,16 @@ class Envelope:
         }
 
     def to_bytes(self) -> bytes:
-        """The UTF-8 JSON body (never NaN/Infinity)."""
+        """The body in ``media_type``: UTF-8 JSON (never NaN/Infinity), or our Arrow response.
+
+        Raises:
+            ArrowConversionError: an Arrow body without pyarrow, or of results with different keys.
+        """
+        if self.media_type == ARROW_STREAM_CONTENT_TYPE:
+            # Imported here: arrow_response builds on this module (and pyarrow loads only when used).
+            from handler.contract.arrow_response import envelope_to_arrow
+
+            return envelope_to_arrow(self)
         return dumps(self.as_dict())
 
 

@@ -40,9 +40,11 @@ from handler.transforms import (
     FeatureValueError,
     TextTokens,
     build_transform,
+    float_rows,
     learnable_embedding_transform,
 )
 
+_STR = frozenset((str,))
 # A feature's transform and its expected output shape (None: unchecked).
 _Compiled = tuple[FeatureTransform, tuple[int, ...] | None]
 
@@ -264,7 +266,8 @@ class GraphBuilder:
         all its requests and leaves each request's rows on its group (``TypeGroup.transformed``);
         ``build`` then uses them. Only what answers exactly as each request alone is batched:
         a ``row_wise`` transform over values whose leaves are all floats or all integers
-        (numpy then gives every request's values, alone or together, the same dtype). Anything
+        (numpy then gives every request's values, alone or together, the same dtype), and a
+        ``row_wise_text`` one (categories) over values that are all strings. Anything
         else, or any failure, is left to ``build`` request by request (which raises the right
         error for the right request).
 
@@ -282,8 +285,11 @@ class GraphBuilder:
             for key, groups in types.items():
                 for name, (transform, _) in compiled_by_type.get(key, {}).items():
                     with_feature = [g for g in groups if name in g.keys]  # type: ignore[operator]  # keys checked above
-                    if transform.row_wise and len(with_feature) > 1:
-                        _transform_together(transform, name, with_feature)
+                    if len(with_feature) > 1:
+                        if transform.row_wise:
+                            _transform_together(transform, name, with_feature)
+                        elif transform.row_wise_text:
+                            _transform_text_together(transform, name, with_feature)
 
     @staticmethod
     def _apply(compiled: _Compiled, group: TypeGroup, where: str, id_word: str) -> np.ndarray:
@@ -416,29 +422,55 @@ class GraphBuilder:
 def _transform_together(transform: FeatureTransform, name: str, groups: list[TypeGroup]) -> None:
     """One ``transform`` call over the rows of several requests' groups (see
     ``GraphBuilder.transform_batch``); leaves each group's rows on it, or nothing."""
-    parts = [list(map(itemgetter(name), g.features)) for g in groups]
-    values = list(chain.from_iterable(parts))
-    leaves = set(map(type, values))
-    if leaves == {list}:
-        leaves = set(map(type, chain.from_iterable(values)))
-    if leaves not in ({float}, {int}) or not transform.accepts_arrays:
+    if not transform.accepts_arrays:
         return
+    parts = [list(map(itemgetter(name), g.features)) for g in groups]
+    vectors = [rows for rows in map(float_rows, parts) if rows is not None]
     try:
         with np.errstate(all="ignore"):
-            rows = np.array(values)
-            # All floats (all ints within int64): the array np.array makes of each request's
-            # values alone has this dtype too, so the transform sees its rows as it would alone.
-            if rows.dtype != (np.float64 if leaves == {float} else np.int64):
-                return
+            rows: np.ndarray
+            if len(vectors) == len(parts):  # each request's rows exactly as to_array makes them alone
+                rows = np.concatenate(vectors)
+            else:
+                values = list(chain.from_iterable(parts))
+                leaves = set(map(type, values))
+                if leaves == {list}:
+                    leaves = set(map(type, chain.from_iterable(values)))
+                if leaves not in ({float}, {int}):
+                    return
+                rows = np.array(values)
+                # All floats (all ints within int64): the array np.array makes of each request's
+                # values alone has this dtype too, so the transform sees its rows as it would alone.
+                if rows.dtype != (np.float64 if leaves == {float} else np.int64):
+                    return
             out = transform.apply(rows)
     except Exception:  # noqa: BLE001 - each request is transformed alone by build, which reports it
         return
-    if not isinstance(out, np.ndarray) or len(out) != len(values):
+    _split_rows(out, name, groups, parts)
+
+
+def _split_rows(out: Any, name: str, groups: list[TypeGroup], parts: list[list[Any]]) -> None:
+    """Leaves each group its rows of a transform's output over all ``parts`` (nothing when the
+    output is not one row per value)."""
+    if not isinstance(out, np.ndarray) or len(out) != sum(map(len, parts)):
         return
     start = 0
     for group, part in zip(groups, parts, strict=True):
         group.transformed[name] = out[start:start + len(part)]
         start += len(part)
+
+
+def _transform_text_together(transform: FeatureTransform, name: str, groups: list[TypeGroup]) -> None:
+    """One ``transform`` call over several requests' string values (``row_wise_text``); leaves
+    each group's rows on it, or nothing (a part that is not all strings, any failure)."""
+    parts = [list(map(itemgetter(name), g.features)) for g in groups]
+    if any(set(map(type, part)) != _STR for part in parts):
+        return
+    try:
+        out = transform.apply(list(chain.from_iterable(parts)))
+    except Exception:  # noqa: BLE001 - each request is transformed alone by build, which reports it
+        return
+    _split_rows(out, name, groups, parts)
 
 
 def _checked_width(x: np.ndarray, width: int | None, where: str, names: Sequence[str]) -> torch.Tensor:

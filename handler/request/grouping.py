@@ -10,6 +10,7 @@ else takes the checked path, which raises the error GraphStorm would.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from operator import itemgetter
 from typing import Any
 
@@ -19,6 +20,21 @@ from handler.contract.names import CanonicalEtype
 
 # ``features`` absent from a member (unlike ``{}``, which is an empty features object).
 _NO_FEATURES = object()
+
+# A group's ``ids.append``, ``features.append`` and the feature keys its members all have (None:
+# all lack ``features``): what the grouping loops' fast path needs, without attribute lookups.
+_Slot = tuple[Callable[[Any], None], Callable[[Any], None], "frozenset[str] | None"]
+
+
+def _update_slot(fast: dict[Any, _Slot], key: Any, group: TypeGroup) -> None:
+    """Gives a group a fast-path slot while its members agree (all with the same feature keys,
+    or all without features); a group that mixes them takes the checked path from then on."""
+    if group.missing_features is None:
+        fast[key] = (group.ids.append, group.features.append, group.keys)
+    elif group.keys is None:
+        fast[key] = (group.ids.append, group.features.append, None)
+    else:
+        fast.pop(key, None)
 
 
 class TypeGroup:
@@ -55,13 +71,6 @@ class TypeGroup:
         if self.columns is not None:
             return self.columns[name]
         return list(map(itemgetter(name), self.features))
-
-    def takes(self, feats: Any) -> bool:
-        """Whether ``add`` would just append a member with this ``features`` value (no checks
-        left: the same keys as the type's first member, or missing like an earlier member's)."""
-        if feats is _NO_FEATURES:
-            return self.missing_features is not None
-        return type(feats) is dict and feats.keys() == self.keys
 
     def add(self, item: dict[str, Any], member_id: Any) -> None:
         """Adds a member, checking its features object as GraphStorm does (same keys for all)."""
@@ -121,17 +130,24 @@ def group_nodes(nodes: list[Any], schema: GraphSchema) -> dict[str, TypeGroup]:
             empty id.
     """
     groups: dict[str, TypeGroup] = {}
+    fast: dict[Any, _Slot] = {}
     for pos, node in enumerate(nodes):
-        try:  # fastest path: like the type's first node, with a non-empty string id
-            group = groups[node["node_type"]]
+        try:  # fast path: like the type's earlier nodes, with a non-empty string id
+            ids_append, features_append, keys = fast[node["node_type"]]
             node_id, feats = node["node_id"], node.get("features", _NO_FEATURES)
-            if type(node_id) is str and node_id and group.takes(feats):
-                group.ids.append(node_id)
-                group.features.append({} if feats is _NO_FEATURES else feats)
-                continue
+            if type(node_id) is str and node_id:
+                if type(feats) is dict:
+                    if feats.keys() == keys:
+                        ids_append(node_id)
+                        features_append(feats)
+                        continue
+                elif feats is _NO_FEATURES and keys is None:
+                    ids_append(node_id)
+                    features_append({})
+                    continue
         except (TypeError, KeyError):
             pass
-        try:  # fast path: a well-formed node of a type already seen
+        try:  # a well-formed node of a type already seen
             group = groups[node["node_type"]]
             node_id = node["node_id"]
         except (TypeError, KeyError):
@@ -139,6 +155,7 @@ def group_nodes(nodes: list[Any], schema: GraphSchema) -> dict[str, TypeGroup]:
         if type(node_id) is not str or not node_id:
             node_id = _check_id(node_id, "node_id", f"graph.nodes[{pos}], node type {node['node_type']}")
         group.add(node, node_id)
+        _update_slot(fast, node["node_type"], group)
     for ntype, group in groups.items():
         if group.keys is not None and group.missing_features is not None:
             raise GraphConstructionError(
@@ -181,17 +198,26 @@ def group_edges(edges: list[Any], schema: GraphSchema) -> dict[CanonicalEtype, T
             empty endpoint id.
     """
     groups: dict[CanonicalEtype, TypeGroup] = {}
+    fast: dict[Any, _Slot] = {}
     for pos, edge in enumerate(edges):
-        try:  # fastest path: like the type's first edge, with non-empty string ids
-            group = groups[_etype_key(edge["edge_type"])]
-            src, dst, feats = edge["src_node_id"], edge["dest_node_id"], edge.get("features", _NO_FEATURES)
-            if type(src) is str and src and type(dst) is str and dst and group.takes(feats):
-                group.ids.append((src, dst))
-                group.features.append({} if feats is _NO_FEATURES else feats)
-                continue
+        try:  # fast path: like the relation's earlier edges, with non-empty string ids
+            raw_type = edge["edge_type"]
+            if type(raw_type) is list:  # only a list names a relation (a string's tuple could match)
+                ids_append, features_append, keys = fast[tuple(raw_type)]
+                src, dst, feats = edge["src_node_id"], edge["dest_node_id"], edge.get("features", _NO_FEATURES)
+                if type(src) is str and src and type(dst) is str and dst:
+                    if type(feats) is dict:
+                        if feats.keys() == keys:
+                            ids_append((src, dst))
+                            features_append(feats)
+                            continue
+                    elif feats is _NO_FEATURES and keys is None:
+                        ids_append((src, dst))
+                        features_append({})
+                        continue
         except (TypeError, KeyError):
             pass
-        try:  # fast path: a well-formed edge of a type already seen
+        try:  # a well-formed edge of a type already seen
             group = groups[_etype_key(edge["edge_type"])]
             src, dst = edge["src_node_id"], edge["dest_node_id"]
         except (TypeError, KeyError):
@@ -201,6 +227,7 @@ def group_edges(edges: list[Any], schema: GraphSchema) -> dict[CanonicalEtype, T
             src = _check_id(src, "src_node_id", where)
             dst = _check_id(dst, "dest_node_id", where)
         group.add(edge, (src, dst))
+        _update_slot(fast, _etype_key(edge["edge_type"]), group)
     for etype, group in groups.items():
         if group.keys is not None and group.missing_features is not None:
             src, dst = group.missing_features
@@ -257,7 +284,7 @@ def index_nodes(groups: dict[str, TypeGroup]) -> tuple[dict[str, list[Any]], dic
     """
     ids, index = {}, {}
     for ntype, group in groups.items():
-        local = {node_id: pos for pos, node_id in enumerate(group.ids)}
+        local = dict(zip(group.ids, range(len(group.ids)), strict=True))  # in C; duplicates: the last wins, as before
         if len(local) != len(group.ids):
             seen: set[Any] = set()
             for node_id in group.ids:

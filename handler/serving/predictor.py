@@ -12,7 +12,9 @@ type), each run under the one timer (``_timed``) and the one error boundary (``e
     build    ParsedRequest  -> PayloadGraph    (graph, features)          handler/inputs/graph_builder.py
     forward  PayloadGraph   -> Envelope        (batched: ONE model call over the batch's disjoint
                                                 union, split when it exceeds the batch budget)
-    envelope Envelope       -> bytes           (serialised once; 413 over max_response_bytes)
+    envelope Envelope       -> bytes           (serialised once, as JSON or, when the request's Accept
+                                                asks for it, as our Arrow response; 413 over
+                                                max_response_bytes)  handler/contract/arrow_response.py
 
 A new stage is one entry of ``PIPELINE`` (its input type must be the previous stage's output
 type, its output type the next one's input type; ``check_pipeline`` says so at import). A
@@ -25,6 +27,7 @@ else. SageMaker's hooks, for readers who know them: ``input_fn`` = decode + pars
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 import math
@@ -38,6 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from handler.contract.arrow_response import negotiate_response_type
 from handler.contract.artifacts import locate_artifacts
 from handler.contract.envelope import Envelope
 from handler.contract.errors import (
@@ -73,10 +77,13 @@ class RawRequest:
     Attributes:
         body: the exact body bytes (``request_uid`` is their hash).
         content_type: the request's Content-Type (None: absent).
+        accept: the request's Accept header (None: absent): the response's format
+            (``negotiate_response_type``).
     """
 
     body: bytes
     content_type: str | None
+    accept: str | None = None
 
 
 @dataclass(frozen=True)
@@ -135,7 +142,7 @@ class RequestOutcome:
     """What one request of a batch was answered, and what answering it cost.
 
     Attributes:
-        envelope: the answer.
+        envelope: the answer (its ``media_type`` is the body's format).
         body: the answer serialised (the response body).
         timings_ms: stage -> milliseconds, for the stages the request reached (``forward`` is
             its batch's whole forward, shared by the requests in it).
@@ -154,6 +161,11 @@ class RequestOutcome:
         """The envelope's status code."""
         return self.envelope.status_code
 
+    @property
+    def content_type(self) -> str:
+        """The body's media type (the response's Content-Type): JSON or our Arrow stream."""
+        return self.envelope.media_type
+
 
 @dataclass
 class _InFlight:
@@ -165,9 +177,11 @@ class _InFlight:
         timings_ms: stage -> milliseconds.
         graph: its payload graph, once built (sizes for the outcome; ``forward``'s input).
         envelope: its answer, once it has one (an error skips the stages left before ``envelope``).
+        media_type: the format its answer is serialised to (negotiated from its Accept header).
     """
 
     value: Any
+    media_type: str
     uid: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
     graph: PayloadGraph | None = None
@@ -277,18 +291,20 @@ class RealtimePredictor:
 
     # -- the batch call ------------------------------------------------------------------
 
-    def answer(self, requests: Sequence[tuple[bytes, str | None]]) -> list[RequestOutcome]:
+    def answer(self, requests: Sequence[RawRequest | tuple[bytes, str | None]]) -> list[RequestOutcome]:
         """Answers a batch of requests: every stage, one forward over the valid ones.
 
         Never raises: every failure becomes that request's error envelope.
 
         Args:
-            requests: ``(exact body bytes, content type)`` per request.
+            requests: per request, a ``RawRequest`` (body, content type, Accept) or
+                ``(exact body bytes, content type)`` (answered as JSON).
 
         Returns:
             One outcome per request, in order.
         """
-        flights = [_InFlight(RawRequest(body, content_type)) for body, content_type in requests]
+        raws = [r if isinstance(r, RawRequest) else RawRequest(*r) for r in requests]
+        flights = [_InFlight(raw, negotiate_response_type(raw.accept)) for raw in raws]
         *steps, last = self.stages
         with _gc_paused():
             start = 0
@@ -504,7 +520,8 @@ class RealtimePredictor:
         return Envelope.success(flight.request_uid, results)
 
     def _serialise(self, env: Envelope) -> bytes:
-        """Stage ``envelope``: the answer's bytes; a 413 when over ``max_response_bytes``."""
+        """Stage ``envelope``: the answer's bytes in its ``media_type`` (JSON, or the Arrow
+        response the client asked for); a 413 when over ``max_response_bytes``, in either format."""
         body = env.to_bytes()
         if len(body) > self.limits.max_response_bytes:
             raise ResponseTooLargeError(
@@ -514,16 +531,18 @@ class RealtimePredictor:
         return body
 
     def _respond(self, stage: Stage, flight: _InFlight) -> RequestOutcome:
-        """The last stage (``envelope``) for every request, whatever it reached."""
+        """The last stage (``envelope``) for every request, whatever it reached, in the
+        request's negotiated format."""
         env = flight.envelope
         if env is None:  # a flight that skipped forward: cannot happen, answered safely
             env = error_envelope(flight.request_uid, InternalError("the request got no answer"), stage.name)
+        if env.media_type != flight.media_type:
+            env = dataclasses.replace(env, media_type=flight.media_type)
         try:
             with self._timed(stage.name, [flight.timings_ms]):
                 body = stage.run(self, env)
         except Exception as exc:  # noqa: BLE001 (the exception boundary)
-            env = error_envelope(flight.request_uid, exc, stage.name)
-            body = env.to_bytes()
+            env, body = _serialised_error(flight.request_uid, exc, stage.name, flight.media_type)
         graph = flight.graph
         return RequestOutcome(
             envelope=env, body=body, timings_ms=flight.timings_ms,
@@ -577,11 +596,23 @@ def error_envelope(uid: str, exc: BaseException, stage: str) -> Envelope:
     return Envelope.from_error(uid, InternalError(""))
 
 
-def error_outcome(uid: str, exc: BaseException, stage: str) -> RequestOutcome:
+def error_outcome(uid: str, exc: BaseException, stage: str, media_type: str = JSON_CONTENT_TYPE) -> RequestOutcome:
     """A request answered with ``error_envelope`` before or outside the stages (a server
-    adapter's failures): the envelope and its bytes."""
-    env = error_envelope(uid, exc, stage)
-    return RequestOutcome(envelope=env, body=env.to_bytes())
+    adapter's failures): the envelope and its bytes in ``media_type`` (the negotiated format)."""
+    env, body = _serialised_error(uid, exc, stage, media_type)
+    return RequestOutcome(envelope=env, body=body)
+
+
+def _serialised_error(uid: str, exc: BaseException, stage: str, media_type: str) -> tuple[Envelope, bytes]:
+    """``error_envelope`` and its bytes in ``media_type``; in JSON should that fail (an Arrow
+    body without pyarrow): the answer must not fail."""
+    env = dataclasses.replace(error_envelope(uid, exc, stage), media_type=media_type)
+    try:
+        return env, env.to_bytes()
+    except Exception:  # noqa: BLE001 (the exception boundary)
+        logger.exception("request %s: the %s error body failed; answering JSON", uid, media_type)
+        env = dataclasses.replace(env, media_type=JSON_CONTENT_TYPE)
+        return env, env.to_bytes()
 
 
 @contextmanager

@@ -23,13 +23,14 @@ from typing import Any
 import torch
 from ts.torch_handler.base_handler import BaseHandler
 
+from handler.contract.arrow_response import negotiate_response_type
 from handler.contract.envelope import request_uid
 from handler.contract.errors import InternalError
 from handler.contract.names import ARTIFACTS_DIR, JSON_CONTENT_TYPE
 from handler.contract.settings import ServingOptions
 from handler.serving import emf, serving_metrics
 from handler.serving.expand import store_location
-from handler.serving.predictor import RealtimePredictor, RequestOutcome, error_outcome
+from handler.serving.predictor import RawRequest, RealtimePredictor, RequestOutcome, error_outcome
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +81,8 @@ class GraphStormHandler(BaseHandler):
         logger.info("GraphStorm model loaded from %s on %s; %s", model_dir, device, options)
 
     def handle(self, data: list[dict[str, Any]], context) -> list[bytes]:
-        """Answers a batch: one JSON envelope (bytes) per request, in order.
+        """Answers a batch: one envelope (bytes) per request, in order, each in the format its
+        Accept header negotiates (JSON, or our Arrow response).
 
         Args:
             data: TorchServe's batch, one dict per request (`body` or `data` holds the body).
@@ -92,9 +94,10 @@ class GraphStormHandler(BaseHandler):
         try:
             outcomes = self._answer(data, context)
         except Exception as exc:  # a bug must cost 500s, not a 503 for the whole batch
-            outcomes = [error_outcome(request_uid(_raw_body(r) or b""), exc, "adapter") for r in data]
+            outcomes = [error_outcome(request_uid(_raw_body(r) or b""), exc, "adapter", _response_type(context, idx))
+                        for idx, r in enumerate(data)]
         for idx, outcome in enumerate(outcomes):
-            self._set_response_headers(context, idx, outcome.status_code)
+            self._set_response_headers(context, idx, outcome)
         serving_metrics.write_batch(context.metrics, outcomes)
         if self.options.emf_metrics:
             self._write_emf(outcomes)
@@ -113,20 +116,25 @@ class GraphStormHandler(BaseHandler):
     def _answer(self, data: list[dict[str, Any]], context) -> list[RequestOutcome]:
         """The predictor's answers; a body TorchServe decoded beyond recovery is a 500."""
         bodies = [_raw_body(request) for request in data]
-        readable = [(body, _content_type(context, idx)) for idx, body in enumerate(bodies) if body is not None]
+        accepts = [_accept(context, idx) for idx in range(len(data))]
+        readable = [RawRequest(body, _content_type(context, idx), accepts[idx])
+                    for idx, body in enumerate(bodies) if body is not None]
         answers = iter(self.predictor.answer(readable))
         outcomes = []
-        for body in bodies:
+        for body, accept in zip(bodies, accepts, strict=True):
             if body is None:
-                outcomes.append(error_outcome("", InternalError(DECODED_BODY), "adapter"))
+                outcomes.append(error_outcome("", InternalError(DECODED_BODY), "adapter",
+                                              negotiate_response_type(accept)))
             else:
                 outcomes.append(next(answers))
         return outcomes
 
-    def _set_response_headers(self, context, idx: int, status_code: int) -> None:
-        """JSON content type always; the envelope's status as HTTP status when configured."""
-        context.set_response_content_type(idx, JSON_CONTENT_TYPE)
+    def _set_response_headers(self, context, idx: int, outcome: RequestOutcome) -> None:
+        """The body's content type (JSON, or the Arrow stream the client asked for); the
+        envelope's status as HTTP status when configured."""
+        context.set_response_content_type(idx, outcome.content_type)
         if self.options.http_status:
+            status_code = outcome.status_code
             try:
                 phrase = HTTPStatus(status_code).phrase
             except ValueError:
@@ -177,11 +185,37 @@ def _raw_body(request: dict[str, Any]) -> bytes | None:
     return None
 
 
+def _header(context, idx: int, name: str) -> str | None:
+    """A request header's value, its name matched without case assumptions (None: absent or empty).
+
+    Args:
+        name: the header's name in lower case.
+    """
+    for key, value in context.get_all_request_header(idx).items():
+        if key.lower() == name and isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _accept(context, idx: int) -> str | None:
+    """The request's Accept header (None: absent): the response's format."""
+    return _header(context, idx, "accept")
+
+
+def _response_type(context, idx: int) -> str:
+    """The negotiated response format, for answers outside the request path: JSON when even
+    the headers cannot be read."""
+    try:
+        return negotiate_response_type(_accept(context, idx))
+    except Exception:  # the failure being answered may be the context's own
+        return JSON_CONTENT_TYPE
+
+
 def _content_type(context, idx: int) -> str:
     """The request's Content-Type (without case assumptions); JSON when absent."""
-    for key, value in context.get_all_request_header(idx).items():
-        if key.lower() == "content-type" and isinstance(value, str) and value:
-            return value
+    value = _header(context, idx, "content-type")
+    if value is not None:
+        return value
     body_headers = context.get_request_header(idx, "body")
     if isinstance(body_headers, dict) and body_headers.get("content-type"):
         return body_headers["content-type"]

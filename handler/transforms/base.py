@@ -45,10 +45,12 @@ class FeatureTransform(ABC):
             a transform without it gets the column's JSON values (``tolist``).
         row_wise: each output row depends on its input row only (no statistic of the request),
             so the rows of several requests may be transformed in one call.
+        row_wise_text: the same, for values that are all strings.
     """
 
     accepts_arrays = False
     row_wise = False
+    row_wise_text = False
 
     def __init__(self, name: str, scalar_input: bool = False) -> None:
         self.name = name
@@ -76,7 +78,7 @@ class FeatureTransform(ABC):
                 raw_values = raw_values.tolist()
             elif self.scalar_input and raw_values.ndim == 2 and raw_values.shape[1] == 1:
                 raw_values = raw_values[:, 0]  # every row a one-element list (rule T6)
-        if self.scalar_input and not isinstance(raw_values, np.ndarray):
+        if self.scalar_input and not isinstance(raw_values, np.ndarray) and list in set(map(type, raw_values)):
             raw_values = [v[0] if isinstance(v, list) and len(v) == 1 else v for v in raw_values]
         with np.errstate(over="ignore"):  # overflow is checked below, with the row named
             try:
@@ -115,6 +117,7 @@ def out_dtype(name: str | None, default: type = np.float32) -> type:
 MAX_NUMBER_TEXT = 64
 _NUMBER_TYPES = (int, float)
 _NUMBER_TYPE_SET = frozenset(_NUMBER_TYPES)
+_LIST = frozenset((list,))
 
 
 def to_array(values: Sequence[Any], numeric: bool = True) -> np.ndarray:
@@ -128,6 +131,9 @@ def to_array(values: Sequence[Any], numeric: bool = True) -> np.ndarray:
     if isinstance(values, np.ndarray):
         return values
     if numeric:
+        rows = float_rows(values)
+        if rows is not None:
+            return rows
         _refuse_long_strings(values)
     try:
         return np.array(values)
@@ -139,6 +145,41 @@ def to_array(values: Sequence[Any], numeric: bool = True) -> np.ndarray:
                     row, f"has {_describe(value)}, but the first one has {_describe(values[0])}"
                 ) from None
         raise FeatureValueError(None, "values do not form a regular array") from None
+
+
+# Beyond it numpy keeps a Python int as an object (``np.array([0.5, 2**63])``), not a float64.
+_INT64_SPAN = 2.0**63
+
+
+def float_rows(values: Sequence[Any]) -> np.ndarray | None:
+    """``np.array(values)`` for the common vector feature, in about half its time: rows that are
+    lists of one length, of numbers with at least one float (numpy then makes float64 of them).
+
+    ``sum`` checks the leaves in C (a string, null or nested list raises; ints alone sum to an
+    int) faster than a scan of their types, and ``np.fromiter`` fills the array without
+    numpy's shape discovery. None for anything else (the caller takes ``np.array``'s path):
+    other rows, ints only (numpy keeps them int64), a value beyond int64's span (it may be an int
+    numpy would keep as an object) or a NaN.
+
+    Shapes:
+        returns [len(values), row length] float64.
+    """
+    if not values or set(map(type, values)) != _LIST:
+        return None
+    lengths = set(map(len, values))
+    if len(lengths) != 1:
+        return None
+    width = lengths.pop()
+    try:
+        total = sum(itertools.chain.from_iterable(values), 0)
+    except (TypeError, OverflowError):
+        return None
+    if type(total) is not float or width == 0:
+        return None
+    rows = np.fromiter(itertools.chain.from_iterable(values), np.float64, len(values) * width)
+    if not (np.abs(rows) < _INT64_SPAN).all():
+        return None
+    return rows.reshape(len(values), width)
 
 
 def _refuse_long_strings(values: Sequence[Any]) -> None:

@@ -32,6 +32,8 @@ class GSPCategoricalTransform(FeatureTransform):
         width: number of categories (the vector's length).
     """
 
+    row_wise_text = True  # each value is looked up alone (the batch path takes all-string values)
+
     def __init__(self, name: str, mapping: Mapping[str, int], width: int) -> None:
         super().__init__(name, scalar_input=True)
         self.mapping = {str(k): int(v) for k, v in mapping.items()}
@@ -42,12 +44,16 @@ class GSPCategoricalTransform(FeatureTransform):
 
     def _transform(self, raw_values: Sequence[Any]) -> np.ndarray:
         out = np.zeros((len(raw_values), self.width), dtype=np.float32)
+        rows: list[int] = []
+        cols: list[int] = []
         for row, value in enumerate(raw_values):
             if value is None or value == "":
                 continue
             col = self.mapping.get(_spark_string(row, value), self.unknown)
             if col is not None:
-                out[row, col] = 1.0
+                rows.append(row)
+                cols.append(col)
+        out[rows, cols] = 1.0  # one fancy-index write, not one numpy call per row
         return out
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import repeat
 from typing import Any
 
 import numpy as np
 
 from handler.transforms.base import FeatureTransform, FeatureValueError, to_array
+
+_STR = frozenset((str,))  # value types of an all-string column (``<=``: an empty one too)
 
 
 class ToCategoricalTransform(FeatureTransform):
@@ -23,6 +26,10 @@ class ToCategoricalTransform(FeatureTransform):
         separator: values hold several categories joined by it (multi-hot).
     """
 
+    # All strings: each row is looked up alone (mixed values are matched as numpy's str() of an
+    # array of all of them, which depends on the other values).
+    row_wise_text = True
+
     def __init__(self, name: str, mapping: Mapping[Any, int], separator: str | None = None) -> None:
         super().__init__(name, scalar_input=True)
         self.mapping = {str(k): int(v) for k, v in mapping.items()}
@@ -33,13 +40,14 @@ class ToCategoricalTransform(FeatureTransform):
         self.unmatched = next(c for c in map(chr, range(1, 0x110000)) if c not in self.mapping)
 
     def _transform(self, raw_values: Sequence[Any]) -> np.ndarray:
-        if self.separator is None and all(type(v) is str for v in raw_values):
+        if self.separator is None and set(map(type, raw_values)) <= _STR:
             # Fast path: strings that are all known categories; anything else (an unknown
             # category, or one numpy would alter, e.g. trailing NULs) takes the general path.
-            found = [self.mapping.get(v, -1) for v in raw_values]
-            if -1 not in found:
-                encoding = np.zeros((len(found), self.width), dtype=np.int8)
-                encoding[np.arange(len(found)), found] = 1
+            count = len(raw_values)
+            found = np.fromiter(map(self.mapping.get, raw_values, repeat(-1, count)), np.intp, count)
+            if count == 0 or found.min() >= 0:
+                encoding = np.zeros((count, self.width), dtype=np.int8)
+                encoding[np.arange(count), found] = 1
                 return encoding
         items = self._items(raw_values)
         encoding = np.zeros((len(items), self.width), dtype=np.int8)
@@ -72,7 +80,7 @@ class ToCategoricalTransform(FeatureTransform):
         numpy drops), and in mixed values a string too long to be a category (without a
         separator) stands in as one that matches none.
         """
-        if all(type(v) is str for v in raw_values):
+        if set(map(type, raw_values)) <= _STR:
             return [v.rstrip("\x00") for v in raw_values]
         if all(v is None or type(v) is str for v in raw_values):
             return list(raw_values)  # an object array: values unchanged

@@ -12,7 +12,7 @@ import pytest
 
 from mar_builder import cli as build_cli
 from mar_builder import predict_cli
-from tests.compare import FIXTURES_DIR, FixtureCase, artifacts_dir, assert_matches_target, load_cases
+from tests.compare import FIXTURES_DIR, FixtureCase, arrow_case, artifacts_dir, assert_matches_target, load_cases
 
 JSON = "application/json"
 
@@ -111,3 +111,18 @@ def test_as_arrow_refuses_a_payload_without_an_arrow_form(tmp_path: Path) -> Non
     proc = _run("--model-dir", artifacts_dir("rgcn_nc"), "--as-arrow", bad)
     assert proc.returncode == 2
     assert b"ArrowConversionError" in proc.stderr
+
+
+def test_accept_arrow_prints_the_same_lines_as_json(capsysbinary: pytest.CaptureFixture) -> None:
+    """--accept-arrow: each Arrow answer converted back is byte for byte the JSON answer's line
+    (valid and error cases; with --as-arrow too)."""
+    cases = [c for c in load_cases("rgcn_nc") if arrow_case(c) is not None]  # JSON, with an Arrow form
+    picked = [c for c in cases if c.kind != "invalid"][:3] + [c for c in cases if c.kind == "invalid"][:3]
+    args = ["--model-dir", str(artifacts_dir("rgcn_nc")), *[str(_payload_file(c)) for c in picked]]
+    outputs = []
+    for flags in ([], ["--accept-arrow"], ["--as-arrow"], ["--as-arrow", "--accept-arrow"]):
+        status = predict_cli.main([*flags, *args])
+        outputs.append((status, capsysbinary.readouterr().out))
+    assert outputs[0][0] == 1 and outputs[0] == outputs[1]
+    assert outputs[2][0] == 1 and outputs[2] == outputs[3]
+    _check_lines(picked, outputs[1][1])

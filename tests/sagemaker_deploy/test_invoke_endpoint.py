@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from handler.contract.names import ARROW_STREAM_CONTENT_TYPE
 from sagemaker_deploy import invoke_endpoint
 from tests.compare import load_cases
 from tests.sagemaker_deploy.moto_env import queue_invoke_result
@@ -65,3 +66,22 @@ def test_missing_payload_file_fails_fast(aws_env: dict, tmp_path: Path, capsys: 
         invoke_endpoint.main(["--endpoint-name", ENDPOINT, "--payload", str(tmp_path / "nope.json")])
     assert exit_info.value.code == 2
     assert "is not a file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["v01_tiny", "x01_missing_targets"])
+def test_an_arrow_response_reads_as_its_json_envelope(name: str) -> None:
+    """``--accept application/vnd.apache.arrow.stream``: the Arrow body (as the endpoint writes
+    it) is read back to exactly the JSON envelope (moto's queued results are text, so the
+    binary body is checked here, the call itself above)."""
+    from handler.contract.arrow_response import envelope_to_arrow
+    from handler.contract.envelope import Envelope
+
+    target = _case(name).target
+    env = Envelope(target["status_code"], target["request_uid"], target["message"], target["error"],
+                   target["data"].get("results", ()))
+    body = envelope_to_arrow(env)
+    assert invoke_endpoint.read_envelope(body, ARROW_STREAM_CONTENT_TYPE) == target
+    with pytest.raises(invoke_endpoint.NotAnEnvelopeError, match="cannot be read"):
+        invoke_endpoint.read_envelope(body[:20], ARROW_STREAM_CONTENT_TYPE)
+    with pytest.raises(invoke_endpoint.NotAnEnvelopeError, match="not a gs-realtime envelope"):
+        invoke_endpoint.read_envelope(body, "application/json")

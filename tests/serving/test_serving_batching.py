@@ -14,6 +14,8 @@ import time
 
 import pytest
 
+from handler.contract.arrow_response import arrow_response_to_envelope
+from handler.contract.names import ARROW_STREAM_CONTENT_TYPE, JSON_CONTENT_TYPE
 from tests.compare import FIXTURES_DIR, assert_matches_target, load_cases
 from tests.serving.torchserve_process import SLOW_CALL_S, prometheus_value, serving
 
@@ -61,15 +63,17 @@ def _scale(ts, workers: int) -> None:
     ts.wait_ready(MODEL, workers=workers)
 
 
-def _concurrently(ts, cases) -> list:
-    """POSTs ``cases`` at the same moment; responses in order."""
+def _concurrently(ts, cases, extra_headers=None, paths=None) -> list:
+    """POSTs ``cases`` at the same moment (to ``paths``, default /predictions/MODEL, each with
+    its ``extra_headers``); responses in order."""
     responses = [None] * len(cases)
     barrier = threading.Barrier(len(cases))
 
     def post(i: int) -> None:
+        headers = {"Content-Type": cases[i].content_type, **(extra_headers[i] if extra_headers else {})}
+        path = paths[i] if paths else f"/predictions/{MODEL}"
         barrier.wait()
-        responses[i] = ts.inference("POST", f"/predictions/{MODEL}", cases[i].body,
-                                    {"Content-Type": cases[i].content_type}, timeout=SLOW_CALL_S)
+        responses[i] = ts.inference("POST", path, cases[i].body, headers, timeout=SLOW_CALL_S)
 
     threads = [threading.Thread(target=post, args=(i,)) for i in range(len(cases))]
     for t in threads:
@@ -127,6 +131,23 @@ def test_concurrent_requests_arrive_as_one_batch(server):
     # Wait until the batches holding all BATCH requests are counted, then: one batch of BATCH.
     text = _metrics_once(server, lambda t: sum(size * n for size, n in new_batches(t).items()) >= BATCH)
     assert new_batches(text) == {BATCH: 1}
+
+
+def test_one_batch_answers_each_request_in_the_format_its_accept_asks(server):
+    """JSON and Arrow answers in one batch (one worker, a batch closes only when full), through
+    /predictions and SageMaker's /invocations, which passes Accept on; an error answered in
+    Arrow to a client that asked Arrow; the response's Content-Type says which format it is."""
+    _scale(server, 1)
+    cases = [CASES["v02_small"], CASES["v02_small"], CASES["x03_unknown_target_id"], CASES["v01_tiny"]]
+    accepts = [{"Accept": ARROW_STREAM_CONTENT_TYPE}, {"Accept": "*/*"},
+               {"accept": f"{JSON_CONTENT_TYPE};q=0.5, {ARROW_STREAM_CONTENT_TYPE}"}, {}]
+    paths = [f"/predictions/{MODEL}", f"/predictions/{MODEL}", "/invocations", "/invocations"]
+    arrow = [True, False, True, False]
+    responses = _concurrently(server, cases, accepts, paths)
+    for case, resp, is_arrow in zip(cases, responses, arrow, strict=True):
+        assert resp.status == 200, resp.body
+        assert resp.headers["content-type"] == (ARROW_STREAM_CONTENT_TYPE if is_arrow else JSON_CONTENT_TYPE)
+        assert_matches_target(case, arrow_response_to_envelope(resp.body) if is_arrow else resp.json())
 
 
 def test_prometheus_shows_project_metrics(server):

@@ -11,7 +11,10 @@ import pytest
 
 from handler import RealtimePredictor
 from handler.contract import envelope
+from handler.contract.arrow_response import arrow_response_to_envelope
 from handler.contract.limits import WARN_TARGETS, RequestLimits
+from handler.contract.names import ARROW_STREAM_CONTENT_TYPE, JSON_CONTENT_TYPE
+from handler.serving.predictor import RawRequest
 from tests.compare import artifacts_dir
 
 BODY = (artifacts_dir("rgcn_nc").parent / "payloads" / "v02_small.json").read_bytes()
@@ -100,6 +103,17 @@ def test_an_answer_over_the_response_limit_is_a_413_envelope():
     assert small["status_code"] == 413 and small["request_uid"] == env["request_uid"]
     assert small["error"].startswith("Response Too Large: ") and "max_response_bytes" in small["error"]
     assert _predictor(max_response_bytes=size).predict(BODY) == env
+
+
+def test_the_response_limit_applies_to_arrow_answers():
+    arrow = RawRequest(BODY, JSON_CONTENT_TYPE, accept=ARROW_STREAM_CONTENT_TYPE)
+    size = len(_predictor().answer([arrow])[0].body)
+    at_limit = _predictor(max_response_bytes=size).answer([arrow])[0]
+    assert arrow_response_to_envelope(at_limit.body)["status_code"] == 200
+    over = _predictor(max_response_bytes=size - 1).answer([arrow])[0]
+    assert over.content_type == ARROW_STREAM_CONTENT_TYPE  # asked Arrow: the 413 is Arrow too
+    answer = arrow_response_to_envelope(over.body)
+    assert answer["status_code"] == 413 and answer["error"].startswith("Response Too Large: ")
 
 
 def test_a_batch_over_the_budget_is_split_into_forwards_with_the_same_answers():

@@ -38,7 +38,7 @@ def test_the_batch_path_is_taken_and_gives_each_requests_own_rows() -> None:
     requests = [p.parse(p.decode(body, "application/json"))
                 for body in (BODY, _edited(lambda nodes: _paper(nodes)["features"].update(citations=7.5)))]
     p.builder.transform_batch(requests)
-    assert any(g.transformed for r in requests for g in r.nodes.values())
+    assert all({"feat", "venue"} <= set(r.nodes["paper"].transformed) for r in requests)  # numbers and categories
     together = [p.build(r) for r in requests]
     for a, t in zip(alone, together, strict=True):
         for ntype, x in a.node_inputs.items():
@@ -51,6 +51,11 @@ def test_the_batch_path_is_taken_and_gives_each_requests_own_rows() -> None:
     lambda nodes: _paper(nodes)["features"].update(citations=3),               # an int among floats
     lambda nodes: _paper(nodes)["features"].update(feat=[1] * len(_paper(nodes)["features"]["feat"])),
     lambda nodes: _paper(nodes)["features"].update(feat=[0.5]),                # wrong width: 411
+    lambda nodes: _paper(nodes)["features"].update(venue="nowhere"),           # unknown category: zeros
+    lambda nodes: _paper(nodes)["features"].update(venue=3),                   # a number among strings
+    lambda nodes: _paper(nodes)["features"].update(venue="KDD\x00"),           # numpy drops trailing NULs
+    lambda nodes: _paper(nodes)["features"].update(venue="K" * 10_000),        # longer than any category
+    lambda nodes: _paper(nodes)["features"].update(venue=None),                # null: zeros
 ])
 def test_a_neighbour_never_changes_an_answer(edit) -> None:
     p = _predictor()

@@ -2,7 +2,7 @@
 
 The full path through a running TorchServe is tested in tests/serving/; here the cases a
 server seldom produces: bodies TorchServe already decoded, missing bodies, header spelling,
-and the `http_status` option.
+the `http_status` option, and answers outside the request path in the format Accept asks for.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from ts.context import Context, RequestProcessor
 from ts.metrics.metric_cache_yaml_impl import MetricsCacheYamlImpl
 
 from handler.contract import envelope
+from handler.contract.arrow_response import arrow_response_to_envelope
 from handler.contract.errors import InternalError
+from handler.contract.names import ARROW_STREAM_CONTENT_TYPE, JSON_CONTENT_TYPE
 from handler.serving.torchserve_handler import ARTIFACTS_DIR, GraphStormHandler
 from tests.compare import artifacts_dir, assert_matches_target, load_cases
 
@@ -85,6 +87,34 @@ def test_decoded_or_missing_body_never_fails_the_batch(model_dir):
     assert decoded["status_code"] == 500 and decoded["request_uid"] == ""  # exact bytes are lost
     assert missing["status_code"] == 400  # an empty body is not JSON
     assert_matches_target(tiny, ok)
+
+
+def test_accept_picks_each_answers_format_whatever_its_spelling(model_dir):
+    tiny, unknown = CASES["v01_tiny"], CASES["x03_unknown_target_id"]
+    data = [{"body": bytearray(c.body)} for c in (tiny, tiny, tiny, unknown, tiny)]
+    data.append({"body": json.loads(tiny.body)})  # decoded by the server: the adapter's 500
+    headers = [{"Accept": ARROW_STREAM_CONTENT_TYPE}, {"accept": JSON_CONTENT_TYPE},
+               {"ACCEPT": f"{ARROW_STREAM_CONTENT_TYPE}, */*;q=0.1"}, {"Accept": ARROW_STREAM_CONTENT_TYPE}, {},
+               {"accept": ARROW_STREAM_CONTENT_TYPE}]
+    out, ctx = _handle(model_dir, data, headers)
+    arrow = [True, False, True, True, False, True]
+    for idx, (case, body) in enumerate(zip([tiny, tiny, tiny, unknown, tiny], out, strict=False)):
+        answer = arrow_response_to_envelope(body) if arrow[idx] else json.loads(body)
+        assert_matches_target(case, answer)
+    assert [ctx.get_response_content_type(i) for i in range(len(data))] == [
+        ARROW_STREAM_CONTENT_TYPE if a else JSON_CONTENT_TYPE for a in arrow]
+    decoded = arrow_response_to_envelope(out[-1])
+    assert (decoded["status_code"], decoded["request_uid"]) == (500, "")
+
+
+def test_a_failed_batch_answers_in_each_requests_format(model_dir):
+    tiny = CASES["v01_tiny"]
+    out, ctx = _handle(model_dir, [{"body": bytearray(tiny.body)}] * 2,
+                       [{"Accept": ARROW_STREAM_CONTENT_TYPE}, {}], break_stage="answer")
+    uid = envelope.request_uid(tiny.body)
+    expected = envelope.Envelope.from_error(uid, InternalError("")).as_dict()
+    assert arrow_response_to_envelope(out[0]) == json.loads(out[1]) == expected
+    assert [ctx.get_response_content_type(i) for i in range(2)] == [ARROW_STREAM_CONTENT_TYPE, JSON_CONTENT_TYPE]
 
 
 def test_http_status_option(model_dir):
