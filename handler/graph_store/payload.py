@@ -3,7 +3,8 @@
 ``PayloadBuilder`` reads what extraction needs from the model artifacts (graph schema, task,
 ``num_layers``, ``eval_fanout`` / ``fanout``, which node types have features) and turns an
 extraction into the payload document, nodes and edges in a canonical order so that the same
-seed gives the same bytes on every store.
+seed gives the same bytes on every store, or into the same graph as columns (``columns``: what
+the ``expand`` stage hands ``parse`` for a targets-only request).
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from handler.contract.artifacts import locate_artifacts
+from handler.contract.graph_columns import EDGE_ID_COLUMNS, NODE_ID_COLUMNS, GraphColumns, MemberColumns
 from handler.contract.graph_schema import GraphSchema
 from handler.contract.model_config import ModelConfig
 from handler.contract.names import EDGE_TARGET_TASKS
@@ -23,6 +26,8 @@ from handler.graph_store.fanout import HopFanouts, model_fanout, parse_fanout
 from handler.graph_store.runner import QueryRunner
 
 PAYLOAD_VERSION = "gs-realtime-v0.1"
+# An edge's (dst, src, key, edge) row sorted by its first three (keys are unique: edges never compared).
+_SORT_KEY = itemgetter(0, 1, 2)
 
 
 class PayloadBuilder:
@@ -88,10 +93,53 @@ class PayloadBuilder:
     def graph(self, found: Neighbourhood) -> dict[str, list[dict[str, Any]]]:
         """The payload's ``graph``: nodes by (type order, id), stored edges by (relation, dst,
         src, key), then the request's own edges as sent."""
-        nodes = sorted(found.nodes.items(), key=lambda kv: (self._ntype_order.get(kv[0][0], -1), str(kv[0][1])))
-        edges = [e for _, e in sorted(found.edges.items(), key=lambda kv: (
-            kv[0][0], kv[1]["dest_node_id"], kv[1]["src_node_id"], kv[0][1]))]
-        return {"nodes": [n for _, n in nodes], "edges": edges + found.given_edges}
+        nodes = [n for members in self._node_groups(found).values() for n in members]
+        edges = [e for members in self._edge_groups(found).values() for e in members]
+        return {"nodes": nodes, "edges": edges + found.given_edges}
+
+    def columns(self, found: Neighbourhood, envelope: dict[str, Any], targets: list[Any]) -> GraphColumns:
+        """The request completed by an extraction, its graph as columns: the members of
+        ``graph`` in its order, one set of columns per node type and relation.
+
+        Only for an extraction without a request graph (``GivenGraph``): then every member of a
+        type carries the same features (the store's), or none.
+
+        Args:
+            found: the extraction.
+            envelope: the request's fields other than ``graph`` and ``targets``.
+            targets: the request's targets.
+        """
+        nodes = {ntype: _member_columns(members, NODE_ID_COLUMNS)
+                 for ntype, members in self._node_groups(found).items()}
+        edges = {self.extractor.layout.tables[index].etype: _member_columns(members, EDGE_ID_COLUMNS)
+                 for index, members in self._edge_groups(found).items()}
+        return GraphColumns(envelope=envelope, targets=targets, nodes=nodes, edges=edges)
+
+    def _node_groups(self, found: Neighbourhood) -> dict[str, list[dict[str, Any]]]:
+        """Node type -> its nodes by id (as text), types in schema order (a type the schema lacks
+        first)."""
+        by_type: dict[str, list[NodeKey]] = {}
+        for key in found.nodes:
+            by_type.setdefault(key[0], []).append(key)
+        groups = {}
+        for ntype in sorted(by_type, key=lambda t: self._ntype_order.get(t, -1)):
+            keys = by_type[ntype]
+            texts = [str(node_id) for _, node_id in keys]
+            groups[ntype] = [found.nodes[keys[i]] for i in sorted(range(len(keys)), key=texts.__getitem__)]
+        return groups
+
+    @staticmethod
+    def _edge_groups(found: Neighbourhood) -> dict[int, list[dict[str, Any]]]:
+        """Relation index -> its stored edges by (dst, src, key), relations in index order."""
+        by_relation: dict[int, list[tuple[Any, Any, int, dict[str, Any]]]] = {}
+        for (index, key), edge in found.edges.items():
+            by_relation.setdefault(index, []).append((edge["dest_node_id"], edge["src_node_id"], key, edge))
+        groups = {}
+        for index in sorted(by_relation):
+            rows = by_relation[index]
+            rows.sort(key=_SORT_KEY)
+            groups[index] = list(map(itemgetter(3), rows))
+        return groups
 
     def payload(self, targets: Sequence[Any], fanout: Any = None, seed: int | None = None) -> dict[str, Any]:
         """A complete ``gs-realtime-v0.1`` request for ``targets``.
@@ -110,6 +158,15 @@ class PayloadBuilder:
             "graph": self.graph(found),
             "targets": list(targets),
         }
+
+
+def _member_columns(members: list[dict[str, Any]], id_keys: tuple[str, ...]) -> MemberColumns:
+    """Payload members of one type (with the same features, or none) as columns."""
+    features = None
+    if "features" in members[0]:
+        rows = list(map(itemgetter("features"), members))
+        features = {name: list(map(itemgetter(name), rows)) for name in rows[0]}
+    return MemberColumns(ids={key: list(map(itemgetter(key), members)) for key in id_keys}, features=features)
 
 
 def dumps(payload: Mapping[str, Any]) -> str:
