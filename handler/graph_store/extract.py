@@ -384,7 +384,10 @@ class Extractor:
         features_at, blocks_at = self._row_plan[ntype]
         payload: dict[str, Any] = {"node_type": ntype, "node_id": r[self._node_columns[ntype][0]]}
         if features_at:
-            payload["features"] = {f: self._value(r[col], typ) for f, col, typ in features_at}
+            if self._split_vectors:
+                payload["features"] = {f: self._value(r[col], typ) for f, col, typ in features_at}
+            else:  # values as the store returned them (a call per value costs as much as the row)
+                payload["features"] = {f: r[col] for f, col, _ in features_at}
         blocks = {label: (int(r[deg] or 0), int(r[base] or 0)) for label, deg, base in blocks_at}
         return _NodeRow(payload, blocks)
 
