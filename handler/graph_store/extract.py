@@ -78,8 +78,12 @@ class Neighbourhood:
 
 @dataclass
 class _NodeRow:
-    payload: dict[str, Any]
-    blocks: dict[str, tuple[int, int]]  # segment label -> (degree, first key)
+    """A stored node's result row. Its payload object is made when the node is first recorded,
+    its in-edge blocks when it is first sampled from (most nodes of a last hop never are)."""
+
+    ntype: str
+    raw: Mapping[str, Any]
+    blocks: dict[str, tuple[int, int]] | None = None  # segment label -> (degree, first key)
 
 
 class Extractor:
@@ -164,7 +168,7 @@ class Extractor:
         # node type -> its id column, then one column per property (features, block columns)
         self._node_columns: dict[str, tuple[str, ...]] = {}
         # node type -> ((feature, column, store type)...), ((block label, degree column, base
-        # column)...): where _node_row finds each value
+        # column)...): where _payload and _choose find each value
         self._row_plan: dict[str, tuple[tuple[tuple[str, str, str | None], ...], tuple[tuple[str, str, str], ...]]] = {}
         for t, (nt, props) in enumerate(self._node_props.items()):
             names = tuple(f"n{t}_{i}" for i in range(len(props) + 1))
@@ -321,6 +325,9 @@ class Extractor:
                 requested: dict[str, set[int]], wanted: dict[str, list[int]]) -> None:
         """Adds the edge keys of ``node``'s sample at this hop that were not fetched yet."""
         ntype, node_id = node
+        if row.blocks is None:
+            r = row.raw
+            row.blocks = {label: (int(r[deg] or 0), int(r[base] or 0)) for label, deg, base in self._row_plan[ntype][1]}
         for etype, labels in self._segments_into.get(ntype, ()):
             blocks = [row.blocks[label] for label in labels]
             total = sum(deg for deg, _ in blocks)
@@ -344,14 +351,14 @@ class Extractor:
         rows: dict[NodeKey, _NodeRow] = {}
         for kind, name, r in self._lookup(edge_keys, node_ids):
             if kind == "n":
-                rows.setdefault((name, r[self._node_columns[name][0]]), self._node_row(name, r))
+                rows.setdefault((name, r[self._node_columns[name][0]]), _NodeRow(name, r))
                 continue
             table = self._tables[name]
             src_t, _, dst_t = table.etype
             src, dst = r["c0"], r["c1"]
             far = (dst_t, dst) if name != table.label else (src_t, src)
             if far not in rows:
-                rows[far] = self._node_row(far[0], r)
+                rows[far] = _NodeRow(far[0], r)
             ident = (table.index, int(r["c2"]))
             if ident in found.edges:
                 continue
@@ -375,21 +382,22 @@ class Extractor:
                 found.nodes[node] = given.nodes[node]
                 order.append(node)
             elif row is not None:
-                found.nodes[node] = row.payload
+                found.nodes[node] = self._payload(row)
                 order.append(node)
             elif node[0] in self._node_columns:
                 order.append(node)  # unknown here: only a given edge may bring its neighbours
 
-    def _node_row(self, ntype: str, r: Mapping[str, Any]) -> _NodeRow:
-        features_at, blocks_at = self._row_plan[ntype]
+    def _payload(self, row: _NodeRow) -> dict[str, Any]:
+        """A stored node as a payload node object (raw features)."""
+        ntype, r = row.ntype, row.raw
+        features_at = self._row_plan[ntype][0]
         payload: dict[str, Any] = {"node_type": ntype, "node_id": r[self._node_columns[ntype][0]]}
         if features_at:
             if self._split_vectors:
                 payload["features"] = {f: self._value(r[col], typ) for f, col, typ in features_at}
             else:  # values as the store returned them (a call per value costs as much as the row)
                 payload["features"] = {f: r[col] for f, col, _ in features_at}
-        blocks = {label: (int(r[deg] or 0), int(r[base] or 0)) for label, deg, base in blocks_at}
-        return _NodeRow(payload, blocks)
+        return payload
 
     def _value(self, value: Any, store_type: str | None) -> Any:
         """A stored value as the payload carries it (delimited vectors split back)."""
