@@ -49,17 +49,14 @@ class MemberColumns:
 
     def members(self, head: dict[str, Any]) -> list[dict[str, Any]]:
         """The members as JSON graph members (``head``: the type key and its value)."""
-        ids = [(name, as_list(values)) for name, values in self.ids.items()]
-        feats = None if self.features is None else [(n, as_list(v)) for n, v in self.features.items()]
-        out = []
-        for row in range(self.num_rows):
-            member = dict(head)
-            for name, values in ids:
-                member[name] = values[row]
-            if feats is not None:
-                member["features"] = {name: values[row] for name, values in feats}
-            out.append(member)
-        return out
+        id_names = list(self.ids)
+        id_rows = zip(*(as_list(v) for v in self.ids.values()))
+        if self.features is None:
+            return [{**head, **dict(zip(id_names, ids))} for ids in id_rows]
+        names = list(self.features)
+        feature_rows = zip(*(as_list(v) for v in self.features.values())) if names else [()] * self.num_rows
+        return [{**head, **dict(zip(id_names, ids)), "features": dict(zip(names, values))}
+                for ids, values in zip(id_rows, feature_rows)]
 
 
 @dataclass

@@ -17,16 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from handler.contract.artifacts import locate_artifacts
-from handler.contract.graph_columns import EDGE_ID_COLUMNS, NODE_ID_COLUMNS, GraphColumns, MemberColumns
+from handler.contract.graph_columns import GraphColumns
 from handler.contract.graph_schema import GraphSchema
 from handler.contract.model_config import ModelConfig
-from handler.contract.names import EDGE_TARGET_TASKS
-from handler.graph_store.extract import Extractor, GivenGraph, Neighbourhood, NodeKey
+from handler.contract.names import EDGE_TARGET_TASKS, CanonicalEtype
+from handler.graph_store.extract import Extractor, GivenGraph, Neighbourhood, NodeKey, StoredNode
 from handler.graph_store.fanout import HopFanouts, model_fanout, parse_fanout
 from handler.graph_store.runner import QueryRunner
 
 PAYLOAD_VERSION = "gs-realtime-v0.1"
-# An edge's (dst, src, key, edge) row sorted by its first three (keys are unique: edges never compared).
+# An edge's (dst, src, key, row) sorted by its first three (keys are unique: rows never compared).
 _SORT_KEY = itemgetter(0, 1, 2)
 
 
@@ -93,29 +93,43 @@ class PayloadBuilder:
     def graph(self, found: Neighbourhood) -> dict[str, list[dict[str, Any]]]:
         """The payload's ``graph``: nodes by (type order, id), stored edges by (relation, dst,
         src, key), then the request's own edges as sent."""
-        nodes = [n for members in self._node_groups(found).values() for n in members]
-        edges = [e for members in self._edge_groups(found).values() for e in members]
+        nodes: list[dict[str, Any]] = []
+        for ntype, members in self._node_groups(found).items():
+            stored = [m for m in members if isinstance(m, StoredNode)]
+            made = iter(self.extractor.node_columns(ntype, stored).members({"node_type": ntype}) if stored else ())
+            nodes += [next(made) if isinstance(m, StoredNode) else m for m in members]
+        edges = [edge for index, raws in self._edge_groups(found).items()
+                 for edge in self.extractor.edge_columns(index, raws).members({"edge_type": list(self._etype(index))})]
         return {"nodes": nodes, "edges": edges + found.given_edges}
 
     def columns(self, found: Neighbourhood, envelope: dict[str, Any], targets: list[Any]) -> GraphColumns:
         """The request completed by an extraction, its graph as columns: the members of
-        ``graph`` in its order, one set of columns per node type and relation.
-
-        Only for an extraction without a request graph (``GivenGraph``): then every member of a
-        type carries the same features (the store's), or none.
+        ``graph`` in its order, one set of columns per node type and relation, read straight
+        from the store's result rows.
 
         Args:
-            found: the extraction.
+            found: an extraction without a request graph (``GivenGraph``).
             envelope: the request's fields other than ``graph`` and ``targets``.
             targets: the request's targets.
+
+        Raises:
+            ValueError: ``found`` holds a request's own nodes or edges.
         """
-        nodes = {ntype: _member_columns(members, NODE_ID_COLUMNS)
-                 for ntype, members in self._node_groups(found).items()}
-        edges = {self.extractor.layout.tables[index].etype: _member_columns(members, EDGE_ID_COLUMNS)
-                 for index, members in self._edge_groups(found).items()}
+        if found.given_edges:
+            raise ValueError("an extraction with the request's own edges has no columns (use graph)")
+        nodes = {}
+        for ntype, members in self._node_groups(found).items():
+            if not all(isinstance(m, StoredNode) for m in members):
+                raise ValueError("an extraction with the request's own nodes has no columns (use graph)")
+            nodes[ntype] = self.extractor.node_columns(ntype, members)  # type: ignore[arg-type]  # checked above
+        edges = {self._etype(index): self.extractor.edge_columns(index, raws)
+                 for index, raws in self._edge_groups(found).items()}
         return GraphColumns(envelope=envelope, targets=targets, nodes=nodes, edges=edges)
 
-    def _node_groups(self, found: Neighbourhood) -> dict[str, list[dict[str, Any]]]:
+    def _etype(self, index: int) -> CanonicalEtype:
+        return self.extractor.layout.tables[index].etype
+
+    def _node_groups(self, found: Neighbourhood) -> dict[str, list[dict[str, Any] | StoredNode]]:
         """Node type -> its nodes by id (as text), types in schema order (a type the schema lacks
         first)."""
         by_type: dict[str, list[NodeKey]] = {}
@@ -129,11 +143,11 @@ class PayloadBuilder:
         return groups
 
     @staticmethod
-    def _edge_groups(found: Neighbourhood) -> dict[int, list[dict[str, Any]]]:
-        """Relation index -> its stored edges by (dst, src, key), relations in index order."""
-        by_relation: dict[int, list[tuple[Any, Any, int, dict[str, Any]]]] = {}
-        for (index, key), edge in found.edges.items():
-            by_relation.setdefault(index, []).append((edge["dest_node_id"], edge["src_node_id"], key, edge))
+    def _edge_groups(found: Neighbourhood) -> dict[int, list[Mapping[str, Any]]]:
+        """Relation index -> its stored edges' rows by (dst, src, key), relations in index order."""
+        by_relation: dict[int, list[tuple[Any, Any, int, Mapping[str, Any]]]] = {}
+        for (index, key), raw in found.edges.items():
+            by_relation.setdefault(index, []).append((raw["c1"], raw["c0"], key, raw))
         groups = {}
         for index in sorted(by_relation):
             rows = by_relation[index]
@@ -158,15 +172,6 @@ class PayloadBuilder:
             "graph": self.graph(found),
             "targets": list(targets),
         }
-
-
-def _member_columns(members: list[dict[str, Any]], id_keys: tuple[str, ...]) -> MemberColumns:
-    """Payload members of one type (with the same features, or none) as columns."""
-    features = None
-    if "features" in members[0]:
-        rows = list(map(itemgetter("features"), members))
-        features = {name: list(map(itemgetter(name), rows)) for name in rows[0]}
-    return MemberColumns(ids={key: list(map(itemgetter(key), members)) for key in id_keys}, features=features)
 
 
 def dumps(payload: Mapping[str, Any]) -> str:
