@@ -104,18 +104,26 @@ def _values(column: Any) -> Any:
 
 def _list_values(values: list[Any]) -> Any:
     """A column of JSON values as an array when every value (or every element of vectors of one
-    non-zero length) has one Python type of ``_ARRAY_DTYPES`` and numpy keeps its dtype (an
-    integer beyond int64 does not); else the values."""
+    non-zero length) has one Python type of ``_ARRAY_DTYPES`` and fits its dtype (an integer
+    beyond int64 does not); else the values. ``np.fromiter`` fills the array without numpy's
+    shape discovery (the values' types are known by then)."""
     leaves = set(map(type, values))
+    width = 0
     if leaves == {list}:
-        if len(set(map(len, values))) != 1 or not values[0]:
+        lengths = set(map(len, values))
+        width = lengths.pop()
+        if lengths or not width:
             return values
         leaves = set(map(type, chain.from_iterable(values)))
     dtype = _ARRAY_DTYPES.get(leaves.pop()) if len(leaves) == 1 else None
     if dtype is None:
         return values
-    array = np.array(values)
-    return array if array.dtype == dtype else values
+    try:
+        if not width:
+            return np.fromiter(values, dtype, len(values))
+        return np.fromiter(chain.from_iterable(values), dtype, len(values) * width).reshape(len(values), width)
+    except OverflowError:  # an int beyond int64: numpy would keep it as an object
+        return values
 
 
 def _plain(pa: Any, kind: Any) -> bool:
