@@ -17,7 +17,9 @@ in-degrees; the 8-target case holds 1 hub + 7 random nodes). ``full`` is measure
 targets only (a hub's full neighbourhood is the whole hub list by definition), and skipped for
 8 targets on the generated graph when a target's 2-hop neighbourhood exceeds --full-edge-cap.
 Also the targets-only request in process (``RealtimePredictor``: expand + parse + build +
-forward) on the fixture graph.
+forward) on the fixture graph, with its stage times, and what its extraction costs from
+``expand``'s hand-over to a built graph as columns (what ``expand`` hands ``parse``) against the
+same extraction as the JSON document a client would send (issue 22: the columnar route).
 
     .venv/bin/python -m bench.graph_store                    # fixture + 1M/10M graph (~5 min)
     .venv/bin/python -m bench.graph_store --skip-powerlaw --torchserve   # fixture + TorchServe
@@ -43,10 +45,12 @@ from typing import Any
 from bench.fixtures import FIXTURES_DIR as FIXTURES
 from handler.contract.graph_schema import GraphSchema
 from handler.contract.model_config import ModelConfig
+from handler.contract.names import JSON_CONTENT_TYPE
 from handler.graph_store.extract import ExtractionTooLargeError
 from handler.graph_store.ladybug_store import open_ladybug
 from handler.graph_store.loader import load_graph
 from handler.graph_store.payload import PayloadBuilder
+from handler.request.decode import DecodedRequest
 
 FANOUTS = ("full", "10,10", "25,25")
 
@@ -130,18 +134,75 @@ def fixture_bench(work: Path, runs: int) -> dict[str, Any]:
     from handler import RealtimePredictor
 
     predictor = RealtimePredictor.from_artifacts(art, graph_store=str(work / "fixture"))
-    e2e = []
+    e2e: list[float] = []
+    stages: dict[str, list[float]] = {}
     for run in range(runs + 3):
         body = json.dumps({"version": "gs-realtime-v0.1", "gml_task": "node_classification", "seed": run,
                            "targets": [{"node_type": "paper", "node_id": papers[run * 37 % 5000]}]}).encode()
-        elapsed = timed(lambda: predictor.predict(body))  # noqa: B023 (called at once)
+        start = time.perf_counter()
+        outcome = predictor.answer([(body, JSON_CONTENT_TYPE)])[0]
+        elapsed = (time.perf_counter() - start) * 1000
+        if outcome.status_code != 200:
+            raise RuntimeError(f"targets-only request: {outcome.body[:300]!r}")
         if run >= 3:
             e2e.append(elapsed)
-    request = percentiles(e2e)
+            for stage, ms in outcome.timings_ms.items():
+                stages.setdefault(stage, []).append(ms)
+    request = {**percentiles(e2e), "stages_p50": {stage: statistics.median(ms) for stage, ms in stages.items()}}
     print(f"  targets-only request in process (1 target, model fanout 10,10): p50 {request['p50']:.2f} ms "
-          f"p99 {request['p99']:.2f} ms", flush=True)
+          f"p99 {request['p99']:.2f} ms; stage p50s: "
+          + ", ".join(f"{stage} {ms:.2f}" for stage, ms in request["stages_p50"].items()), flush=True)
+    routes = route_rows(predictor, papers, runs)
     predictor.expander.close()  # type: ignore[union-attr]
-    return {"load_s": load_s, "extraction": rows, "request_in_process": request}
+    return {"load_s": load_s, "extraction": rows, "request_in_process": request, "columns_vs_document": routes}
+
+
+def route_rows(predictor: Any, papers: list[str], runs: int) -> list[dict[str, Any]]:
+    """What a targets-only request's extraction costs from ``expand``'s hand-over to a built graph,
+    as columns (``PayloadBuilder.columns``, what ``expand`` does) and as the JSON document a client
+    would send (``PayloadBuilder.graph``): the same extraction, the two routes interleaved, ms of
+    (hand-over + parse + build), fastest and median of ``runs``."""
+    builder = predictor.expander.builder
+    rows = []
+    for fanout, count in (("10,10", 1), ("10,10", 8), ("25,25", 8), ("full", 1)):
+        samples: dict[str, list[tuple[float, float, float]]] = {"columns": [], "document": []}
+        for run in range(runs + 3):
+            doc = {"version": "gs-realtime-v0.1", "gml_task": "node_classification",
+                   "targets": [{"node_type": "paper", "node_id": papers[(run * 37 + 11 * k) % 5000]}
+                               for k in range(count)]}
+            found = builder.extract(doc["targets"], fanout, seed=run)
+            for route in (("columns", "document") if run % 2 else ("document", "columns")):
+                start = time.perf_counter()
+                if route == "columns":
+                    decoded = DecodedRequest("bench", None, 0, builder.columns(found, {
+                        k: v for k, v in doc.items() if k != "targets"}, doc["targets"]))
+                else:
+                    decoded = DecodedRequest("bench", {**doc, "graph": builder.graph(found)}, 0)
+                handed = time.perf_counter()
+                parsed = predictor.parse(decoded)
+                parse_end = time.perf_counter()
+                predictor.build(parsed)
+                end = time.perf_counter()
+                if run >= 3:
+                    samples[route].append(((handed - start) * 1000, (parse_end - handed) * 1000,
+                                           (end - parse_end) * 1000))
+        row: dict[str, Any] = {"fanout": fanout, "targets": count, "nodes": len(found.nodes), "edges": len(found.edges)}
+        for route, parts in samples.items():
+            totals = [sum(p) for p in parts]
+            row[route] = {"min": min(totals), "p50": statistics.median(totals),
+                          **{f"{stage}_p50": statistics.median(p[i] for p in parts)
+                             for i, stage in enumerate(("hand_over", "parse", "build"))}}
+        row["ratio_min"] = row["document"]["min"] / row["columns"]["min"]
+        row["ratio_p50"] = row["document"]["p50"] / row["columns"]["p50"]
+        rows.append(row)
+        print(f"  columns vs document, {count} target(s) fanout {fanout:5s} (~{row['nodes']} nodes, "
+              f"~{row['edges']} edges): hand-over+parse+build fastest {row['columns']['min']:.2f} vs "
+              f"{row['document']['min']:.2f} ms ({row['ratio_min']:.2f}x), p50 {row['columns']['p50']:.2f} vs "
+              f"{row['document']['p50']:.2f} ms ({row['ratio_p50']:.2f}x); p50 hand-over/parse/build "
+              f"{row['columns']['hand_over_p50']:.2f}/{row['columns']['parse_p50']:.2f}/"
+              f"{row['columns']['build_p50']:.2f} vs {row['document']['hand_over_p50']:.2f}/"
+              f"{row['document']['parse_p50']:.2f}/{row['document']['build_p50']:.2f}", flush=True)
+    return rows
 
 
 def torchserve_bench(work: Path, runs: int) -> dict[str, Any]:

@@ -21,8 +21,9 @@ schema, and node and edge types have different columns), each holding one table:
 (so mixed int/float, mixed types, members of one type with different feature keys, or with and
 without ``features`` are refused: send such payloads as JSON). Keys of a node or edge other
 than its type, ids and ``features`` are not carried (the server ignores them). ``read_arrow``
-reads a body back into typed columns (``ArrowPayload``) and ``ArrowPayload.to_document`` into
-the JSON document the JSON path would have decoded.
+reads a body back into typed columns (``ArrowPayload``), ``ArrowPayload.columns`` gives them
+as the ``graph_columns.GraphColumns`` that ``parse`` groups, and ``ArrowPayload.to_document`` the
+JSON document the JSON path would have decoded.
 
 Torch- and numpy-free; ``pyarrow`` is imported when a function is called (the ``arrow`` extra).
 """
@@ -33,10 +34,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from handler.contract.graph_columns import EDGE_ID_COLUMNS, NODE_ID_COLUMNS, GraphColumns, MemberColumns
+
 ARROW_FORMAT = "gs-realtime-arrow-v1"
 FEATURE_PREFIX = "features."
-_NODE_ID_COLUMNS = ("node_id",)
-_EDGE_ID_COLUMNS = ("src_node_id", "dest_node_id")
 
 
 class ArrowConversionError(ValueError):
@@ -120,7 +121,7 @@ def payload_to_arrow(document: dict[str, Any]) -> bytes:
     envelope = {k: v for k, v in document.items() if k not in ("graph", "targets")}
     tables = [pa.table({k: _column(pa, k, [t[k] for t in targets], "targets") for k in targets[0]},
                        metadata={"gs_format": ARROW_FORMAT, "gs_envelope": json.dumps(envelope)})]
-    for part, type_key, id_keys in (("nodes", "node_type", _NODE_ID_COLUMNS), ("edges", "edge_type", _EDGE_ID_COLUMNS)):
+    for part, type_key, id_keys in (("nodes", "node_type", NODE_ID_COLUMNS), ("edges", "edge_type", EDGE_ID_COLUMNS)):
         groups: dict[str, list[dict[str, Any]]] = {}
         for pos, member in enumerate(graph[part]):
             if not isinstance(member, dict) or type_key not in member:
@@ -155,41 +156,23 @@ class ArrowPayload:
     nodes_have_features: dict[str, bool] = field(default_factory=dict)
     edges_have_features: dict[tuple[str, str, str], bool] = field(default_factory=dict)
 
-    def to_document(self, graph: bool = True) -> dict[str, Any]:
-        """The JSON payload document this body was made from (keys as ``payload_to_arrow`` keeps them).
+    def columns(self) -> GraphColumns:
+        """The request as ``GraphColumns`` (the tables' columns as they are, the targets read out)."""
+        nodes = {ntype: _member_columns(table, self.nodes_have_features[ntype]) for ntype, table in self.nodes.items()}
+        edges = {etype: _member_columns(table, self.edges_have_features[etype]) for etype, table in self.edges.items()}
+        return GraphColumns(envelope=self.envelope, targets=self.targets.to_pylist(), nodes=nodes, edges=edges)
 
-        Args:
-            graph: False: ``graph.nodes`` and ``graph.edges`` are lists of as many ``None`` as
-                there are members (for checks that count members, when the members are read as
-                columns instead).
-        """
-        nodes: list[Any] = []
-        edges: list[Any] = []
-        if not graph:
-            nodes = [None] * sum(t.num_rows for t in self.nodes.values())
-            edges = [None] * sum(t.num_rows for t in self.edges.values())
-        else:
-            for ntype, table in self.nodes.items():
-                nodes += _members(table, {"node_type": ntype}, self.nodes_have_features[ntype])
-            for etype, table in self.edges.items():
-                edges += _members(table, {"edge_type": list(etype)}, self.edges_have_features[etype])
-        return {**self.envelope, "graph": {"nodes": nodes, "edges": edges}, "targets": self.targets.to_pylist()}
+    def to_document(self) -> dict[str, Any]:
+        """The JSON payload document this body was made from (keys as ``payload_to_arrow`` keeps them)."""
+        return self.columns().to_document()
 
 
-def _members(table: Any, head: dict[str, Any], has_features: bool) -> list[dict[str, Any]]:
-    """The table's rows as JSON graph members (``head`` holds the type key)."""
-    ids = [(n, table.column(n).to_pylist()) for n in table.column_names if not n.startswith(FEATURE_PREFIX)]
-    feats = [(n[len(FEATURE_PREFIX):], table.column(n).to_pylist())
-             for n in table.column_names if n.startswith(FEATURE_PREFIX)]
-    out = []
-    for row in range(table.num_rows):
-        member = dict(head)
-        for name, values in ids:
-            member[name] = values[row]
-        if has_features:
-            member["features"] = {name: values[row] for name, values in feats}
-        out.append(member)
-    return out
+def _member_columns(table: Any, has_features: bool) -> MemberColumns:
+    """A node or edge table's columns: ``features.<name>`` under the feature's name, every other
+    column (the ids, checked by ``read_arrow``) as a member key."""
+    ids = {n: table.column(n) for n in table.column_names if not n.startswith(FEATURE_PREFIX)}
+    features = {n[len(FEATURE_PREFIX):]: table.column(n) for n in table.column_names if n.startswith(FEATURE_PREFIX)}
+    return MemberColumns(ids=ids, features=features if has_features else None)
 
 
 def read_arrow(body: bytes) -> ArrowPayload:
@@ -227,7 +210,7 @@ def read_arrow(body: bytes) -> ArrowPayload:
             ntype = _json_meta(table, "node_type")
             if not isinstance(ntype, str) or ntype in payload.nodes:
                 raise ArrowConversionError(f"a node table names node type {ntype!r} (twice, or not a string)")
-            _require_columns(table, _NODE_ID_COLUMNS, f"node type {ntype}")
+            _require_columns(table, NODE_ID_COLUMNS, f"node type {ntype}")
             payload.nodes[ntype], payload.nodes_have_features[ntype] = table, has_features
         elif part == "edges":
             raw = _json_meta(table, "edge_type")
@@ -236,7 +219,7 @@ def read_arrow(body: bytes) -> ArrowPayload:
             etype = (raw[0], raw[1], raw[2])
             if etype in payload.edges:
                 raise ArrowConversionError(f"two edge tables of edge type {raw}")
-            _require_columns(table, _EDGE_ID_COLUMNS, f"edge type {raw}")
+            _require_columns(table, EDGE_ID_COLUMNS, f"edge type {raw}")
             payload.edges[etype], payload.edges_have_features[etype] = table, has_features
         else:
             raise ArrowConversionError(f"an Arrow stream with gs_part {part!r} (expected nodes or edges)")

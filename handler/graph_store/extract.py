@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
+from handler.contract.graph_columns import MemberColumns
 from handler.contract.graph_schema import GraphSchema
 from handler.contract.names import CanonicalEtype
 from handler.graph_store.fanout import HopFanouts
@@ -60,26 +62,33 @@ class GivenGraph:
 
 
 @dataclass
+class StoredNode:
+    """A stored node's result row, as read (``Extractor.node_columns`` reads its id and
+    features; its in-edge blocks are read when it is first sampled from, which most nodes of a
+    last hop never are)."""
+
+    ntype: str
+    raw: Mapping[str, Any]
+    blocks: dict[str, tuple[int, int]] | None = None  # segment label -> (degree, first key)
+
+
+@dataclass
 class Neighbourhood:
     """What an extraction found.
 
     Attributes:
-        nodes: (node type, id) -> payload node object, in discovery order.
-        edges: (relation index, forward key) -> payload edge object (stored edges).
+        nodes: (node type, id) -> the request's node object (``GivenGraph``), or the stored
+            node's row, in discovery order.
+        edges: (relation index, forward key) -> the stored edge's result row
+            (``Extractor.edge_columns`` reads it).
         given_edges: the request's own edges (unchanged).
         missing: seeds neither stored nor given, in seed order.
     """
 
-    nodes: dict[NodeKey, dict[str, Any]] = field(default_factory=dict)
-    edges: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+    nodes: dict[NodeKey, dict[str, Any] | StoredNode] = field(default_factory=dict)
+    edges: dict[tuple[int, int], Mapping[str, Any]] = field(default_factory=dict)
     given_edges: list[dict[str, Any]] = field(default_factory=list)
     missing: list[NodeKey] = field(default_factory=list)
-
-
-@dataclass
-class _NodeRow:
-    payload: dict[str, Any]
-    blocks: dict[str, tuple[int, int]]  # segment label -> (degree, first key)
 
 
 class Extractor:
@@ -164,7 +173,7 @@ class Extractor:
         # node type -> its id column, then one column per property (features, block columns)
         self._node_columns: dict[str, tuple[str, ...]] = {}
         # node type -> ((feature, column, store type)...), ((block label, degree column, base
-        # column)...): where _node_row finds each value
+        # column)...): where node_columns and _choose find each value
         self._row_plan: dict[str, tuple[tuple[tuple[str, str, str | None], ...], tuple[tuple[str, str, str], ...]]] = {}
         for t, (nt, props) in enumerate(self._node_props.items()):
             names = tuple(f"n{t}_{i}" for i in range(len(props) + 1))
@@ -279,7 +288,7 @@ class Extractor:
         """
         given = given or GivenGraph()
         found = Neighbourhood(given_edges=list(given.edges))
-        rows: dict[NodeKey, _NodeRow | None] = {}
+        rows: dict[NodeKey, StoredNode | None] = {}
         order: list[NodeKey] = []
         self._discover(seeds, rows, order, given, found, self._read({}, self._unknown(seeds, rows), found))
         found.missing = [s for s in dict.fromkeys(seeds) if rows.get(s) is None and s not in given.nodes]
@@ -317,10 +326,13 @@ class Extractor:
                 ids.setdefault(ntype, []).append(node_id)
         return ids
 
-    def _choose(self, node: NodeKey, row: _NodeRow, fanout: Mapping[CanonicalEtype, int], seed: int,
+    def _choose(self, node: NodeKey, row: StoredNode, fanout: Mapping[CanonicalEtype, int], seed: int,
                 requested: dict[str, set[int]], wanted: dict[str, list[int]]) -> None:
         """Adds the edge keys of ``node``'s sample at this hop that were not fetched yet."""
         ntype, node_id = node
+        if row.blocks is None:
+            r = row.raw
+            row.blocks = {label: (int(r[deg] or 0), int(r[base] or 0)) for label, deg, base in self._row_plan[ntype][1]}
         for etype, labels in self._segments_into.get(ntype, ()):
             blocks = [row.blocks[label] for label in labels]
             total = sum(deg for deg, _ in blocks)
@@ -338,34 +350,26 @@ class Extractor:
                     position -= deg
 
     def _read(self, edge_keys: Mapping[str, list[int]], node_ids: Mapping[str, list[str]],
-              found: Neighbourhood) -> dict[NodeKey, _NodeRow]:
+              found: Neighbourhood) -> dict[NodeKey, StoredNode]:
         """One batched lookup: records the edges in ``found``; returns the rows read, the edges'
         far endpoints first (in row order), then the nodes asked for."""
-        rows: dict[NodeKey, _NodeRow] = {}
+        rows: dict[NodeKey, StoredNode] = {}
         for kind, name, r in self._lookup(edge_keys, node_ids):
             if kind == "n":
-                rows.setdefault((name, r[self._node_columns[name][0]]), self._node_row(name, r))
+                rows.setdefault((name, r[self._node_columns[name][0]]), StoredNode(name, r))
                 continue
             table = self._tables[name]
             src_t, _, dst_t = table.etype
             src, dst = r["c0"], r["c1"]
             far = (dst_t, dst) if name != table.label else (src_t, src)
             if far not in rows:
-                rows[far] = self._node_row(far[0], r)
-            ident = (table.index, int(r["c2"]))
-            if ident in found.edges:
-                continue
-            edge: dict[str, Any] = {"edge_type": list(table.etype), "src_node_id": src, "dest_node_id": dst}
-            if table.features:
-                types = self._types.get(table.label, {})
-                edge["features"] = {f: self._value(r[c], types.get(f)) for f, c in zip(
-                    table.features, self._edge_feature_columns[table.index])}
-            found.edges[ident] = edge
+                rows[far] = StoredNode(far[0], r)
+            found.edges.setdefault((table.index, int(r["c2"])), r)
         return rows
 
-    def _discover(self, nodes: Iterable[NodeKey], rows: dict[NodeKey, _NodeRow | None],
+    def _discover(self, nodes: Iterable[NodeKey], rows: dict[NodeKey, StoredNode | None],
                   order: list[NodeKey], given: GivenGraph, found: Neighbourhood,
-                  fetched: Mapping[NodeKey, _NodeRow]) -> None:
+                  fetched: Mapping[NodeKey, StoredNode]) -> None:
         """Records the nodes not seen yet, in discovery order, with the rows ``fetched``."""
         for node in nodes:
             if node in rows:
@@ -375,18 +379,36 @@ class Extractor:
                 found.nodes[node] = given.nodes[node]
                 order.append(node)
             elif row is not None:
-                found.nodes[node] = row.payload
+                found.nodes[node] = row
                 order.append(node)
             elif node[0] in self._node_columns:
                 order.append(node)  # unknown here: only a given edge may bring its neighbours
 
-    def _node_row(self, ntype: str, r: Mapping[str, Any]) -> _NodeRow:
-        features_at, blocks_at = self._row_plan[ntype]
-        payload: dict[str, Any] = {"node_type": ntype, "node_id": r[self._node_columns[ntype][0]]}
-        if features_at:
-            payload["features"] = {f: self._value(r[col], typ) for f, col, typ in features_at}
-        blocks = {label: (int(r[deg] or 0), int(r[base] or 0)) for label, deg, base in blocks_at}
-        return _NodeRow(payload, blocks)
+    def node_columns(self, ntype: str, nodes: Sequence[StoredNode]) -> MemberColumns:
+        """Stored nodes of one type as columns: ``node_id`` and each feature the payload carries
+        (none: no ``features`` object)."""
+        raws = [n.raw for n in nodes]
+        features_at = self._row_plan[ntype][0]
+        features = {f: self._column(raws, col, typ) for f, col, typ in features_at} if features_at else None
+        return MemberColumns({"node_id": list(map(itemgetter(self._node_columns[ntype][0]), raws))}, features)
+
+    def edge_columns(self, index: int, raws: Sequence[Mapping[str, Any]]) -> MemberColumns:
+        """Stored edges of relation ``index`` as columns: ``src_node_id``, ``dest_node_id`` and
+        each edge feature (none: no ``features`` object)."""
+        table = self.layout.tables[index]
+        features = None
+        if table.features:
+            types = self._types.get(table.label, {})
+            features = {f: self._column(raws, c, types.get(f))
+                        for f, c in zip(table.features, self._edge_feature_columns[index], strict=True)}
+        return MemberColumns({"src_node_id": list(map(itemgetter("c0"), raws)),
+                              "dest_node_id": list(map(itemgetter("c1"), raws))}, features)
+
+    def _column(self, raws: Sequence[Mapping[str, Any]], column: str, store_type: str | None) -> list[Any]:
+        """One result column's values as the payload carries them."""
+        if self._split_vectors:
+            return [self._value(r[column], store_type) for r in raws]
+        return list(map(itemgetter(column), raws))  # as the store returned them
 
     def _value(self, value: Any, store_type: str | None) -> Any:
         """A stored value as the payload carries it (delimited vectors split back)."""

@@ -1,82 +1,94 @@
-"""An Arrow request's graph grouped straight from its columns (the JSON path's ``TypeGroup``s).
+"""A graph that comes as columns grouped straight from them (the JSON path's ``TypeGroup``s).
 
-``handler.contract.arrow_payload`` reads a body into one table per node type and relation, so
-the grouping is already done; what is left is what ``grouping`` checks per member. Here those
+Columns come from an Arrow request body or from a graph-store extraction for a targets-only
+request (``handler.contract.graph_columns``), one set per node type and relation, so the
+grouping is already done; what is left is what ``grouping`` checks per member. Here those
 checks run over whole columns, and only a clean graph is grouped this way: every type known to
-the model, every id a non-empty string, at least one member per table. Anything else returns
-None and the caller reads the body as the JSON document it stands for, whose checks (and error
-texts) are the JSON path's. Numeric feature columns become numpy arrays without passing through
-Python objects; other columns (strings, ragged lists, columns with nulls) become the JSON
+the model, every id a non-empty string, at least one member per type. Anything else returns
+None and the caller reads the columns as the JSON document they stand for, whose checks (and
+error texts) are the JSON path's. Numeric feature columns become numpy arrays of the dtype
+``np.array`` gives the same JSON values (an Arrow column without passing through Python
+objects); other columns (strings, ragged lists, columns with nulls, mixed types) stay the JSON
 values, as the JSON path has them.
 """
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Any
 
-from handler.contract.arrow_payload import FEATURE_PREFIX, ArrowPayload
+import numpy as np
+
+from handler.contract.graph_columns import GraphColumns, MemberColumns, as_list
 from handler.contract.graph_schema import GraphSchema
 from handler.contract.names import CanonicalEtype
 from handler.request.grouping import TypeGroup
 
+# The Python type of every value (or every vector element) of a column -> the dtype np.array
+# gives such values; only these columns become arrays.
+_ARRAY_DTYPES: dict[type, Any] = {float: np.float64, int: np.int64, bool: np.bool_}
 
-def columnar_groups(payload: ArrowPayload, schema: GraphSchema) -> tuple[
+
+def columnar_groups(columns: GraphColumns, schema: GraphSchema) -> tuple[
         dict[str, TypeGroup], dict[CanonicalEtype, TypeGroup]] | None:
-    """The node and edge groups of a clean Arrow request (see the module docstring).
+    """The node and edge groups of a clean columnar graph (see the module docstring).
 
     Args:
-        payload: the request's columns.
+        columns: the request's graph as columns.
         schema: the model's graph schema.
 
     Returns:
         node type -> group and relation -> group, or None when the graph is not clean.
     """
-    import pyarrow as pa  # present: the payload was read with it
-
     nodes: dict[str, TypeGroup] = {}
-    for ntype, table in payload.nodes.items():
-        ids = _ids(pa, table, "node_id")
+    for ntype, members in columns.nodes.items():
+        ids = _ids(members.ids["node_id"])
         if ntype not in schema.node_features or ids is None:
             return None
-        nodes[ntype] = _group(pa, f"node type {ntype}, node id", ids, table, payload.nodes_have_features[ntype])
+        nodes[ntype] = _group(f"node type {ntype}, node id", ids, members)
     edges: dict[CanonicalEtype, TypeGroup] = {}
-    for etype, table in payload.edges.items():
-        src, dst = _ids(pa, table, "src_node_id"), _ids(pa, table, "dest_node_id")
+    for etype, members in columns.edges.items():
+        src, dst = _ids(members.ids["src_node_id"]), _ids(members.ids["dest_node_id"])
         if etype not in schema.edge_features or etype in schema.reverse_of or src is None or dst is None:
             return None
-        edges[etype] = _group(pa, f"edge type {list(etype)}, edge", list(zip(src, dst, strict=True)), table,
-                              payload.edges_have_features[etype])
+        edges[etype] = _group(f"edge type {list(etype)}, edge", list(zip(src, dst, strict=True)), members)
     return nodes, edges
 
 
-def _ids(pa: Any, table: Any, name: str) -> list[str] | None:
+def _ids(column: Any) -> list[str] | None:
     """A column of non-empty strings as a list (None: another type, nulls, "" or no rows)."""
-    column = table.column(name)
-    if table.num_rows == 0 or column.null_count or not (pa.types.is_string(column.type)
-                                                        or pa.types.is_large_string(column.type)):
+    if not isinstance(column, list):
+        import pyarrow as pa  # an Arrow request's column: pyarrow read it
+
+        if column.null_count or not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            return None
+    ids = as_list(column)
+    if not ids or set(map(type, ids)) != {str}:
         return None
-    ids = column.to_pylist()
     return ids if all(ids) else None
 
 
-def _group(pa: Any, where: str, ids: list[Any], table: Any, has_features: bool) -> TypeGroup:
+def _group(where: str, ids: list[Any], members: MemberColumns) -> TypeGroup:
     group = TypeGroup(where)
     group.ids = ids
-    if not has_features:
+    if members.features is None:
         group.missing_features = ids[0]
         group.features = [{}] * len(ids)  # read only, as the JSON path's empty objects
         return group
-    names = [n for n in table.column_names if n.startswith(FEATURE_PREFIX)]
-    group.keys = frozenset(n[len(FEATURE_PREFIX):] for n in names)
-    group.columns = {n[len(FEATURE_PREFIX):]: _values(pa, table.column(n)) for n in names}
+    group.keys = frozenset(members.features)
+    group.columns = {name: _values(column) for name, column in members.features.items()}
     return group
 
 
-def _values(pa: Any, column: Any) -> Any:
+def _values(column: Any) -> Any:
     """A feature column as the transforms take it: a numpy array for numbers and booleans
-    (scalars, or a fixed-size list of them), else the JSON values. The array has the dtype
+    (scalars, or vectors of one length), else the JSON values. The array has the dtype
     ``np.array`` gives the same JSON values (int64, float64, bool), so a transform answers the
     same."""
+    if isinstance(column, list):
+        return _list_values(column)
+    import pyarrow as pa  # an Arrow request's column: pyarrow read it
+
     array = column.combine_chunks()
     kind = array.type
     if array.null_count:
@@ -88,6 +100,30 @@ def _values(pa: Any, column: Any) -> Any:
         if not flat.null_count:
             return flat.to_numpy(zero_copy_only=False).reshape(len(array), kind.list_size)
     return array.to_pylist()
+
+
+def _list_values(values: list[Any]) -> Any:
+    """A column of JSON values as an array when every value (or every element of vectors of one
+    non-zero length) has one Python type of ``_ARRAY_DTYPES`` and fits its dtype (an integer
+    beyond int64 does not); else the values. ``np.fromiter`` fills the array without numpy's
+    shape discovery (the values' types are known by then)."""
+    leaves = set(map(type, values))
+    width = 0
+    if leaves == {list}:
+        lengths = set(map(len, values))
+        width = lengths.pop()
+        if lengths or not width:
+            return values
+        leaves = set(map(type, chain.from_iterable(values)))
+    dtype = _ARRAY_DTYPES.get(leaves.pop()) if len(leaves) == 1 else None
+    if dtype is None:
+        return values
+    try:
+        if not width:
+            return np.fromiter(values, dtype, len(values))
+        return np.fromiter(chain.from_iterable(values), dtype, len(values) * width).reshape(len(values), width)
+    except OverflowError:  # an int beyond int64: numpy would keep it as an object
+        return values
 
 
 def _plain(pa: Any, kind: Any) -> bool:

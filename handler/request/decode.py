@@ -14,29 +14,32 @@ from typing import Any
 
 import orjson
 
-from handler.contract.arrow_payload import ArrowConversionError, ArrowPayload, read_arrow
+from handler.contract.arrow_payload import ArrowConversionError, read_arrow
 from handler.contract.envelope import request_uid
 from handler.contract.errors import RealtimeError, RequestTooLargeError, UnreadableBodyError
+from handler.contract.graph_columns import GraphColumns
 from handler.contract.limits import RequestLimits
 from handler.contract.names import ARROW_STREAM_CONTENT_TYPE, JSON_CONTENT_TYPE
 
 
 @dataclass(frozen=True)
 class DecodedRequest:
-    """A body read as JSON, or as our Arrow request format.
+    """A body read as JSON, or as our Arrow request format (or a targets-only request completed
+    from the graph store by ``expand``).
 
     Attributes:
         uid: ``request_uid``: the last 16 hex digits of the body's sha256.
-        document: the decoded JSON value (any JSON type; ``parse`` checks it); None for Arrow.
+        document: the decoded JSON value (any JSON type; ``parse`` checks it); None when the
+            request comes as ``columns``.
         body_bytes: the body's size.
-        columns: an Arrow body's typed columns (``parse`` groups them, or reads them as the
-            JSON document they stand for); None for JSON.
+        columns: an Arrow body's typed columns, or a graph-store extraction's (``parse`` groups
+            them, or reads them as the JSON document they stand for); None for JSON.
     """
 
     uid: str
     document: Any
     body_bytes: int
-    columns: ArrowPayload | None = None
+    columns: GraphColumns | None = None
 
 
 def error_uid(body: bytes, err: RealtimeError) -> str:
@@ -93,10 +96,10 @@ def _media_type(content_type: str | None) -> str | None:
     return content_type.split(";", 1)[0].strip().lower()
 
 
-def _decode_arrow(body: bytes) -> ArrowPayload:
+def _decode_arrow(body: bytes) -> GraphColumns:
     """An Arrow request body's columns (400 when it is not an Arrow request)."""
     try:
-        return read_arrow(body)
+        return read_arrow(body).columns()
     except ArrowConversionError as exc:
         raise UnreadableBodyError(str(exc)[:300]) from None
 

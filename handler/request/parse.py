@@ -64,7 +64,7 @@ class RequestParser:
             RealtimeError: 400, 401, 402, 411, 413 or 421 (see the module docstring).
         """
         document, grouped = decoded.document, None
-        if decoded.columns is not None:  # an Arrow request: its groups straight from the columns
+        if decoded.columns is not None:  # Arrow, or a store extraction: the groups straight from the columns
             grouped = columnar_groups(decoded.columns, self.schema)
             document = decoded.columns.to_document(graph=grouped is None)
         if not isinstance(document, dict):

@@ -1,10 +1,13 @@
-"""Stage ``expand`` (between decode and parse): targets in, a full request document out.
+"""Stage ``expand`` (between decode and parse): targets in, a full request out.
 
 A request with ``targets`` and no ``graph`` gets the targets' sampled in-neighbourhood from the
-graph store the archive names (``handler.graph_store``): nodes with raw features and edges, as
-``gs-build-payload`` would send them, with the model's fanout or the request's ``"fanout"`` and
-``"seed"``. A request that carries a partial graph and ``"complete_from_store": true`` gets the
-union: its own nodes and edges (its nodes win), completed from the store around them. Any other
+graph store the archive names (``handler.graph_store``): nodes with raw features and edges, the
+graph ``gs-build-payload`` would send, with the model's fanout or the request's ``"fanout"`` and
+``"seed"``; it reaches ``parse`` as columns per node type and relation
+(``handler.contract.graph_columns``, the route of an Arrow request), never as a list of member
+objects. A request that carries a partial graph and ``"complete_from_store": true`` gets the
+union as a JSON document: its own nodes and edges (its nodes win, whatever their features),
+completed from the store around them, which ``parse`` checks as it checks any graph. Any other
 request passes unchanged. Unknown target ids are GraphStorm's 404; a failing store is a bounded
 503 (``GraphStoreFailureError``), never a hung or crashed worker.
 """
@@ -133,14 +136,23 @@ class GraphExpander:
                 f"the target node ID: {shown} does not exist in the graph store or the payload graph "
                 f"(node type {unknown[0][0]})."
             )
+        if graph is None:  # targets only: the extraction reaches parse as columns
+            envelope = {k: v for k, v in doc.items() if k not in ("graph", "targets")}
+            columns = self.builder.columns(found, envelope, doc["targets"])
+            self._check_size(columns.num_nodes, columns.num_edges)
+            return replace(decoded, document=None, columns=columns)
         full = self.builder.graph(found)
-        if len(full["nodes"]) > self.limits.max_nodes or len(full["edges"]) > self.limits.max_edges:
+        self._check_size(len(full["nodes"]), len(full["edges"]))
+        return replace(decoded, document={**doc, "graph": full})
+
+    def _check_size(self, num_nodes: int, num_edges: int) -> None:
+        """413 for an extracted graph over the request limits."""
+        if num_nodes > self.limits.max_nodes or num_edges > self.limits.max_edges:
             raise RequestTooLargeError(
-                f"the extracted graph has {len(full['nodes'])} nodes and {len(full['edges'])} edges; "
+                f"the extracted graph has {num_nodes} nodes and {num_edges} edges; "
                 f"this endpoint accepts at most {self.limits.max_nodes} and {self.limits.max_edges} "
                 "(limits max_nodes, max_edges); send a smaller fanout"
             )
-        return replace(decoded, document={**doc, "graph": full})
 
     def _sampling(self, doc: Mapping[str, Any]) -> tuple[Any, int | None]:
         fanout, seed = doc.get(FANOUT_FIELD), doc.get(SEED_FIELD)

@@ -9,13 +9,17 @@ import json
 from collections import Counter
 from functools import cache
 
+import numpy as np
 import pytest
 from scipy.stats import chisquare
 
 from handler import RealtimePredictor
 from handler.contract.envelope import request_uid
+from handler.contract.limits import RequestLimits
 from handler.graph_store.payload import dumps
 from handler.graph_store.sampling import sample_positions
+from handler.request.decode import DecodedRequest
+from handler.request.parse import RequestParser
 from tests.compare import artifacts_dir, assert_matches_target, lm_models, load_cases
 from tests.handler.graph_store.stores import STORE_FIXTURES
 
@@ -93,6 +97,37 @@ def test_same_seed_same_bytes_other_seed_differs(stores):
     assert dumps(builder.payload(targets, "10,10", seed=7)) == first
     assert dumps(builder.payload(targets, "10,10", seed=8)) != first
     assert dumps(builder.payload(targets, None, seed=None)) != dumps(builder.payload(targets, None, seed=None))
+
+
+@pytest.mark.parametrize("variant", STORE_FIXTURES)
+def test_columns_stand_for_the_payload_graph_and_group_as_it_does(stores, variant):
+    """``PayloadBuilder.columns`` (what ``expand`` hands ``parse``) is the payload's graph in its
+    order, and its groups are the JSON document's: same ids and feature keys, each numeric feature
+    column the array ``np.array`` makes of the JSON values (same dtype), every other column the values."""
+    builder = stores.builder(variant)
+    sent = json.loads(next(c for c in load_cases(variant) if c.name.endswith("_full")).body)
+    found = builder.extract(sent["targets"], None, seed=3)
+    envelope = {"version": sent["version"], "gml_task": sent["gml_task"]}
+    columns = builder.columns(found, envelope, sent["targets"])
+    document = {**envelope, "graph": builder.graph(found), "targets": sent["targets"]}
+    assert columns.to_document() == document
+    parser = RequestParser(builder.schema, builder.config.task_type, RequestLimits())
+    by_columns = parser.parse(DecodedRequest("u", None, 0, columns))
+    by_json = parser.parse(DecodedRequest("u", document, 0))
+    assert by_columns.targets == by_json.targets
+    for part in ("nodes", "edges"):
+        got, want = getattr(by_columns, part), getattr(by_json, part)
+        assert list(got) == list(want)
+        for key, group in want.items():
+            assert got[key].ids == group.ids and got[key].keys == group.keys
+            assert got[key].missing_features == group.missing_features
+            for name in group.keys or ():
+                values, column = group.values(name), got[key].values(name)
+                if isinstance(column, np.ndarray):
+                    expected = np.array(values)
+                    assert column.dtype == expected.dtype and np.array_equal(column, expected), (key, name)
+                else:
+                    assert column == values, (key, name)
 
 
 def test_default_fanout_is_the_models():

@@ -15,7 +15,9 @@ import pytest
 
 from handler import RealtimePredictor
 from handler.contract.graph_schema import GraphSchema
+from handler.contract.names import JSON_CONTENT_TYPE
 from handler.graph_store.loader import load_graph
+from handler.graph_store.payload import dumps
 from tests.compare import artifacts_dir, lm_models, load_cases
 from tests.handler.graph_store.stores import StoreCache, input_dir
 from tests.handler.serving.targets_only import results, targets_only
@@ -77,6 +79,19 @@ def test_targets_only_default_fanout_and_seed(predictors):
     two = predictor.predict(targets_only(case, seed=5, fanout="10,10"))  # the model's fanout
     assert results(one) == results(two)
     assert predictor.predict(targets_only(case, seed=6))["status_code"] == 200
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_targets_only_reaches_parse_as_columns_and_answers_what_its_json_payload_answers(predictors, variant):
+    case = next(c for c in load_cases(variant) if c.name.endswith("_full"))
+    predictor = predictors(variant)
+    body = targets_only(case, seed=11)
+    expanded = predictor.expand(predictor.decode(body, JSON_CONTENT_TYPE))
+    assert expanded.document is None and expanded.columns is not None
+    payload = predictor.expander.builder.payload(json.loads(body)["targets"], None, seed=11)
+    assert expanded.columns.to_document()["graph"] == payload["graph"]
+    by_columns, by_json = predictor.predict(body), predictor.predict(dumps(payload).encode())
+    assert results(by_columns) == results(by_json)  # exactly: the same arrays reach the transforms
 
 
 def _store_with_new_paper(root: Path, full_case) -> Path:
