@@ -174,10 +174,10 @@ def route_rows(predictor: Any, papers: list[str], runs: int) -> list[dict[str, A
             for route in (("columns", "document") if run % 2 else ("document", "columns")):
                 start = time.perf_counter()
                 if route == "columns":
-                    decoded = DecodedRequest("bench", None, 0, builder.columns(found, {
+                    decoded = DecodedRequest("bench", None, builder.columns(found, {
                         k: v for k, v in doc.items() if k != "targets"}, doc["targets"]))
                 else:
-                    decoded = DecodedRequest("bench", {**doc, "graph": builder.graph(found)}, 0)
+                    decoded = DecodedRequest("bench", {**doc, "graph": builder.graph(found)})
                 handed = time.perf_counter()
                 parsed = predictor.parse(decoded)
                 parse_end = time.perf_counter()

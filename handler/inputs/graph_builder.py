@@ -45,6 +45,8 @@ from handler.transforms import (
 )
 
 _STR = frozenset((str,))
+# Column dtypes a batch transforms together (booleans are refused request by request).
+_BATCHED_DTYPES = (np.dtype(np.float64), np.dtype(np.int64))
 # A feature's transform and its expected output shape (None: unchecked).
 _Compiled = tuple[FeatureTransform, tuple[int, ...] | None]
 
@@ -267,7 +269,8 @@ class GraphBuilder:
         ``build`` then uses them. Only what answers exactly as each request alone is batched:
         a ``row_wise`` transform over values whose leaves are all floats or all integers
         (numpy then gives every request's values, alone or together, the same dtype), and a
-        ``row_wise_text`` one (categories) over values that are all strings. Anything
+        ``row_wise_text`` one (categories) over values that are all strings, and numeric
+        columns (Arrow and targets-only requests) of one dtype and row width. Anything
         else, or any failure, is left to ``build`` request by request (which raises the right
         error for the right request).
 
@@ -280,7 +283,7 @@ class GraphBuilder:
             types: dict[Any, list[TypeGroup]] = {}
             for request in requests:
                 for key, group in getattr(request, part).items():
-                    if group.columns is None and group.keys:
+                    if group.keys:
                         types.setdefault(key, []).append(group)
             for key, groups in types.items():
                 for name, (transform, _) in compiled_by_type.get(key, {}).items():
@@ -424,12 +427,18 @@ def _transform_together(transform: FeatureTransform, name: str, groups: list[Typ
     ``GraphBuilder.transform_batch``); leaves each group's rows on it, or nothing."""
     if not transform.accepts_arrays:
         return
-    parts = [list(map(itemgetter(name), g.features)) for g in groups]
-    vectors = [rows for rows in map(float_rows, parts) if rows is not None]
+    parts = [g.values(name) for g in groups]
+    columns = [part for part in parts if isinstance(part, np.ndarray)]
+    if columns:  # numeric columns: together when each is what the transform would get alone
+        first = columns[0]
+        if len(columns) < len(parts) or first.dtype not in _BATCHED_DTYPES or any(
+                c.dtype != first.dtype or c.shape[1:] != first.shape[1:] for c in columns):
+            return
+    vectors = columns or [rows for rows in map(float_rows, parts) if rows is not None]
     try:
         with np.errstate(all="ignore"):
             rows: np.ndarray
-            if len(vectors) == len(parts):  # each request's rows exactly as to_array makes them alone
+            if len(vectors) == len(parts):  # each request's rows exactly as it has them alone
                 rows = np.concatenate(vectors)
             else:
                 values = list(chain.from_iterable(parts))
@@ -463,8 +472,8 @@ def _split_rows(out: Any, name: str, groups: list[TypeGroup], parts: list[list[A
 def _transform_text_together(transform: FeatureTransform, name: str, groups: list[TypeGroup]) -> None:
     """One ``transform`` call over several requests' string values (``row_wise_text``); leaves
     each group's rows on it, or nothing (a part that is not all strings, any failure)."""
-    parts = [list(map(itemgetter(name), g.features)) for g in groups]
-    if any(set(map(type, part)) != _STR for part in parts):
+    parts = [g.values(name) for g in groups]
+    if any(isinstance(part, np.ndarray) or set(map(type, part)) != _STR for part in parts):
         return
     try:
         out = transform.apply(list(chain.from_iterable(parts)))

@@ -31,14 +31,12 @@ class DecodedRequest:
         uid: ``request_uid``: the last 16 hex digits of the body's sha256.
         document: the decoded JSON value (any JSON type; ``parse`` checks it); None when the
             request comes as ``columns``.
-        body_bytes: the body's size.
         columns: an Arrow body's typed columns, or a graph-store extraction's (``parse`` groups
             them, or reads them as the JSON document they stand for); None for JSON.
     """
 
     uid: str
     document: Any
-    body_bytes: int
     columns: GraphColumns | None = None
 
 
@@ -80,13 +78,13 @@ def decode(body: bytes, content_type: str | None, limits: RequestLimits) -> Deco
         )
     media_type = _media_type(content_type)
     if media_type == ARROW_STREAM_CONTENT_TYPE:
-        return DecodedRequest(uid=request_uid(body), document=None, body_bytes=len(body), columns=_decode_arrow(body))
+        return DecodedRequest(uid=request_uid(body), document=None, columns=_decode_arrow(body))
     if media_type != JSON_CONTENT_TYPE:
         shown = content_type if content_type is None else content_type[:100]
         raise UnreadableBodyError(
             f'Unsupported content type: {shown}. Supported content type: "application/json"'
         )
-    return DecodedRequest(uid=request_uid(body), document=_decode_json(body), body_bytes=len(body))
+    return DecodedRequest(uid=request_uid(body), document=_decode_json(body))
 
 
 def _media_type(content_type: str | None) -> str | None:

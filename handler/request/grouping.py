@@ -48,7 +48,8 @@ class TypeGroup:
             came as columns.
         missing_features: id of the first member without a ``features`` field, if any.
         columns: feature name -> its values of every member, for a group read from columns
-            (an Arrow request: a numpy array for numbers, else the JSON values); None otherwise.
+            (an Arrow or targets-only request: a numpy array for numbers, else the JSON values);
+            None otherwise.
         transformed: feature name -> its transformed rows, when the batch transformed them
             together (``GraphBuilder.transform_batch``).
     """

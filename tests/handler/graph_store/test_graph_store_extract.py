@@ -112,8 +112,8 @@ def test_columns_stand_for_the_payload_graph_and_group_as_it_does(stores, varian
     document = {**envelope, "graph": builder.graph(found), "targets": sent["targets"]}
     assert columns.to_document() == document
     parser = RequestParser(builder.schema, builder.config.task_type, RequestLimits())
-    by_columns = parser.parse(DecodedRequest("u", None, 0, columns))
-    by_json = parser.parse(DecodedRequest("u", document, 0))
+    by_columns = parser.parse(DecodedRequest("u", None, columns))
+    by_json = parser.parse(DecodedRequest("u", document))
     assert by_columns.targets == by_json.targets
     for part in ("nodes", "edges"):
         got, want = getattr(by_columns, part), getattr(by_json, part)

@@ -83,3 +83,23 @@ def test_integers_beyond_int64_are_not_transformed_together() -> None:
         assert got.status_code == alone.status_code
         if alone.status_code != 200:
             assert got.body == alone.body
+
+
+def test_numeric_columns_of_a_batch_are_transformed_together() -> None:
+    """Arrow (and targets-only) requests bring numbers as columns: one call over the batch's
+    columns of one dtype and width, each request's rows as alone."""
+    from handler.contract.arrow_payload import payload_to_arrow
+    from handler.contract.names import ARROW_STREAM_CONTENT_TYPE
+
+    p = _predictor()
+    bodies = [payload_to_arrow(json.loads(b)) for b in
+              (BODY, _edited(lambda nodes: _paper(nodes)["features"].update(citations=7, year=1990)))]
+    requests = [p.parse(p.decode(body, ARROW_STREAM_CONTENT_TYPE)) for body in bodies]
+    alone = [p.build(r) for r in requests]
+    requests = [p.parse(p.decode(body, ARROW_STREAM_CONTENT_TYPE)) for body in bodies]
+    assert all(r.nodes["paper"].columns is not None for r in requests)
+    p.builder.transform_batch(requests)
+    assert all({"feat", "citations"} <= set(r.nodes["paper"].transformed) for r in requests)  # float64, int64
+    for a, t in zip(alone, (p.build(r) for r in requests), strict=True):
+        for ntype, x in a.node_inputs.items():
+            assert np.array_equal(x.numpy(), t.node_inputs[ntype].numpy()), ntype
