@@ -40,8 +40,8 @@ from handler.transforms import (
     FeatureValueError,
     TextTokens,
     build_transform,
-    float_rows,
     learnable_embedding_transform,
+    stacked_float_rows,
 )
 
 _STR = frozenset((str,))
@@ -434,13 +434,11 @@ def _transform_together(transform: FeatureTransform, name: str, groups: list[Typ
         if len(columns) < len(parts) or first.dtype not in _BATCHED_DTYPES or any(
                 c.dtype != first.dtype or c.shape[1:] != first.shape[1:] for c in columns):
             return
-    vectors = columns or [rows for rows in map(float_rows, parts) if rows is not None]
     try:
         with np.errstate(all="ignore"):
-            rows: np.ndarray
-            if len(vectors) == len(parts):  # each request's rows exactly as it has them alone
-                rows = np.concatenate(vectors)
-            else:
+            # Each request's rows exactly as it has them alone (numeric columns, vectors of floats).
+            rows: np.ndarray | None = np.concatenate(columns) if columns else stacked_float_rows(parts)
+            if rows is None:
                 values = list(chain.from_iterable(parts))
                 leaves = set(map(type, values))
                 if leaves == {list}:

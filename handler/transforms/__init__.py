@@ -19,7 +19,7 @@ from handler.contract.graph_schema import FeatureSpec
 from handler.contract.gsp_schema import GSP_TRANSFORM_PREFIX
 from handler.contract.lm_resolution import LMResolver
 from handler.contract.names import TEXT_TRANSFORMS, TOKENIZE_HF
-from handler.transforms.base import FeatureTransform, FeatureValueError, float_rows, out_dtype
+from handler.transforms.base import FeatureTransform, FeatureValueError, out_dtype, stacked_float_rows
 from handler.transforms.bert_hf import DEFAULT_INFER_BATCH_SIZE, BertHFTransform
 from handler.transforms.bucket_numerical import BucketNumericalTransform
 from handler.transforms.gsp_bucket_numerical import GSPBucketNumericalTransform
@@ -36,7 +36,7 @@ from handler.transforms.tokenize_hf import TokenizeHFTransform
 
 __all__ = [
     "FeatureTransform", "FeatureValueError", "TextTokens", "TokenizeHFTransform", "build_transform",
-    "float_rows", "learnable_embedding_transform",
+    "learnable_embedding_transform", "stacked_float_rows",
 ]
 
 

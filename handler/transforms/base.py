@@ -164,17 +164,27 @@ def float_rows(values: Sequence[Any]) -> np.ndarray | None:
     Shapes:
         returns [len(values), row length] float64.
     """
-    if not values or set(map(type, values)) != _LIST:
+    return stacked_float_rows((values,))
+
+
+def stacked_float_rows(parts: Sequence[Sequence[Any]]) -> np.ndarray | None:
+    """``float_rows`` of each part, concatenated (None unless every part has them, all of one
+    row length), checked and filled in one pass over all the parts' values.
+
+    Shapes:
+        returns [total rows, row length] float64.
+    """
+    values = list(itertools.chain.from_iterable(parts)) if len(parts) > 1 else parts[0]
+    if not all(parts) or set(map(type, values)) != _LIST:
         return None
     lengths = set(map(len, values))
     if len(lengths) != 1:
         return None
     width = lengths.pop()
-    try:
-        total = sum(itertools.chain.from_iterable(values), 0)
+    try:  # each part needs a float of its own: alone, a part of ints only is int64
+        if width == 0 or any(type(sum(itertools.chain.from_iterable(part), 0)) is not float for part in parts):
+            return None
     except (TypeError, OverflowError):
-        return None
-    if type(total) is not float or width == 0:
         return None
     rows = np.fromiter(itertools.chain.from_iterable(values), np.float64, len(values) * width)
     if not (np.abs(rows) < _INT64_SPAN).all():

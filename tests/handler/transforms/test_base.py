@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from handler.transforms.base import float_rows, to_array
+from handler.transforms.base import float_rows, stacked_float_rows, to_array
 
 _LEAVES = (
     lambda r: r.random() * 10 - 5, lambda r: r.randint(-10, 10), lambda r: True, lambda r: -0.0,
@@ -61,3 +61,22 @@ def test_float_rows_matches_np_array_on_random_rows() -> None:
 def test_to_array_takes_the_fast_path_for_float_vectors() -> None:
     values = [[0.25, 1.0], [2.0, -3.5]]
     assert np.array_equal(to_array(values), np.array(values))
+
+
+def test_stacked_float_rows_is_each_parts_rows_concatenated() -> None:
+    """A batch's parts go together only when each alone gives float64 rows of one width."""
+    rng = random.Random(7)
+    taken = 0
+    for _ in range(2000):
+        weights = [20, 5] + [rng.random() * 0.2 for _ in _LEAVES[2:]]
+        width = rng.randint(1, 3)
+        parts = [[[rng.choices(_LEAVES, weights)[0](rng) for _ in range(width + (rng.random() < 0.03))]
+                  for _ in range(rng.randint(0, 3))] for _ in range(rng.randint(1, 4))]
+        alone = [float_rows(part) for part in parts]
+        stacked = stacked_float_rows(parts)
+        if any(rows is None for rows in alone) or len({rows.shape[1] for rows in alone}) != 1:
+            assert stacked is None
+            continue
+        taken += 1
+        assert stacked is not None and np.array_equal(stacked, np.concatenate(alone))
+    assert taken > 200
