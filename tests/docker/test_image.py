@@ -6,8 +6,9 @@ an image already built, ``GS_IMAGE=gs-torchserve:image-test pytest -m image test
 Twice ``docker run --network host IMAGE serve``: once with the rgcn_nc fixture's raw GraphStorm
 artifacts mounted read-only at /opt/ml/model, once with a .mar built by gs-build-mar there (and
 GS_EMF_METRICS=true). Each run: cold start (``docker start`` to the first ``/ping`` 200, with the
-phases read from the container's log, and to the first answer), every fixture case through ``/invocations`` against
-target/, the server's user (not root), ``docker stop`` (exit status 0 well inside SageMaker's 30 s).
+phases read from the container's log, and to the first answer), every fixture case through
+``/invocations`` against target/ (and two with ``Accept`` asking for the Arrow response), the
+server's user (not root), ``docker stop`` (exit status 0 well inside SageMaker's 30 s).
 The image size and the figures go to ``$GS_IMAGE_SUMMARY``, whose last line reads
 ``image: <ok>/<total> cases ok, <size> MB, cold start <s> s`` (the raw-artifacts run's cold start).
 """
@@ -28,6 +29,8 @@ from pathlib import Path
 
 import pytest
 
+from handler.contract.arrow_response import arrow_response_to_envelope
+from handler.contract.names import ARROW_STREAM_CONTENT_TYPE
 from mar_builder import cli as build_cli
 from tests.compare import FixtureCase, artifacts_dir, assert_matches_target, load_cases
 
@@ -121,13 +124,18 @@ class Container:
         raise AssertionError(f"no /ping 200 within {PING_DEADLINE_S} s:\n{self.logs()}")
 
     def invoke(self, case: FixtureCase) -> tuple[int, bytes]:
-        request = urllib.request.Request(self.url("/invocations"), data=case.body, method="POST",
-                                         headers={"Content-Type": case.content_type})
+        status, body, _ = self.invoke_typed(case)
+        return status, body
+
+    def invoke_typed(self, case: FixtureCase, accept: str | None = None) -> tuple[int, bytes, str]:
+        """Status, body and response Content-Type of one case through /invocations."""
+        headers = {"Content-Type": case.content_type, **({"Accept": accept} if accept else {})}
+        request = urllib.request.Request(self.url("/invocations"), data=case.body, method="POST", headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=120) as resp:
-                return resp.status, resp.read()
+                return resp.status, resp.read(), resp.headers.get("Content-Type", "")
         except urllib.error.HTTPError as err:
-            return err.code, err.read()
+            return err.code, err.read(), err.headers.get("Content-Type", "")
 
     def logs(self, timestamps: bool = False) -> str:
         proc = _docker("logs", *(["-t"] if timestamps else []), self.name, check=False)
@@ -196,6 +204,15 @@ def _serve_and_check(container: Container, report: dict, run: str) -> Container:
                 report["ok"] += 1
             except AssertionError as err:
                 failed.append(str(err)[:500])
+        # SageMaker passes the client's Accept on: the Arrow response, read back, is the JSON one.
+        for case in (next(c for c in cases if c.kind != "invalid"), next(c for c in cases if c.kind == "invalid")):
+            _, json_body = container.invoke(case)
+            status, body, content_type = container.invoke_typed(case, ARROW_STREAM_CONTENT_TYPE)
+            try:
+                assert status == 200 and content_type.startswith(ARROW_STREAM_CONTENT_TYPE), (case.id, content_type)
+                assert arrow_response_to_envelope(body) == json.loads(json_body), case.id
+            except AssertionError as err:
+                failed.append(f"Accept arrow: {str(err)[:400]}")
         figures["phases"] = {**container.phases(), "first answer": first_answer_s}
         figures["cases_ok"] = f"{len(cases) - len(failed)}/{len(cases)}"
         uid = _docker("exec", container.name, "id", "-u").stdout.strip()
