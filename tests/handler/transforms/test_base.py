@@ -59,7 +59,7 @@ def test_float_rows_matches_np_array_on_random_rows() -> None:
 
 
 def test_to_array_takes_the_fast_path_for_float_vectors() -> None:
-    values = [[0.25, 1.0], [2.0, -3.5]]
+    values = [[0.25, 1.0], [2.0, -3.5]] * 4
     assert np.array_equal(to_array(values), np.array(values))
 
 
