@@ -44,13 +44,18 @@ class ArrowConversionError(ValueError):
     """A JSON payload that has no exact Arrow form, or bytes that are not an Arrow payload."""
 
 
-def _pyarrow() -> Any:
+def import_pyarrow(needed_for: str = "the Arrow content type") -> Any:
+    """pyarrow with its IPC module (imported on first use: the contract layer runs without it).
+
+    Raises:
+        ArrowConversionError: pyarrow is not installed (says what ``needed_for`` needs and how to
+            install it).
+    """
     try:
         import pyarrow as pa
         import pyarrow.ipc  # noqa: F401  (the submodule, for pa.ipc)
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ArrowConversionError(
-            "the Arrow content type needs pyarrow (pip install 'gs-torchserve[arrow]')") from exc
+        raise ArrowConversionError(f"{needed_for} needs pyarrow (pip install 'gs-torchserve[arrow]')") from exc
     return pa
 
 
@@ -107,7 +112,7 @@ def payload_to_arrow(document: dict[str, Any]) -> bytes:
     Raises:
         ArrowConversionError: the payload has no exact Arrow form (see the module docstring).
     """
-    pa = _pyarrow()
+    pa = import_pyarrow()
     if not isinstance(document, dict):
         raise ArrowConversionError("the payload must be a JSON object")
     graph = document.get("graph")
@@ -187,7 +192,7 @@ def read_arrow(body: bytes) -> ArrowPayload:
     Raises:
         ArrowConversionError: the bytes are not Arrow IPC streams of this format.
     """
-    pa = _pyarrow()
+    pa = import_pyarrow()
     source = pa.BufferReader(pa.py_buffer(body))
     tables = []
     try:

@@ -30,7 +30,7 @@ import json
 import re
 from typing import Any
 
-from handler.contract.arrow_payload import ARROW_FORMAT, ArrowConversionError
+from handler.contract.arrow_payload import ARROW_FORMAT, ArrowConversionError, import_pyarrow
 from handler.contract.envelope import Envelope
 from handler.contract.names import ARROW_STREAM_CONTENT_TYPE, JSON_CONTENT_TYPE
 
@@ -93,16 +93,6 @@ def _quality(params: list[str]) -> float | None:
     return 1.0
 
 
-def _pyarrow() -> Any:
-    try:
-        import pyarrow as pa
-        import pyarrow.ipc  # noqa: F401  (the submodule, for pa.ipc)
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ArrowConversionError(
-            "the Arrow response needs pyarrow (pip install 'gs-torchserve[arrow]')") from exc
-    return pa
-
-
 def envelope_to_arrow(env: Envelope) -> bytes:
     """An envelope as an Arrow response body (see the module docstring).
 
@@ -112,7 +102,7 @@ def envelope_to_arrow(env: Envelope) -> bytes:
     Returns:
         One Arrow IPC stream (schema and one record batch).
     """
-    pa = _pyarrow()
+    pa = import_pyarrow("the Arrow response")
     metadata = {"gs_format": ARROW_FORMAT, "gs_part": RESPONSE_PART, "status_code": str(env.status_code)}
     meta_bytes = {k.encode(): v.encode() for k, v in metadata.items()}
     for name in _ENVELOPE_TEXT_FIELDS:
@@ -181,7 +171,7 @@ def arrow_response_to_envelope(body: bytes) -> dict[str, Any]:
     Raises:
         ArrowConversionError: the bytes are not an Arrow response of this format.
     """
-    pa = _pyarrow()
+    pa = import_pyarrow("the Arrow response")
     try:
         table = pa.ipc.open_stream(pa.py_buffer(body)).read_all()
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
