@@ -18,6 +18,17 @@ _LEAVES = (
 )
 
 
+def _weights(rng: random.Random, rare: float) -> list[float]:
+    """Leaf weights: mostly floats and ints, each other kind of leaf at most ``rare``."""
+    return [20, 5] + [rng.random() * rare for _ in _LEAVES[2:]]
+
+
+def _random_rows(rng: random.Random, weights: list[float], width: int, ragged: float, max_rows: int) -> list:
+    """Up to ``max_rows`` payload rows of ``width`` leaves (one more with probability ``ragged``)."""
+    return [[rng.choices(_LEAVES, weights)[0](rng) for _ in range(width + (rng.random() < ragged))]
+            for _ in range(rng.randint(0, max_rows))]
+
+
 @pytest.mark.parametrize("values", [
     [[0.5, 1], [2, 3]],  # ints beside a float: float64 as numpy makes it
     [[1.0, True]],  # a bool beside a float reads 1.0
@@ -43,10 +54,8 @@ def test_float_rows_matches_np_array_on_random_rows() -> None:
     rng = random.Random(20261207)
     taken = 0
     for _ in range(3000):
-        weights = [20, 5] + [rng.random() * 0.3 for _ in _LEAVES[2:]]
-        width = rng.randint(0, 3)
-        values = [[rng.choices(_LEAVES, weights)[0](rng) for _ in range(width + (rng.random() < 0.05))]
-                  for _ in range(rng.randint(0, 4))]
+        weights = _weights(rng, 0.3)
+        values = _random_rows(rng, weights, rng.randint(0, 3), ragged=0.05, max_rows=4)
         rows = float_rows(values)
         if rows is None:
             continue
@@ -68,10 +77,9 @@ def test_stacked_float_rows_is_each_parts_rows_concatenated() -> None:
     rng = random.Random(7)
     taken = 0
     for _ in range(2000):
-        weights = [20, 5] + [rng.random() * 0.2 for _ in _LEAVES[2:]]
+        weights = _weights(rng, 0.2)
         width = rng.randint(1, 3)
-        parts = [[[rng.choices(_LEAVES, weights)[0](rng) for _ in range(width + (rng.random() < 0.03))]
-                  for _ in range(rng.randint(0, 3))] for _ in range(rng.randint(1, 4))]
+        parts = [_random_rows(rng, weights, width, ragged=0.03, max_rows=3) for _ in range(rng.randint(1, 4))]
         alone = [float_rows(part) for part in parts]
         stacked = stacked_float_rows(parts)
         if any(rows is None for rows in alone) or len({rows.shape[1] for rows in alone}) != 1:
