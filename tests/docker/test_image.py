@@ -31,8 +31,8 @@ import pytest
 
 from handler.contract.arrow_response import arrow_response_to_envelope
 from handler.contract.names import ARROW_STREAM_CONTENT_TYPE
-from mar_builder import cli as build_cli
 from tests.compare import FixtureCase, artifacts_dir, assert_matches_target, load_cases
+from tests.mar_builder.build_mar import build_mar
 
 pytestmark = pytest.mark.image
 
@@ -244,13 +244,7 @@ def test_serves_raw_artifacts(report: dict) -> None:
 def test_serves_a_mar_with_emf_metrics(report: dict, tmp_path_factory: pytest.TempPathFactory) -> None:
     """A .mar built by gs-build-mar at /opt/ml/model; GS_EMF_METRICS=true puts EMF JSON lines on stdout."""
     store = tmp_path_factory.mktemp("mar")
-    art = artifacts_dir(VARIANT)
-    assert build_cli.main([
-        "--restore-model-path", str(art),
-        "--model-yaml-config-file", str(art / "GRAPHSTORM_RUNTIME_UPDATED_TRAINING_CONFIG.yaml"),
-        "--graph-json-config-file", str(art / "data_transform_new.json"),
-        "--infer-task-type", "node_classification", "--model-name", "gs-image-test", "--export-path", str(store),
-    ]) == 0
+    assert build_mar(store, VARIANT, model_name="gs-image-test") == 0
     container = Container("gs-image-test-mar", _readable(store), {"GS_EMF_METRICS": "true"})
     try:
         _serve_and_check(container, report, "mar")

@@ -14,14 +14,14 @@ from tests.handler.serving.targets_only import targets_only
 REPO = Path(__file__).resolve().parents[2]
 
 
-def build_mar(export_path: Path, variant: str, *flags: str) -> int:
-    """Runs gs-build-mar for ``variant`` (node classification, model name ``m``); its exit code."""
+def build_mar(export_path: Path, variant: str, *flags: str, model_name: str = "m") -> int:
+    """Runs gs-build-mar for ``variant`` (node classification); its exit code."""
     art = artifacts_dir(variant)
     return build_cli.main([
         "--restore-model-path", str(art),
         "--model-yaml-config-file", str(art / "GRAPHSTORM_RUNTIME_UPDATED_TRAINING_CONFIG.yaml"),
         "--graph-json-config-file", str(art / "data_transform_new.json"),
-        "--infer-task-type", "node_classification", "--model-name", "m", "--export-path", str(export_path),
+        "--infer-task-type", "node_classification", "--model-name", model_name, "--export-path", str(export_path),
         *flags,
     ])
 
