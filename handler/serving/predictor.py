@@ -422,11 +422,23 @@ class RealtimePredictor:
             for t in timings:
                 t[stage] = t.get(stage, 0.0) + elapsed
 
+    def _timed_run(self, stage: Stage, timings: dict[str, float], value: Any) -> Any:
+        """``stage.run`` on one request's ``value``, timed as ``_timed`` times (its milliseconds
+        added to ``timings``, a ``gs.<stage>`` profiler range when ``profile_stages`` is on)
+        without a context manager: a generator-based one costs ~2-3 us per stage per request."""
+        start = time.perf_counter()
+        try:
+            if self.options.profile_stages:
+                with torch.profiler.record_function(f"gs.{stage.name}"):
+                    return stage.run(self, value)
+            return stage.run(self, value)
+        finally:
+            timings[stage.name] = timings.get(stage.name, 0.0) + (time.perf_counter() - start) * 1000
+
     def _run(self, stage: Stage, flight: _InFlight) -> None:
         """One per-request stage; on failure the flight carries its error envelope."""
         try:
-            with self._timed(stage.name, [flight.timings_ms]):
-                value = stage.run(self, flight.value)
+            value = self._timed_run(stage, flight.timings_ms, flight.value)
         except Exception as exc:  # noqa: BLE001 (the exception boundary)
             if flight.uid is None and isinstance(exc, RealtimeError):
                 flight.uid = error_uid(flight.value.body, exc)  # GraphStorm's rule for decode errors
@@ -539,8 +551,7 @@ class RealtimePredictor:
         if env.media_type != flight.media_type:
             env = dataclasses.replace(env, media_type=flight.media_type)
         try:
-            with self._timed(stage.name, [flight.timings_ms]):
-                body = stage.run(self, env)
+            body = self._timed_run(stage, flight.timings_ms, env)
         except Exception as exc:  # noqa: BLE001 (the exception boundary)
             env, body = _serialised_error(flight.request_uid, exc, stage.name, flight.media_type)
         graph = flight.graph
