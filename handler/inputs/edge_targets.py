@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import torch
 
 from handler.contract.names import CanonicalEtype
@@ -32,8 +33,12 @@ def pairs_by_relation(
         srcs, dsts = grouped.setdefault(target.edge_type, ([], []))
         srcs.append(src)
         dsts.append(dst)
-    return {et: (torch.tensor(s, dtype=torch.int64), torch.tensor(d, dtype=torch.int64))
-            for et, (s, d) in grouped.items()}
+    return {et: (_int64(s), _int64(d)) for et, (s, d) in grouped.items()}
+
+
+def _int64(values: list[int]) -> torch.Tensor:
+    """``torch.tensor(values, dtype=torch.int64)`` through numpy (a third of its cost)."""
+    return torch.from_numpy(np.array(values, dtype=np.int64))
 
 
 def message_passing_graph(

@@ -101,3 +101,20 @@ def test_apply_kept_slices_edges_and_their_inputs() -> None:
     removed, _ = apply_kept(EDGES, {}, kept_edges(
         MessagePassingRule.from_config(_task(remove_target_edge_type=True)), EDGES, {}))
     assert removed[CITED][0].numel() == 0 and CITED in removed  # the relation stays, empty
+
+
+def test_pairs_matched_by_key_as_by_broadcasting(monkeypatch) -> None:
+    import handler.inputs.edge_message_passing as emp
+
+    gen = torch.Generator().manual_seed(0)
+    src, dst = torch.randint(0, 30, (400,), generator=gen), torch.randint(0, 20, (400,), generator=gen)
+    edges = {CITED: (src, dst), CITED_REV: (dst, src)}
+    pairs = {CITED: (src[::7].clone(), dst[::7].clone())}
+    rule = MessagePassingRule.from_config(_task())
+    broadcast = kept_edges(rule, edges, pairs)
+    monkeypatch.setattr(emp, "_BROADCAST_MAX", 0)
+    keyed = kept_edges(rule, edges, pairs)
+    for etype in edges:
+        assert broadcast[etype] is not None and keyed[etype] is not None
+        assert broadcast[etype].tolist() == keyed[etype].tolist()
+        assert not broadcast[etype].all()
