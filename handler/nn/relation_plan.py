@@ -170,23 +170,22 @@ class RelationPlan:
         """``[num_nodes]`` stacked row of slot ``key`` of every node (every non-empty node type
         must have the slot)."""
         def compute() -> np.ndarray:
-            # Node p of the projected types (in stacking order) of type t, first one p_t, has
-            # row row_offset[t] + key's slot + (p - p_t) * S_t = first[t] + p * S_t.
-            first, step, counts, start = [], [], [], 0
+            # Node j of type t has row row_offset[t] + key's slot + j * S_t: one arange per
+            # node type (a handful of types; fewer numpy calls than repeating per-type tables).
+            parts = []
             for nt in self.projected:
                 stride = len(self.slots[nt])
-                first.append(self.row_offset[nt] + self.slots[nt].index(key) - start * stride)
-                step.append(stride)
-                counts.append(self.sizes[nt])
-                start += self.sizes[nt]
-            per_node = np.repeat(np.array([first, step], dtype=np.int64).reshape(2, -1), counts, axis=1)
-            return per_node[0] + np.arange(start) * per_node[1]
+                first = self.row_offset[nt] + self.slots[nt].index(key)
+                parts.append(np.arange(first, first + self.sizes[nt] * stride, stride, dtype=np.int64))
+            return parts[0] if len(parts) == 1 else np.concatenate(parts)
         return self._memoized(("node", key), compute)
 
     def relation_ids(self, names: Sequence[CanonicalEtype]) -> torch.Tensor:
         """``[E]`` position in ``names`` of every edge's relation."""
-        return self._memoized(("rid", tuple(names)), lambda: self._per_edge(
-            [(0, [list(names).index(r) for r in self.relations], [0] * len(self.relations))])[0])
+        def compute() -> np.ndarray:
+            position = {name: i for i, name in enumerate(names)}
+            return np.repeat(np.array([position[r] for r in self.relations], dtype=np.int64), self._counts)
+        return self._memoized(("rid", tuple(names)), compute)
 
     def inverse_in_degree(self) -> torch.Tensor:
         """``[E, 1]`` 1 / (in-degree of the edge's destination in the edge's relation)."""
