@@ -158,6 +158,9 @@ class GraphBuilder:
                                  for et, specs in schema.edge_features.items()}
         self._learnable = (learnable_embedding_transform(LEARNABLE_EMBEDDING_KEY), None)
         self.target_kind = config.target_kind()
+        # A relation the payload lacks: shared empty index tensors (nothing writes to them).
+        empty = torch.zeros(0, dtype=torch.int64)
+        self._no_edges = (empty, empty)
 
     @staticmethod
     def _compile(specs: Sequence[FeatureSpec], used: Sequence[str | None],
@@ -200,8 +203,7 @@ class GraphBuilder:
         # A text feature's transform is tokenize_hf, whose value is TextTokens (typed np.ndarray above).
         text_inputs = {nt: cast(TextTokens, node_features[nt][name])
                        for nt, name in self._text_features.items() if nt in node_features}
-        empty = torch.zeros(0, dtype=torch.int64)
-        edges = {et: edge_lists.get(et, (empty, empty)) for et in self.schema.canonical_etypes}
+        edges = {et: edge_lists.get(et, self._no_edges) for et in self.schema.canonical_etypes}
         edges, edge_inputs = message_passing_graph(self.target_kind.message_rule, edges, edge_inputs,
                                                    request.targets, positions)
         return PayloadGraph(
