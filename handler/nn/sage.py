@@ -42,9 +42,12 @@ class _PoolSAGEConv(nn.Module):
 
     def forward(self, h: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
         """Shapes: h ``[N, in]``, src/dst ``[E]`` -> ``[N, out]``."""
-        pooled = torch.relu(self.fc_pool(h))
-        neigh = _scatter_max_relu(pooled[src], dst, h.shape[0])
-        return self.fc_self(h) + self.fc_neigh(neigh)
+        # The linear layers' own function, without a module call each (~1 us apiece on a
+        # payload graph); ``index_select`` is the gather ``pooled[src]`` without the indexing
+        # machinery.
+        pooled = torch.relu(nn.functional.linear(h, self.fc_pool.weight, self.fc_pool.bias))
+        neigh = _scatter_max_relu(pooled.index_select(0, src), dst, h.shape[0])
+        return nn.functional.linear(h, self.fc_self.weight) + nn.functional.linear(neigh, self.fc_neigh.weight)
 
 
 class SAGELayer(HomogeneousLayer):
