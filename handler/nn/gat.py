@@ -41,9 +41,9 @@ class _GATConv(nn.Module):
         z = self.fc(h).view(-1, self.heads, self.head_dim)
         el = (z * self.attn_l).sum(dim=-1).unsqueeze(-1)
         er = (z * self.attn_r).sum(dim=-1).unsqueeze(-1)
-        score = F.leaky_relu(el[src] + er[dst], NEGATIVE_SLOPE)
+        score = F.leaky_relu(el.index_select(0, src) + er.index_select(0, dst), NEGATIVE_SLOPE)
         attn = segment_softmax(score, dst, h.shape[0])
-        out = scatter_sum(z[src] * attn, dst, h.shape[0])
+        out = scatter_sum(z.index_select(0, src) * attn, dst, h.shape[0])
         return out + self.bias.view(1, self.heads, self.head_dim)
 
 

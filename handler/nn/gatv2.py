@@ -35,10 +35,10 @@ class _GATv2Conv(nn.Module):
         """Shapes: h ``[N, in]``, src/dst ``[E]`` -> ``[N, heads, head_dim]``."""
         zs = self.fc_src(h).view(-1, self.heads, self.head_dim)
         zd = self.fc_dst(h).view(-1, self.heads, self.head_dim)
-        e = F.leaky_relu(zs[src] + zd[dst], NEGATIVE_SLOPE)
+        e = F.leaky_relu(zs.index_select(0, src) + zd.index_select(0, dst), NEGATIVE_SLOPE)
         score = (e * self.attn).sum(dim=-1).unsqueeze(dim=2)
         attn = segment_softmax(score, dst, h.shape[0])
-        return scatter_sum(zs[src] * attn, dst, h.shape[0])
+        return scatter_sum(zs.index_select(0, src) * attn, dst, h.shape[0])
 
 
 def build_gatv2_encoder(

@@ -146,10 +146,10 @@ class HGTLayer(InferenceCache):
         op = self.edge_feat_mp_op
         if op == "concat":
             edge_val = self.ef_linears[rkey](edge_h)
-            k = k_lin(h_src)[src] + edge_val
-            v = v_lin(h_src)[src] + edge_val
+            k = k_lin(h_src).index_select(0, src) + edge_val
+            v = v_lin(h_src).index_select(0, src) + edge_val
         else:
-            src_h = h_src[src]
+            src_h = h_src.index_select(0, src)
             if op == "add":
                 new_h = src_h + edge_h
             elif op == "sub":

@@ -63,9 +63,9 @@ class EdgeFeatConv(nn.Module):
             return h_src.new_zeros((num_dst, self.weights.shape[1]))
         if e_h is None:
             raise ValueError("a relation with edge features got no edge features")
-        x = combine_edge_feat(h_src[src], e_h, self.mp_op)
+        x = combine_edge_feat(h_src.index_select(0, src), e_h, self.mp_op)
         norm = torch.pow(in_degrees(dst, num_dst), -0.5)
-        return scatter_sum((x @ self.weights) * norm[dst].unsqueeze(1), dst, num_dst)
+        return scatter_sum((x @ self.weights) * norm.index_select(0, dst).unsqueeze(1), dst, num_dst)
 
 
 class WeightBasis(nn.Module):
