@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import chain
 from operator import itemgetter
 from typing import Any, cast
@@ -109,14 +110,14 @@ class PayloadGraph:
     target_positions: tuple[Position, ...]
     text_inputs: dict[str, TextTokens] = field(default_factory=dict, repr=False)
 
-    @property
+    @cached_property
     def num_nodes(self) -> int:
-        """Nodes in the payload."""
+        """Nodes in the payload (the batch budget and the metrics each ask)."""
         return sum(self.num_nodes_by_type.values())
 
-    @property
+    @cached_property
     def num_edges(self) -> int:
-        """Edges in the payload."""
+        """Edges in the payload (the batch budget and the metrics each ask)."""
         return sum(src.shape[0] for src, _ in self.edges.values())  # len() of a tensor costs ~0.5 us
 
 
