@@ -301,7 +301,7 @@ class GraphBuilder:
         try:
             out: np.ndarray = group.transformed.get(name)  # type: ignore[assignment]  # set by transform_batch
             if out is None:
-                out = transform.apply(group.values(name))
+                out = transform.apply(group.values(name, as_array=transform.accepts_arrays))
         except FeatureValueError as err:
             at = "" if err.row is None else f", {id_word} {format_id(group.ids[err.row])}"
             raise GraphConstructionError(f"{where}{at}: feature '{name}' {err.reason}") from None

@@ -1,0 +1,69 @@
+"""The JSON request's happy path in C: grouping and float feature columns (issue 22).
+
+``_fastpath`` (``_fastpath.c``, built by ``setup.py`` as an optional extension) does, for a
+well-formed request only, what ``handler.request.grouping`` and ``handler.transforms.base``
+do in Python, without a bytecode per node, edge or value. Each of its functions returns None
+the moment anything is unusual, and the caller then runs the Python path, which raises
+today's errors: the extension never decides an error, so every error envelope is the Python
+path's. This layer imports nothing of ours (``request`` and ``transforms`` both use it).
+
+``fastpath`` is the compiled module, or None when it is absent (an install without a
+compiler), fails to import (a .mar on another Python), is a stale build (its ``ABI`` differs
+from ``ABI`` here), or ``GS_NATIVE=0`` is set in the environment (read once, at import: the
+switch to force the pure-Python path). Callers read ``fastpath`` at each call, so a test or a
+benchmark may set it to None to compare both paths in one process.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+# The environment variable that switches the extension off ("0"); anything else leaves it on.
+NATIVE_ENV = "GS_NATIVE"
+# The interface version the Python side expects of _fastpath.c (its FASTPATH_ABI).
+ABI = 1
+
+
+def load() -> ModuleType | None:
+    """The compiled module, or None (absent, unloadable, stale, or switched off)."""
+    if os.environ.get(NATIVE_ENV, "1") == "0":
+        return None
+    try:
+        from handler.native import _fastpath
+    except Exception:  # noqa: BLE001 - ImportError, or an OSError/SystemError of a foreign build
+        return None
+    return _fastpath if getattr(_fastpath, "ABI", None) == ABI else None
+
+
+fastpath: ModuleType | None = load()
+
+
+def float_column(items: Sequence[Any], name: str | None = None) -> np.ndarray | None:
+    """``np.array`` of the values, bit for bit, when they are float rows (else None).
+
+    Args:
+        items: the members' ``features`` dicts (``name`` given), or the values themselves (a
+            list: anything else gives None).
+        name: the feature whose values are taken from each dict; None: the items are the values.
+
+    Returns:
+        float64 array when every value is a float, or every value a list of one length > 0 of
+        floats, all with |x| < 2**63; None otherwise (or with the extension off).
+
+    Shapes:
+        returns [len(items)] (float values) or [len(items), width] (lists).
+    """
+    module = fastpath
+    if module is None:
+        return None
+    found = module.float_column(items, name)
+    if found is None:
+        return None
+    buffer, width = found
+    column = np.frombuffer(buffer, np.float64)  # a bytearray: the array is writable, as np.array's
+    return column.reshape(-1, width) if width else column
