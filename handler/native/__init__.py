@@ -1,4 +1,4 @@
-"""The JSON request's happy path in C: grouping and float feature columns (issue 22).
+"""The JSON request's happy path in C: grouping and number feature columns (issue 22).
 
 ``_fastpath`` (``_fastpath.c``, built by ``setup.py`` as an optional extension) does, for a
 well-formed request only, what ``handler.request.grouping`` and ``handler.transforms.base``
@@ -26,7 +26,7 @@ import numpy as np
 # The environment variable that switches the extension off ("0"); anything else leaves it on.
 NATIVE_ENV = "GS_NATIVE"
 # The interface version the Python side expects of _fastpath.c (its FASTPATH_ABI).
-ABI = 1
+ABI = 2
 
 
 def load() -> ModuleType | None:
@@ -43,8 +43,8 @@ def load() -> ModuleType | None:
 fastpath: ModuleType | None = load()
 
 
-def float_column(items: Sequence[Any], name: str | None = None) -> np.ndarray | None:
-    """``np.array`` of the values, bit for bit, when they are float rows (else None).
+def number_column(items: Sequence[Any], name: str | None = None) -> np.ndarray | None:
+    """``np.array`` of the values, bit for bit, when they are float or int64 rows (else None).
 
     Args:
         items: the members' ``features`` dicts (``name`` given), or the values themselves (a
@@ -53,17 +53,19 @@ def float_column(items: Sequence[Any], name: str | None = None) -> np.ndarray | 
 
     Returns:
         float64 array when every value is a float, or every value a list of one length > 0 of
-        floats, all with |x| < 2**63; None otherwise (or with the extension off).
+        floats, all with |x| < 2**63; int64 array for the same of ints within int64 (a float
+        beside an int, a bool, NaN or anything else: None; also with the extension off).
 
     Shapes:
-        returns [len(items)] (float values) or [len(items), width] (lists).
+        returns [len(items)] (numbers) or [len(items), width] (lists).
     """
     module = fastpath
     if module is None:
         return None
-    found = module.float_column(items, name)
+    found = module.number_column(items, name)
     if found is None:
         return None
-    buffer, width = found
-    column = np.frombuffer(buffer, np.float64)  # a bytearray: the array is writable, as np.array's
+    buffer, width, integers = found
+    # A bytearray: the array is writable, as np.array's is.
+    column = np.frombuffer(buffer, np.int64 if integers else np.float64)
     return column.reshape(-1, width) if width else column

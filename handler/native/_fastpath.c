@@ -12,11 +12,12 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 /* Bumped on any change of a function's arguments or result; handler/native/__init__.py ignores
  * a module whose constant differs (a stale build). */
-#define FASTPATH_ABI 1
+#define FASTPATH_ABI 2
 
 /* More types than any model has: beyond it the Python path groups the payload. */
 #define MAX_GROUPS 256
@@ -351,26 +352,42 @@ fail:
     Py_RETURN_NONE;
 }
 
-/* A float64 that numpy keeps as it is: an exact float, |x| < 2**63. */
-static inline int plain_float(PyObject *value, double *out) {
+/* One leaf of a number column: an exact float with |x| < 2**63 (numpy's float64; false for NaN
+ * and +-inf), or an exact int within int64 (numpy's int64; a bool is not an exact int). */
+static inline int plain_leaf(PyObject *value, int integers, char *out) {
+    if (integers) {
+        if (!PyLong_CheckExact(value)) {
+            return 0;
+        }
+        int overflow;
+        long long number = PyLong_AsLongLongAndOverflow(value, &overflow);
+        if (overflow || (number == -1 && PyErr_Occurred())) {
+            return 0;
+        }
+        int64_t exact = (int64_t)number;
+        memcpy(out, &exact, sizeof(exact));
+        return 1;
+    }
     if (!PyFloat_CheckExact(value)) {
         return 0;
     }
-    *out = PyFloat_AS_DOUBLE(value);
-    return fabs(*out) < INT64_SPAN;
+    double number = PyFloat_AS_DOUBLE(value);
+    memcpy(out, &number, sizeof(number));
+    return fabs(number) < INT64_SPAN;
 }
 
-PyDoc_STRVAR(float_column_doc,
-"float_column(items, name) -> (bytearray, width) | None\n\n"
-"The values ``np.array(values)`` makes a float64 array of, as its bytes (native byte order) and\n"
-"its row width (0: one float per row, a 1-D array). ``values`` are ``item[name]`` of each item\n"
-"(exact dicts), or the items themselves when ``name`` is None. None unless there is a row and\n"
-"every value is an exact float, or every value an exact list of one width > 0 of exact floats,\n"
-"each with |x| < 2**63 (not NaN or infinite).");
+PyDoc_STRVAR(number_column_doc,
+"number_column(items, name) -> (bytearray, width, integers) | None\n\n"
+"The values ``np.array(values)`` makes a float64 (or int64) array of, as its bytes (native byte\n"
+"order), its row width (0: one number per row, a 1-D array) and whether they are int64. ``values``\n"
+"are ``item[name]`` of each item (exact dicts), or the items themselves when ``name`` is None.\n"
+"None unless there is a row and every value is a number, or every value an exact list of one\n"
+"width > 0 of numbers, the numbers all exact floats with |x| < 2**63 (not NaN or infinite) or\n"
+"all exact ints within int64.");
 
-static PyObject *float_column(PyObject *self, PyObject *args) {
+static PyObject *number_column(PyObject *self, PyObject *args) {
     PyObject *items, *name;
-    if (!PyArg_ParseTuple(args, "OO:float_column", &items, &name)) {
+    if (!PyArg_ParseTuple(args, "OO:number_column", &items, &name)) {
         return NULL;
     }
     if (!PyList_CheckExact(items) || (name != Py_None && !PyUnicode_CheckExact(name))) {
@@ -387,24 +404,32 @@ static PyObject *float_column(PyObject *self, PyObject *args) {
             Py_RETURN_NONE;
         }
     }
-    Py_ssize_t width;
-    if (PyFloat_CheckExact(first)) {
-        width = 0;
-    } else if (PyList_CheckExact(first) && PyList_GET_SIZE(first) > 0) {
+    Py_ssize_t width = 0;
+    if (PyList_CheckExact(first)) {
         width = PyList_GET_SIZE(first);
+        if (width == 0) {
+            Py_RETURN_NONE;
+        }
+        first = PyList_GET_ITEM(first, 0);
+    }
+    int integers;
+    if (PyFloat_CheckExact(first)) {
+        integers = 0;
+    } else if (PyLong_CheckExact(first)) {
+        integers = 1;
     } else {
         Py_RETURN_NONE;
     }
     Py_ssize_t per_row = width == 0 ? 1 : width;
-    if (rows > PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(double) / per_row) {
+    if (rows > PY_SSIZE_T_MAX / 8 / per_row) {
         Py_RETURN_NONE;
     }
-    PyObject *buffer = PyByteArray_FromStringAndSize(NULL, rows * per_row * (Py_ssize_t)sizeof(double));
+    PyObject *buffer = PyByteArray_FromStringAndSize(NULL, rows * per_row * 8);
     if (buffer == NULL) {
         PyErr_Clear();
         Py_RETURN_NONE;
     }
-    double *out = (double *)PyByteArray_AS_STRING(buffer);
+    char *out = PyByteArray_AS_STRING(buffer);
     for (Py_ssize_t row = 0; row < PyList_GET_SIZE(items) && row < rows; row++) {
         PyObject *value = PyList_GET_ITEM(items, row);
         if (name != Py_None) {
@@ -413,10 +438,10 @@ static PyObject *float_column(PyObject *self, PyObject *args) {
             }
         }
         if (width == 0) {
-            if (!plain_float(value, out)) {
+            if (!plain_leaf(value, integers, out)) {
                 goto fail;
             }
-            out++;
+            out += 8;
             continue;
         }
         if (!PyList_CheckExact(value) || PyList_GET_SIZE(value) != width) {
@@ -424,20 +449,18 @@ static PyObject *float_column(PyObject *self, PyObject *args) {
         }
         PyObject **leaves = PySequence_Fast_ITEMS(value);
         for (Py_ssize_t col = 0; col < width; col++) {
-            if (!plain_float(leaves[col], out)) {
+            if (!plain_leaf(leaves[col], integers, out)) {
                 goto fail;
             }
-            out++;
+            out += 8;
         }
     }
-    PyObject *shape = PyLong_FromSsize_t(width);
-    PyObject *result = shape == NULL ? NULL : PyTuple_New(2);
+    PyObject *result = Py_BuildValue("(On" "O)", buffer, width, integers ? Py_True : Py_False);
+    Py_DECREF(buffer);
     if (result == NULL) {
-        Py_XDECREF(shape);
-        goto fail;
+        PyErr_Clear();
+        Py_RETURN_NONE;
     }
-    PyTuple_SET_ITEM(result, 0, buffer);
-    PyTuple_SET_ITEM(result, 1, shape);
     return result;
 fail:
     Py_DECREF(buffer);
@@ -448,7 +471,7 @@ fail:
 static PyMethodDef methods[] = {
     {"group_nodes", group_nodes, METH_VARARGS, group_nodes_doc},
     {"group_edges", group_edges, METH_VARARGS, group_edges_doc},
-    {"float_column", float_column, METH_VARARGS, float_column_doc},
+    {"number_column", number_column, METH_VARARGS, number_column_doc},
     {NULL, NULL, 0, NULL},
 };
 

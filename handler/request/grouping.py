@@ -20,7 +20,7 @@ from handler import native
 from handler.contract.errors import MAX_ECHO_CHARS, GraphConstructionError, MissingFieldDataError, echo
 from handler.contract.graph_schema import GraphSchema
 from handler.contract.names import CanonicalEtype
-from handler.native import float_column
+from handler.native import number_column
 
 # ``features`` absent from a member (unlike ``{}``, which is an empty features object).
 _NO_FEATURES = object()
@@ -72,8 +72,8 @@ class TypeGroup:
 
         Args:
             name: the feature.
-            as_array: float values may come as the float64 array ``np.array`` makes of them
-                (built in C from the members' features: ``handler.native.float_column``).
+            as_array: number values may come as the float64 or int64 array ``np.array`` makes
+                of them (built in C from the members' features: ``handler.native.number_column``).
 
         Shapes:
             a numpy column: [len(ids)] or [len(ids), dim].
@@ -81,7 +81,7 @@ class TypeGroup:
         if self.columns is not None:
             return self.columns[name]
         if as_array:
-            column = float_column(self.features, name)
+            column = number_column(self.features, name)
             if column is not None:
                 return column
         return list(map(itemgetter(name), self.features))

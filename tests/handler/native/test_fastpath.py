@@ -4,7 +4,7 @@ Random member lists, well formed and malformed in every way the extension must s
 (ints, bools, floats and NaN as ids, nested values, huge ints, mixed feature keys, missing
 features, unknown and reverse relations, non-objects), go through ``group_nodes`` /
 ``group_edges`` with the extension on and off: the groups are the same (ids, feature dicts,
-keys, order) or both raise the same error. ``float_column`` is None or bit for bit
+keys, order) or both raise the same error. ``number_column`` is None or bit for bit
 ``np.array``'s array. Repeated calls leave the inputs' reference counts and the allocated
 blocks as they were, and a missing, broken or stale build (or ``GS_NATIVE=0``) leaves the
 pure-Python path in charge.
@@ -163,8 +163,11 @@ def test_c_steps_aside(members: list[Any], kind: str) -> None:
         assert native.fastpath.group_edges(members, SCHEMA.edge_features, SCHEMA.reverse_of) is None
 
 
+_int64s = st.one_of(st.integers(-(2**63), 2**63 - 1), st.sampled_from([2**63, -(2**63) - 1, 2**64, True]))
 _rows = st.one_of(
     st.lists(st.one_of(st.floats(width=64), st.floats(allow_nan=False, allow_infinity=False)), max_size=8),
+    st.lists(_int64s, max_size=8),
+    st.integers(1, 3).flatmap(lambda width: st.lists(st.lists(_int64s, min_size=width, max_size=width), max_size=5)),
     st.integers(1, 4).flatmap(lambda width: st.lists(st.lists(
         st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.floats(min_value=-1e300, max_value=1e300),
                   st.sampled_from([-0.0, 2.0**63, -(2.0**63), 2.0**63 - 1024, math.nan, math.inf])),
@@ -176,22 +179,25 @@ _rows = st.one_of(
 
 @settings(max_examples=400, deadline=None)
 @given(_rows)
-def test_float_column_is_np_array_bit_for_bit(values: list[Any]) -> None:
-    for column in (native.float_column(values), native.float_column([{"f": v} for v in values], "f")):
+def test_number_column_is_np_array_bit_for_bit(values: list[Any]) -> None:
+    for column in (native.number_column(values), native.number_column([{"f": v} for v in values], "f")):
         if column is None:
             continue
         expected = np.array(values)
-        assert column.dtype == expected.dtype == np.float64 and column.shape == expected.shape
+        assert column.dtype == expected.dtype and expected.dtype in (np.float64, np.int64)
+        assert column.shape == expected.shape
         assert column.tobytes() == expected.tobytes()
         assert column.flags.writeable
 
 
-def test_float_column_refuses_what_numpy_would_not_make_float64_of() -> None:
-    for values in ([], [[]], [1.0, [1.0]], [[1.0], 1.0], [[1.0], [1.0, 2.0]], [[1.0, 2]], [1], [True],
-                   [math.nan], [[math.inf]], [2.0**63], (1.0,), [(1.0,)], [[np.float64(1.0)]]):
-        assert native.float_column(values) is None, values  # type: ignore[arg-type]
-    assert native.float_column([{"f": 1.0}, {}], "f") is None
-    assert native.float_column([{"f": 1.0}, []], "f") is None
+def test_number_column_refuses_what_numpy_would_not_make_float64_or_int64_of() -> None:
+    """Or what it would, but from values of both kinds (the Python path's ``float_rows`` takes those)."""
+    for values in ([], [[]], [1.0, [1.0]], [[1.0], 1.0], [[1.0], [1.0, 2.0]], [[1.0, 2]], [[1, 2.0]], [1, 2.5],
+                   [True], [1, True], [2**63], [-(2**63) - 1], [math.nan], [[math.inf]], [2.0**63], (1.0,),
+                   [(1.0,)], [[np.float64(1.0)]], [np.int64(1)]):
+        assert native.number_column(values) is None, values  # type: ignore[arg-type]
+    assert native.number_column([{"f": 1.0}, {}], "f") is None
+    assert native.number_column([{"f": 1.0}, []], "f") is None
 
 
 def _refcounts(objects: list[Any]) -> list[int]:
@@ -215,9 +221,11 @@ def test_calls_keep_reference_counts_and_memory() -> None:
         lambda: fast.group_nodes(bad_nodes, SCHEMA.node_features),
         lambda: fast.group_edges(edges, SCHEMA.edge_features, SCHEMA.reverse_of),
         lambda: fast.group_edges(bad_edges, SCHEMA.edge_features, SCHEMA.reverse_of),
-        lambda: fast.float_column(columns[0], "f"),
-        lambda: fast.float_column(columns[1], "f"),
-        lambda: fast.float_column([f["f"] for f in columns[0]], None),
+        lambda: fast.number_column(columns[0], "f"),
+        lambda: fast.number_column(columns[1], "f"),
+        lambda: fast.number_column([f["f"] for f in columns[0]], None),
+        lambda: fast.number_column([1, 2, 3, 2**40, 2**70], None),
+        lambda: fast.number_column([[1, 2], [3, 4]], None),
     ]
     watched: list[Any] = [nodes, bad_nodes, edges, bad_edges, *columns, SCHEMA.node_features]
     for member in [*bad_nodes, *bad_edges]:

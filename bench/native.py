@@ -1,0 +1,75 @@
+"""The C happy path (``handler.native``) on and off, interleaved in one process.
+
+For each payload, ``rounds`` rounds; each round answers the payload ``RealtimePredictor.answer``
+once with the extension and once without (the switch ``handler.native.fastpath``, in turn, so
+that load from other processes falls on both alike) and keeps the stage timings the predictor
+records (``parse``: grouping; ``build``: node indices, feature columns and transforms) and the
+wall time of the whole call. Prints the fastest of each, the ratio off / on and the load average.
+
+Run: ``python -m bench.native [--rounds 40] [--cases rgcn_nc/v06_large_full ...]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+from bench.fixtures import FIXTURES_DIR
+from handler import RealtimePredictor, native
+from handler.contract.names import JSON_CONTENT_TYPE
+from handler.serving.predictor import RawRequest
+
+DEFAULT_CASES = ("rgcn_nc/v02_small", "rgcn_nc/v04_medium_full", "rgcn_nc/v06_large_full", "hgt_er/v06_large_full")
+MEASURES = ("parse", "build", "answer")
+
+
+def measure(predictor: RealtimePredictor, body: bytes, rounds: int) -> dict[bool, dict[str, float]]:
+    """Fastest ms of each measure with the extension (True) and without (False)."""
+    compiled = native.fastpath
+    best = {on: dict.fromkeys(MEASURES, float("inf")) for on in (True, False)}
+    request = [RawRequest(body, JSON_CONTENT_TYPE)]
+    try:
+        for index in range(rounds + 2):  # the first two rounds warm up
+            for on in (True, False) if index % 2 else (False, True):
+                native.fastpath = compiled if on else None
+                start = time.perf_counter()
+                (outcome,) = predictor.answer(request)
+                wall = (time.perf_counter() - start) * 1000
+                if outcome.status_code != 200:
+                    raise AssertionError(f"answered {outcome.status_code}")
+                if index < 2:
+                    continue
+                got = {"parse": outcome.timings_ms["parse"], "build": outcome.timings_ms["build"], "answer": wall}
+                best[on] = {m: min(best[on][m], got[m]) for m in MEASURES}
+    finally:
+        native.fastpath = compiled
+    return best
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="bench.native", description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=40, help="interleaved rounds per payload (fastest kept)")
+    parser.add_argument("--cases", nargs="+", default=list(DEFAULT_CASES), help="variant/case payloads")
+    args = parser.parse_args(argv)
+    if native.fastpath is None:
+        raise SystemExit("the C extension is not built (python setup.py build_ext --inplace) or GS_NATIVE=0")
+    predictors: dict[str, RealtimePredictor] = {}
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print("| payload | nodes / edges | " + " | ".join(f"{m} off / on ms (x)" for m in MEASURES) + " |")
+    print("|---|---|" + "---|" * len(MEASURES))
+    for name in args.cases:
+        variant, case = name.split("/")
+        if variant not in predictors:
+            predictors[variant] = RealtimePredictor.from_artifacts(FIXTURES_DIR / variant / "artifacts")
+        predictor = predictors[variant]
+        body = (FIXTURES_DIR / variant / "payloads" / f"{case}.json").read_bytes()
+        parsed = predictor.parse(predictor.decode(body, JSON_CONTENT_TYPE))
+        best = measure(predictor, body, args.rounds)
+        cells = [f"{best[False][m]:.3f} / {best[True][m]:.3f} ({best[False][m] / best[True][m]:.2f})" for m in MEASURES]
+        print(f"| {name} | {parsed.num_nodes} / {parsed.num_edges} | " + " | ".join(cells) + " |")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
