@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cases", nargs="+", default=list(DEFAULT_CASES), help="variant/case payloads")
     args = parser.parse_args(argv)
     if native.fastpath is None:
-        raise SystemExit("the C extension is not built (python setup.py build_ext --inplace) or GS_NATIVE=0")
+        raise SystemExit("the C extension is not built (python setup.py build_ext --inplace) or GS_NATIVE=false")
     predictors: dict[str, RealtimePredictor] = {}
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print("| payload | nodes / edges | " + " | ".join(f"{m} off / on ms (x)" for m in MEASURES) + " |")

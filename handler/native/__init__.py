@@ -5,13 +5,15 @@ well-formed request only, what ``handler.request.grouping`` and ``handler.transf
 do in Python, without a bytecode per node, edge or value. Each of its functions returns None
 the moment anything is unusual, and the caller then runs the Python path, which raises
 today's errors: the extension never decides an error, so every error envelope is the Python
-path's. This layer imports nothing of ours (``request`` and ``transforms`` both use it).
+path's. This layer imports only ``handler.contract`` (``request`` and ``transforms`` both use it).
 
 ``fastpath`` is the compiled module, or None when it is absent (an install without a
 compiler), fails to import (a .mar on another Python), is a stale build (its ``ABI`` differs
-from ``ABI`` here), or ``GS_NATIVE=0`` is set in the environment (read once, at import: the
-switch to force the pure-Python path). Callers read ``fastpath`` at each call, so a test or a
-benchmark may set it to None to compare both paths in one process.
+from ``ABI`` here), or ``GS_NATIVE`` is false (``0``, ``false``, ``no``, ``off``) in the
+environment: the switch to force the pure-Python path, read once at import (a value that is
+not a boolean leaves the extension on; the deploy tools refuse it before it gets here).
+Callers read ``fastpath`` at each call, so a test or a benchmark may set it to None to compare
+both paths in one process.
 """
 
 from __future__ import annotations
@@ -23,16 +25,19 @@ from typing import Any
 
 import numpy as np
 
-# The environment variable that switches the extension off ("0"); anything else leaves it on.
-NATIVE_ENV = "GS_NATIVE"
+from handler.contract.settings import NATIVE_ENV, env_flag
+
 # The interface version the Python side expects of _fastpath.c (its FASTPATH_ABI).
 ABI = 2
 
 
 def load() -> ModuleType | None:
     """The compiled module, or None (absent, unloadable, stale, or switched off)."""
-    if os.environ.get(NATIVE_ENV, "1") == "0":
-        return None
+    try:
+        if not env_flag(os.environ, NATIVE_ENV, True):
+            return None
+    except ValueError:
+        pass
     try:
         from handler.native import _fastpath
     except Exception:  # noqa: BLE001 - ImportError, or an OSError/SystemError of a foreign build

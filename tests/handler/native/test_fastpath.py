@@ -6,7 +6,7 @@ features, unknown and reverse relations, non-objects), go through ``group_nodes`
 ``group_edges`` with the extension on and off: the groups are the same (ids, feature dicts,
 keys, order) or both raise the same error. ``number_column`` is None or bit for bit
 ``np.array``'s array. Repeated calls leave the inputs' reference counts and the allocated
-blocks as they were, and a missing, broken or stale build (or ``GS_NATIVE=0``) leaves the
+blocks as they were, and a missing, broken or stale build (or ``GS_NATIVE=false``) leaves the
 pure-Python path in charge.
 """
 
@@ -29,11 +29,12 @@ from hypothesis import strategies as st
 from handler import native
 from handler.contract.errors import RealtimeError
 from handler.contract.graph_schema import GraphSchema
+from handler.contract.settings import NATIVE_ENV
 from handler.request.grouping import TypeGroup, group_edges, group_nodes
 
 REPO = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.skipif(native.fastpath is None, reason="the C extension is not built (python setup.py "
-                                "build_ext --inplace) or is switched off (GS_NATIVE=0)")
+                                "build_ext --inplace) or is switched off (GS_NATIVE=false)")
 
 WRITES = ("author", "writes", "paper")
 CITES = ("paper", "cites", "paper")
@@ -286,6 +287,7 @@ def test_an_unusable_build_leaves_the_python_path(tmp_path: Path, prepare: Any) 
     assert _run_copy(tmp_path, prepare) == "True ['x']"
 
 
-def test_the_switch_forces_the_python_path(tmp_path: Path) -> None:
-    assert _run_copy(tmp_path, lambda folder: None) == "False ['x']"
-    assert _run_copy(tmp_path / "off", lambda folder: None, {native.NATIVE_ENV: "0"}) == "True ['x']"
+@pytest.mark.parametrize(("value", "off"), [("false", True), ("0", True), ("true", False), ("", False),
+                                            ("maybe", False)])
+def test_the_switch_forces_the_python_path(tmp_path: Path, value: str, off: bool) -> None:
+    assert _run_copy(tmp_path, lambda folder: None, {NATIVE_ENV: value}) == f"{off} ['x']"
