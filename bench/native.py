@@ -5,8 +5,10 @@ once with the extension and once without (the switch ``handler.native.fastpath``
 that load from other processes falls on both alike) and keeps the stage timings the predictor
 records (``parse``: grouping; ``build``: node indices, feature columns and transforms) and the
 wall time of the whole call. Prints the fastest of each, the ratio off / on and the load average.
+``--only edge_index ...``: the "off" side keeps the extension but without the named functions
+(they answer None, so their Python paths run): the gain of those functions alone.
 
-Run: ``python -m bench.native [--rounds 40] [--cases rgcn_nc/v06_large_full ...]``.
+Run: ``python -m bench.native [--rounds 40] [--cases rgcn_nc/v06_large_full ...] [--only NAME ...]``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from types import ModuleType, SimpleNamespace
+from typing import Any
 
 from bench.fixtures import FIXTURES_DIR
 from handler import RealtimePredictor, native
@@ -22,17 +26,29 @@ from handler.serving.predictor import RawRequest
 
 DEFAULT_CASES = ("rgcn_nc/v02_small", "rgcn_nc/v04_medium_full", "rgcn_nc/v06_large_full", "hgt_er/v06_large_full")
 MEASURES = ("parse", "build", "answer")
+FUNCTIONS = ("group_nodes", "group_edges", "number_column", "edge_index")
 
 
-def measure(predictor: RealtimePredictor, body: bytes, rounds: int) -> dict[bool, dict[str, float]]:
-    """Fastest ms of each measure with the extension (True) and without (False)."""
+def _refuse(*args: Any) -> None:
+    return None
+
+
+def without(compiled: ModuleType, names: list[str]) -> SimpleNamespace:
+    """The extension with the named functions answering None (their Python paths run)."""
+    return SimpleNamespace(**{name: _refuse if name in names else getattr(compiled, name) for name in FUNCTIONS})
+
+
+def measure(predictor: RealtimePredictor, body: bytes, rounds: int,
+            off: Any = None) -> dict[bool, dict[str, float]]:
+    """Fastest ms of each measure with the extension (True) and without it (False; ``off``: this
+    stand-in for it instead)."""
     compiled = native.fastpath
     best = {on: dict.fromkeys(MEASURES, float("inf")) for on in (True, False)}
     request = [RawRequest(body, JSON_CONTENT_TYPE)]
     try:
         for index in range(rounds + 2):  # the first two rounds warm up
             for on in (True, False) if index % 2 else (False, True):
-                native.fastpath = compiled if on else None
+                native.fastpath = compiled if on else off
                 start = time.perf_counter()
                 (outcome,) = predictor.answer(request)
                 wall = (time.perf_counter() - start) * 1000
@@ -51,9 +67,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench.native", description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=40, help="interleaved rounds per payload (fastest kept)")
     parser.add_argument("--cases", nargs="+", default=list(DEFAULT_CASES), help="variant/case payloads")
+    parser.add_argument("--only", nargs="+", choices=FUNCTIONS, default=[],
+                        help='switch only these functions off on the "off" side')
     args = parser.parse_args(argv)
     if native.fastpath is None:
         raise SystemExit("the C extension is not built (python setup.py build_ext --inplace) or GS_NATIVE=false")
+    off = without(native.fastpath, args.only) if args.only else None
+    if args.only:
+        print(f"off: the extension without {', '.join(args.only)}")
     predictors: dict[str, RealtimePredictor] = {}
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print("| payload | nodes / edges | " + " | ".join(f"{m} off / on ms (x)" for m in MEASURES) + " |")
@@ -65,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         predictor = predictors[variant]
         body = (FIXTURES_DIR / variant / "payloads" / f"{case}.json").read_bytes()
         parsed = predictor.parse(predictor.decode(body, JSON_CONTENT_TYPE))
-        best = measure(predictor, body, args.rounds)
+        best = measure(predictor, body, args.rounds, off)
         cells = [f"{best[False][m]:.3f} / {best[True][m]:.3f} ({best[False][m] / best[True][m]:.2f})" for m in MEASURES]
         print(f"| {name} | {parsed.num_nodes} / {parsed.num_edges} | " + " | ".join(cells) + " |")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

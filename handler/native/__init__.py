@@ -1,11 +1,12 @@
-"""The JSON request's happy path in C: grouping and number feature columns (issue 22).
+"""The JSON request's happy path in C: grouping, number feature columns, edge endpoints (issue 22).
 
 ``_fastpath`` (``_fastpath.c``, built by ``setup.py`` as an optional extension) does, for a
 well-formed request only, what ``handler.request.grouping`` and ``handler.transforms.base``
-do in Python, without a bytecode per node, edge or value. Each of its functions returns None
+(and ``handler.inputs.graph_builder``'s edge endpoint mapping) do in Python, without a bytecode
+per node, edge or value. Each of its functions returns None
 the moment anything is unusual, and the caller then runs the Python path, which raises
 today's errors: the extension never decides an error, so every error envelope is the Python
-path's. This layer imports only ``handler.contract`` (``request`` and ``transforms`` both use it).
+path's. This layer imports only ``handler.contract`` (``request``, ``transforms`` and ``inputs`` use it).
 
 ``fastpath`` is the compiled module, or None when it is absent (an install without a
 compiler), fails to import (a .mar on another Python), is a stale build (its ``ABI`` differs
@@ -28,7 +29,7 @@ import numpy as np
 from handler.contract.settings import NATIVE_ENV, env_flag
 
 # The interface version the Python side expects of _fastpath.c (its FASTPATH_ABI).
-ABI = 2
+ABI = 3
 
 
 def load() -> ModuleType | None:
@@ -74,3 +75,28 @@ def number_column(items: Sequence[Any], name: str | None = None) -> np.ndarray |
     # A bytearray: the array is writable, as np.array's is.
     column = np.frombuffer(buffer, np.int64 if integers else np.float64)
     return column.reshape(-1, width) if width else column
+
+
+def edge_index(ids: list[Any], src_map: dict[Any, int],
+               dst_map: dict[Any, int]) -> tuple[np.ndarray, np.ndarray] | None:
+    """A relation's edges as local node indices, when every endpoint is a node of its map (else None).
+
+    Args:
+        ids: the relation's ``(src, dst)`` raw node ids (a ``TypeGroup``'s ``ids``).
+        src_map: raw id -> local index of the source node type; dst_map: of the destination type.
+
+    Returns:
+        the int64 arrays ``[src_map[s] for s, _ in ids]`` and ``[dst_map[d] for _, d in ids]``
+        (writable), or None: an endpoint is missing, an id is not a str, or the extension is off
+        (the caller's Python path then maps them, or raises its dangling-endpoint error).
+
+    Shapes:
+        returns [len(ids)] and [len(ids)].
+    """
+    module = fastpath
+    if module is None:
+        return None
+    found = module.edge_index(ids, src_map, dst_map)
+    if found is None:
+        return None
+    return np.frombuffer(found[0], np.int64), np.frombuffer(found[1], np.int64)
