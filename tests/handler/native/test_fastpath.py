@@ -5,7 +5,8 @@ Random member lists, well formed and malformed in every way the extension must s
 features, unknown and reverse relations, non-objects), go through ``group_nodes`` /
 ``group_edges`` with the extension on and off: the groups are the same (ids, feature dicts,
 keys, order) or both raise the same error. ``number_column`` is None or bit for bit
-``np.array``'s array. Repeated calls leave the inputs' reference counts and the allocated
+``np.array``'s array; ``edge_index`` is None or the arrays the Python mapping makes (and None
+whenever that mapping misses an endpoint). Repeated calls leave the inputs' reference counts and the allocated
 blocks as they were, and a missing, broken or stale build (or ``GS_NATIVE=false``) leaves the
 pure-Python path in charge.
 """
@@ -201,6 +202,63 @@ def test_number_column_refuses_what_numpy_would_not_make_float64_or_int64_of() -
     assert native.number_column([{"f": 1.0}, []], "f") is None
 
 
+_endpoints = st.one_of(st.sampled_from(["a1", "a2", "p1", "p2", "x"]), st.text(max_size=2),
+                       st.sampled_from([0, 1, 1.0, math.nan, True, None, ("a1",)]))
+_edge_ids = st.lists(st.one_of(st.tuples(_endpoints, _endpoints), st.tuples(st.sampled_from(["a1", "a2"]),
+                                                                        st.sampled_from(["p1", "p2"])),
+                               st.sampled_from([("a1",), ("a1", "p1", "p2"), ["a1", "p1"], "a1", None])), max_size=10)
+_index_maps = st.dictionaries(st.one_of(_endpoints.filter(lambda key: key == key), st.just("é")),  # no NaN key
+                              st.one_of(st.integers(0, 9), st.sampled_from([2**63 - 1, -1, 2**63, True, 1.5, "0"])),
+                              max_size=6)
+
+
+def _python_edge_index(ids: list[Any], src_map: dict[Any, Any], dst_map: dict[Any, Any]) -> Any:
+    """What ``GraphBuilder._map_edges``' Python path makes of the ids (None: a lookup fails)."""
+    try:
+        return (np.fromiter((src_map[s] for s, _ in ids), np.int64, len(ids)),
+                np.fromiter((dst_map[d] for _, d in ids), np.int64, len(ids)))
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None
+
+
+@settings(max_examples=400, deadline=None)
+@given(_edge_ids, _index_maps, _index_maps, st.booleans())
+def test_edge_index_is_the_python_mapping(ids: list[Any], src_map: dict[Any, Any], dst_map: dict[Any, Any],
+                                         well_formed: bool) -> None:
+    if well_formed:  # every endpoint present and a str, every index an int: the C path must answer
+        ids = [(str(s), str(d)) for s, d in ids if type(s) is not tuple and type(d) is not tuple] \
+            if all(type(e) is tuple and len(e) == 2 for e in ids) else []
+        src_map = {s: i for i, (s, _) in enumerate(ids)}
+        dst_map = {d: i + 3 for i, (_, d) in enumerate(ids)}
+    expected = _python_edge_index(ids, src_map, dst_map)
+    found = native.edge_index(ids, src_map, dst_map)
+    if well_formed:
+        assert found is not None
+    if expected is None:
+        assert found is None
+    if found is not None:
+        assert expected is not None
+        for got, want in zip(found, expected, strict=True):
+            assert got.dtype == np.int64 and got.shape == want.shape and got.flags.writeable
+            assert got.tobytes() == want.tobytes()
+
+
+def test_edge_index_steps_aside() -> None:
+    """Not exact types, a missing endpoint anywhere (also the last), or an index out of int64."""
+    maps = {"a1": 0, "a2": 1}, {"p1": 0}
+    assert native.edge_index([("a1", "p1"), ("a2", "p1")], *maps) is not None
+    for ids in ([("a1", "p1"), ("a2", "p2")], [("a3", "p1")], [["a1", "p1"]], (("a1", "p1"),), [("a1", "p1", "x")],
+                [("a1",)], [(1, "p1")], [("a1", 0)], ["a1p1"]):
+        assert native.edge_index(ids, *maps) is None, ids  # type: ignore[arg-type]
+    assert native.edge_index([("a1", "p1")], {"a1": 2**63}, {"p1": 0}) is None
+    assert native.edge_index([("a1", "p1")], {"a1": True}, {"p1": 0}) is None
+    assert native.edge_index([("a1", "p1")], {"a1": np.int64(0)}, {"p1": 0}) is None
+    assert native.fastpath is not None
+    assert native.fastpath.edge_index([("a1", "p1")], maps[0].items(), maps[1]) is None
+    empty = native.edge_index([], *maps)
+    assert empty is not None and [len(column) for column in empty] == [0, 0]
+
+
 def _refcounts(objects: list[Any]) -> list[int]:
     return [sys.getrefcount(obj) for obj in objects]
 
@@ -217,6 +275,9 @@ def test_calls_keep_reference_counts_and_memory() -> None:
               "features": {"w": 0.5}} for i in range(50)]
     bad_edges = [*edges, {"edge_type": list(WRITTEN_BY), "src_node_id": "p", "dest_node_id": "a"}]
     columns = [[m["features"] for m in nodes], [m["features"] for m in bad_nodes]]
+    index = {f"n{i}": i + 1000 for i in range(51)}  # beyond the cached small ints
+    edge_ids = [(m["src_node_id"], m["dest_node_id"]) for m in edges]
+    bad_edge_ids = [*edge_ids, ("n1", "gone"), ("n2", "n3")]
     calls = [
         lambda: fast.group_nodes(nodes, SCHEMA.node_features),
         lambda: fast.group_nodes(bad_nodes, SCHEMA.node_features),
@@ -227,8 +288,11 @@ def test_calls_keep_reference_counts_and_memory() -> None:
         lambda: fast.number_column([f["f"] for f in columns[0]], None),
         lambda: fast.number_column([1, 2, 3, 2**40, 2**70], None),
         lambda: fast.number_column([[1, 2], [3, 4]], None),
+        lambda: fast.edge_index(edge_ids, index, index),
+        lambda: fast.edge_index(bad_edge_ids, index, index),
     ]
-    watched: list[Any] = [nodes, bad_nodes, edges, bad_edges, *columns, SCHEMA.node_features]
+    watched: list[Any] = [nodes, bad_nodes, edges, bad_edges, *columns, SCHEMA.node_features,
+                          edge_ids, bad_edge_ids, index, *edge_ids[0], *index.values()]
     for member in [*bad_nodes, *bad_edges]:
         watched += [member, *member.values()]
         watched += list(member.get("features", {}).values())
@@ -242,7 +306,7 @@ def test_calls_keep_reference_counts_and_memory() -> None:
     gc.collect()
     assert _refcounts(watched) == counts
     assert len(gc.get_objects()) <= tracked + 10
-    assert sys.getallocatedblocks() <= blocks + 100  # 2,100 calls: a leak per call would be thousands
+    assert sys.getallocatedblocks() <= blocks + 100  # 3,300 calls: a leak per call would be thousands
 
 
 def _run_copy(tmp_path: Path, prepare: Any, env: dict[str, str] | None = None) -> str:
