@@ -26,7 +26,7 @@ from handler.serving.predictor import RawRequest
 
 DEFAULT_CASES = ("rgcn_nc/v02_small", "rgcn_nc/v04_medium_full", "rgcn_nc/v06_large_full", "hgt_er/v06_large_full")
 MEASURES = ("parse", "build", "answer")
-FUNCTIONS = ("group_nodes", "group_edges", "number_column", "edge_index")
+FUNCTIONS = ("group_nodes", "group_edges", "number_column", "edge_index", "index_ids")
 
 
 def _refuse(*args: Any) -> None:

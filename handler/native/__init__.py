@@ -1,4 +1,4 @@
-"""The JSON request's happy path in C: grouping, number feature columns, edge endpoints (issue 22).
+"""The JSON request's happy path in C: grouping, node indices, number columns, edge endpoints (issue 22).
 
 ``_fastpath`` (``_fastpath.c``, built by ``setup.py`` as an optional extension) does, for a
 well-formed request only, what ``handler.request.grouping`` and ``handler.transforms.base``
@@ -29,7 +29,7 @@ import numpy as np
 from handler.contract.settings import NATIVE_ENV, env_flag
 
 # The interface version the Python side expects of _fastpath.c (its FASTPATH_ABI).
-ABI = 3
+ABI = 4
 
 
 def load() -> ModuleType | None:

@@ -17,7 +17,7 @@
 
 /* Bumped on any change of a function's arguments or result; handler/native/__init__.py ignores
  * a module whose constant differs (a stale build). */
-#define FASTPATH_ABI 3
+#define FASTPATH_ABI 4
 
 /* More types than any model has: beyond it the Python path groups the payload. */
 #define MAX_GROUPS 256
@@ -539,11 +539,63 @@ fail:
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(index_ids_doc,
+"index_ids(ids) -> dict | None\n\n"
+"``dict(zip(ids, range(len(ids))))``: node id -> its local index, the dict made at its final size\n"
+"at once; None unless ``ids`` is an exact list of exact strs, none listed twice.");
+
+static PyObject *index_ids(PyObject *self, PyObject *args) {
+    PyObject *ids;
+    if (!PyArg_ParseTuple(args, "O:index_ids", &ids)) {
+        return NULL;
+    }
+    if (!PyList_CheckExact(ids)) {
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t count = PyList_GET_SIZE(ids);
+    /* Sized once: dict(zip) grows the table about log2(count) times, re-inserting every key each
+     * time. _PyDict_NewPresized is private API, exported by CPython 3.9-3.13 (Cython uses it); a
+     * later CPython gets a growing dict rather than a build failure that would lose the module. */
+#if PY_VERSION_HEX < 0x030E0000
+    PyObject *index = _PyDict_NewPresized(count);
+#else
+    PyObject *index = PyDict_New();
+#endif
+    if (index == NULL) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    for (Py_ssize_t i = 0; i < count && i < PyList_GET_SIZE(ids); i++) {
+        PyObject *node_id = PyList_GET_ITEM(ids, i);
+        if (!PyUnicode_CheckExact(node_id)) {
+            goto fail;
+        }
+        PyObject *local = PyLong_FromSsize_t(i);
+        if (local == NULL) {
+            goto fail;
+        }
+        int rc = PyDict_SetItem(index, node_id, local);
+        Py_DECREF(local);
+        if (rc < 0) {
+            goto fail;
+        }
+    }
+    if (PyDict_GET_SIZE(index) != count || PyList_GET_SIZE(ids) != count) {
+        goto fail;  /* a node listed twice: the Python path names it */
+    }
+    return index;
+fail:
+    Py_DECREF(index);
+    PyErr_Clear();
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"group_nodes", group_nodes, METH_VARARGS, group_nodes_doc},
     {"group_edges", group_edges, METH_VARARGS, group_edges_doc},
     {"number_column", number_column, METH_VARARGS, number_column_doc},
     {"edge_index", edge_index, METH_VARARGS, edge_index_doc},
+    {"index_ids", index_ids, METH_VARARGS, index_ids_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -316,8 +316,12 @@ def index_nodes(groups: dict[str, TypeGroup]) -> tuple[dict[str, list[Any]], dic
         GraphConstructionError: a node id is listed twice for one type.
     """
     ids, index = {}, {}
+    in_c = native.fastpath
     for ntype, group in groups.items():
-        local = dict(zip(group.ids, range(len(group.ids)), strict=True))  # in C; duplicates: the last wins, as before
+        # In C at its final size (None: an id listed twice or not a str); dict(zip) is C too, but grows.
+        local = None if in_c is None else in_c.index_ids(group.ids)
+        if local is None:
+            local = dict(zip(group.ids, range(len(group.ids)), strict=True))  # duplicates: the last wins, as before
         if len(local) != len(group.ids):
             seen: set[Any] = set()
             for node_id in group.ids:

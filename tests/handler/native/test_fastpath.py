@@ -6,7 +6,8 @@ features, unknown and reverse relations, non-objects), go through ``group_nodes`
 ``group_edges`` with the extension on and off: the groups are the same (ids, feature dicts,
 keys, order) or both raise the same error. ``number_column`` is None or bit for bit
 ``np.array``'s array; ``edge_index`` is None or the arrays the Python mapping makes (and None
-whenever that mapping misses an endpoint). Repeated calls leave the inputs' reference counts and the allocated
+whenever that mapping misses an endpoint); ``index_nodes`` gives the same indices or the same
+error with ``index_ids`` and without. Repeated calls leave the inputs' reference counts and the allocated
 blocks as they were, and a missing, broken or stale build (or ``GS_NATIVE=false``) leaves the
 pure-Python path in charge.
 """
@@ -31,7 +32,7 @@ from handler import native
 from handler.contract.errors import RealtimeError
 from handler.contract.graph_schema import GraphSchema
 from handler.contract.settings import NATIVE_ENV
-from handler.request.grouping import TypeGroup, group_edges, group_nodes
+from handler.request.grouping import TypeGroup, group_edges, group_nodes, index_nodes
 
 REPO = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.skipif(native.fastpath is None, reason="the C extension is not built (python setup.py "
@@ -259,6 +260,38 @@ def test_edge_index_steps_aside() -> None:
     assert empty is not None and [len(column) for column in empty] == [0, 0]
 
 
+def _indexed(groups: dict[str, TypeGroup], *, in_c: bool) -> Any:
+    saved = native.fastpath
+    native.fastpath = saved if in_c else None
+    try:
+        ids, index = index_nodes(groups)
+    except RealtimeError as err:
+        return type(err), err.status_code, str(err)
+    finally:
+        native.fastpath = saved
+    return ids, [(ntype, list(local.items())) for ntype, local in index.items()]  # the order too
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.one_of(st.sampled_from(["a1", "a2", "p1", "é", "x" * 30]), st.text(max_size=2),
+                                   st.sampled_from([0, 1, 1.0, True, -0.0])), max_size=12), max_size=3))
+def test_index_nodes_in_c_is_the_python_paths(id_lists: list[list[Any]]) -> None:
+    groups = {}
+    for position, ids in enumerate(id_lists):
+        groups[f"type{position}"] = group = TypeGroup(f"node type type{position}, node id")
+        group.ids = ids
+    assert _indexed(groups, in_c=True) == _indexed(groups, in_c=False)
+
+
+def test_index_ids_steps_aside() -> None:
+    fast = native.fastpath
+    assert fast is not None
+    ids = [f"n{i}" for i in range(3000)]
+    assert list(fast.index_ids(ids).items()) == list(zip(ids, range(3000), strict=True))
+    for refused in ([*ids, "n7"], ["a", 1], ["a", b"b"], ("a", "b"), ["a", ("b",)]):
+        assert fast.index_ids(refused) is None
+
+
 def _refcounts(objects: list[Any]) -> list[int]:
     return [sys.getrefcount(obj) for obj in objects]
 
@@ -278,6 +311,7 @@ def test_calls_keep_reference_counts_and_memory() -> None:
     index = {f"n{i}": i + 1000 for i in range(51)}  # beyond the cached small ints
     edge_ids = [(m["src_node_id"], m["dest_node_id"]) for m in edges]
     bad_edge_ids = [*edge_ids, ("n1", "gone"), ("n2", "n3")]
+    node_ids = [m["node_id"] for m in nodes]
     calls = [
         lambda: fast.group_nodes(nodes, SCHEMA.node_features),
         lambda: fast.group_nodes(bad_nodes, SCHEMA.node_features),
@@ -290,9 +324,12 @@ def test_calls_keep_reference_counts_and_memory() -> None:
         lambda: fast.number_column([[1, 2], [3, 4]], None),
         lambda: fast.edge_index(edge_ids, index, index),
         lambda: fast.edge_index(bad_edge_ids, index, index),
+        lambda: fast.index_ids(node_ids),
+        lambda: fast.index_ids([*node_ids, "n7"]),
+        lambda: fast.index_ids([*node_ids[:10], 3, *node_ids[10:]]),
     ]
     watched: list[Any] = [nodes, bad_nodes, edges, bad_edges, *columns, SCHEMA.node_features,
-                          edge_ids, bad_edge_ids, index, *edge_ids[0], *index.values()]
+                          edge_ids, bad_edge_ids, index, *edge_ids[0], *index.values(), node_ids, *node_ids]
     for member in [*bad_nodes, *bad_edges]:
         watched += [member, *member.values()]
         watched += list(member.get("features", {}).values())
@@ -306,7 +343,7 @@ def test_calls_keep_reference_counts_and_memory() -> None:
     gc.collect()
     assert _refcounts(watched) == counts
     assert len(gc.get_objects()) <= tracked + 10
-    assert sys.getallocatedblocks() <= blocks + 100  # 3,300 calls: a leak per call would be thousands
+    assert sys.getallocatedblocks() <= blocks + 100  # 4,200 calls: a leak per call would be thousands
 
 
 def _run_copy(tmp_path: Path, prepare: Any, env: dict[str, str] | None = None) -> str:
