@@ -1,6 +1,15 @@
 """gs-torchserve: real-time inference for GraphStorm models on TorchServe and SageMaker."""
 
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
+
+# The JSON request's happy path in C (handler/native/__init__.py). optional: an install without a
+# compiler or Python headers (the deploy tools on a client) succeeds and runs the pure-Python path.
+NATIVE_EXTENSION = Extension(
+    "handler.native._fastpath",
+    sources=["handler/native/_fastpath.c"],
+    extra_compile_args=["-O2"],
+    optional=True,
+)
 
 # The deploy tools (gs-launch/update/delete/invoke-endpoint) need only these, in any Python >= 3.9
 # (e.g. the environment a user trained GraphStorm 0.5.1 in, whose pins conflict with SERVE_REQUIRES).
@@ -74,6 +83,7 @@ setup(
     packages=find_packages(include=["handler", "handler.*", "mar_builder", "mar_builder.*",
                                     "sagemaker_deploy", "sagemaker_deploy.*"]),
     package_data={"mar_builder": ["*.properties", "*.xml", "*.yaml"]},
+    ext_modules=[NATIVE_EXTENSION],
     install_requires=DEPLOY_REQUIRES,
     extras_require={"serve": SERVE_REQUIRES, "arrow": ARROW_REQUIRES, "store": STORE_REQUIRES,
                     "test": TEST_REQUIRES, "bench": BENCH_REQUIRES},

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates (or refreshes) the project's virtual environment in .venv: Python 3.11, the pinned
-# runtime stack and the test tools. Idempotent: reinstalls only when setup.py changed.
+# runtime stack and the test tools. Idempotent: reinstalls only when setup.py or the C extension's
+# source changed (the editable install builds handler/native/_fastpath*.so in the source tree).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv"
@@ -18,7 +19,7 @@ if ! command -v java >/dev/null 2>&1; then
   fi
 fi
 stamp="$venv/.gs-installed"
-want="$(cat "$root/setup.py" | sha256sum | cut -d' ' -f1)"
+want="$(cat "$root/setup.py" "$root"/handler/native/*.c | sha256sum | cut -d' ' -f1)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi

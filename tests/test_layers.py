@@ -20,13 +20,16 @@ REPO = Path(__file__).resolve().parents[1]
 # layer -> our layers it may import (itself always allowed).
 ALLOWED: dict[str, frozenset[str]] = {
     "handler.contract": frozenset(),
+    # The C happy path of request and transforms (issue 22): numpy and its switch's name only.
+    "handler.native": frozenset({"handler.contract"}),
     "handler.graph_store": frozenset({"handler.contract"}),
-    "handler.transforms": frozenset({"handler.contract"}),
+    "handler.transforms": frozenset({"handler.contract", "handler.native"}),
     "handler.nn": frozenset({"handler.contract", "handler.transforms"}),
-    "handler.request": frozenset({"handler.contract"}),
-    "handler.inputs": frozenset({"handler.contract", "handler.request", "handler.transforms", "handler.nn"}),
+    "handler.request": frozenset({"handler.contract", "handler.native"}),
+    "handler.inputs": frozenset({"handler.contract", "handler.native", "handler.request", "handler.transforms",
+                                 "handler.nn"}),
     "handler.model": frozenset({"handler.contract", "handler.nn", "handler.transforms"}),
-    "handler.serving": frozenset({"handler.contract", "handler.graph_store", "handler.request",
+    "handler.serving": frozenset({"handler.contract", "handler.native", "handler.graph_store", "handler.request",
                                   "handler.inputs", "handler.model", "handler.nn", "handler.transforms"}),
     # The deploy tools run in a user's Python >= 3.9 with boto3 and pyyaml only.
     "sagemaker_deploy": frozenset({"handler.contract"}),
@@ -123,6 +126,8 @@ def test_every_module_keeps_to_its_layer() -> None:
         ("bench.inprocess", "from tests.compare import VARIANTS"),
         ("scripts.gpu_parity", "import tests.compare"),
         ("handler.request.decode", "from ..inputs import graph_builder"),
+        ("handler.native", "from handler.request import grouping"),
+        ("handler.contract.names", "from handler import native"),
     ],
 )
 def test_a_forbidden_import_is_found(module: str, source: str) -> None:

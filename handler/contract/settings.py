@@ -32,6 +32,9 @@ LM_MODELS_ENV = "GS_LM_MODELS"
 # The graph store completing targets-only requests (path or URI), over the archive's record
 # (set by gs-launch-endpoint --graph-store URI).
 GRAPH_STORE_ENV = "GS_GRAPH_STORE"
+# Off (false/0/no/off): the handler runs the pure-Python path instead of the C extension
+# (handler.native; read once, at import).
+NATIVE_ENV = "GS_NATIVE"
 # The container (docker/serve.py, docker/ts_settings.py).
 MODEL_NAME_ENV = "GS_MODEL_NAME"
 INFER_TASK_TYPE_ENV = "GS_INFER_TASK_TYPE"
@@ -69,6 +72,7 @@ CONTAINER_ENV: dict[str, str] = {
     HTTP_STATUS_ENV: "bool",
     EMF_METRICS_ENV: "bool",
     PROFILE_STAGES_ENV: "bool",
+    NATIVE_ENV: "bool",
     MODEL_NAME_ENV: "str",
     INFER_TASK_TYPE_ENV: "task",
     STOP_TIMEOUT_ENV: "int>=1",

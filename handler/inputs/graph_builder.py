@@ -34,6 +34,7 @@ from handler.contract.model_config import ModelConfig
 from handler.contract.names import TOKENIZE_HF, CanonicalEtype
 from handler.contract.targets import Position, Target, TargetKind
 from handler.inputs.edge_targets import message_passing_graph
+from handler.native import edge_index
 from handler.request.grouping import TypeGroup, format_id, index_nodes
 from handler.request.parsed import ParsedRequest
 from handler.transforms import (
@@ -304,7 +305,7 @@ class GraphBuilder:
         try:
             out: np.ndarray = group.transformed.get(name)  # type: ignore[assignment]  # set by transform_batch
             if out is None:
-                out = transform.apply(group.values(name))
+                out = transform.apply(group.values(name, as_array=transform.accepts_arrays))
         except FeatureValueError as err:
             at = "" if err.row is None else f", {id_word} {format_id(group.ids[err.row])}"
             raise GraphConstructionError(f"{where}{at}: feature '{name}' {err.reason}") from None
@@ -321,6 +322,9 @@ class GraphBuilder:
                    node_index: dict[str, dict[Any, int]]) -> tuple[torch.Tensor, torch.Tensor]:
         src_type, _, dst_type = etype
         src_map, dst_map = node_index.get(src_type, {}), node_index.get(dst_type, {})
+        mapped = edge_index(group.ids, src_map, dst_map)  # in C; None: an endpoint is missing (or no extension)
+        if mapped is not None:
+            return torch.from_numpy(mapped[0]), torch.from_numpy(mapped[1])
         try:  # fast path: every endpoint is a payload node (lookups in C, no bytecode per edge)
             count = len(group.ids)
             src = np.fromiter(map(src_map.__getitem__, map(itemgetter(0), group.ids)), np.int64, count)

@@ -4,7 +4,9 @@ GraphStorm 0.5.1's ``verify_payload_conf`` and the structural part of
 ``process_json_payload_graph``: required keys, known node and edge types, ids, one set of
 feature keys per type, no node listed twice. Values are not looked at here (see
 ``graph_builder``). The loops have fast paths for the common well-formed member; anything
-else takes the checked path, which raises the error GraphStorm would.
+else takes the checked path, which raises the error GraphStorm would. With the C extension
+(``handler.native``) a request whose every member is well formed is grouped in C, all at once;
+anything else takes these loops.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from collections.abc import Callable
 from operator import itemgetter
 from typing import Any
 
+from handler import native
 from handler.contract.errors import MAX_ECHO_CHARS, GraphConstructionError, MissingFieldDataError, echo
 from handler.contract.graph_schema import GraphSchema
 from handler.contract.names import CanonicalEtype
+from handler.native import number_column
 
 # ``features`` absent from a member (unlike ``{}``, which is an empty features object).
 _NO_FEATURES = object()
@@ -63,14 +67,23 @@ class TypeGroup:
         self.columns: dict[str, Any] | None = None
         self.transformed: dict[str, Any] = {}
 
-    def values(self, name: str) -> Any:
+    def values(self, name: str, as_array: bool = False) -> Any:
         """Every member's value of feature ``name``, in member order (a list, or the column).
+
+        Args:
+            name: the feature.
+            as_array: number values may come as the float64 or int64 array ``np.array`` makes
+                of them (built in C from the members' features: ``handler.native.number_column``).
 
         Shapes:
             a numpy column: [len(ids)] or [len(ids), dim].
         """
         if self.columns is not None:
             return self.columns[name]
+        if as_array:
+            column = number_column(self.features, name)
+            if column is not None:
+                return column
         return list(map(itemgetter(name), self.features))
 
     def add(self, item: dict[str, Any], member_id: Any) -> None:
@@ -130,6 +143,10 @@ def group_nodes(nodes: list[Any], schema: GraphSchema) -> dict[str, TypeGroup]:
         GraphConstructionError: 411 for a malformed node; MissingFieldDataError: 402 for an
             empty id.
     """
+    in_c = native.fastpath
+    found = None if in_c is None else in_c.group_nodes(nodes, schema.node_features)
+    if found is not None:
+        return {ntype: _native_group(f"node type {ntype}, node id", *entry) for ntype, entry in found.items()}
     groups: dict[str, TypeGroup] = {}
     fast: dict[Any, _Slot] = {}
     for pos, node in enumerate(nodes):
@@ -166,6 +183,17 @@ def group_nodes(nodes: list[Any], schema: GraphSchema) -> dict[str, TypeGroup]:
     return groups
 
 
+def _native_group(where: str, ids: list[Any], features: list[dict[str, Any]],
+                  keys: frozenset[str] | None) -> TypeGroup:
+    """The ``TypeGroup`` the loops build from these members (all with ``keys``, or all without
+    features: then the first is the first member without)."""
+    group = TypeGroup(where)
+    group.ids, group.features, group.keys = ids, features, keys
+    if keys is None:
+        group.missing_features = ids[0]
+    return group
+
+
 def _new_node_type(pos: int, node: Any, groups: dict[str, TypeGroup],
                    schema: GraphSchema) -> tuple[TypeGroup, Any]:
     """Checks a node that is not a well-formed node of a seen type; starts its group."""
@@ -198,6 +226,10 @@ def group_edges(edges: list[Any], schema: GraphSchema) -> dict[CanonicalEtype, T
         GraphConstructionError: 411 for a malformed edge; MissingFieldDataError: 402 for an
             empty endpoint id.
     """
+    in_c = native.fastpath
+    found = None if in_c is None else in_c.group_edges(edges, schema.edge_features, schema.reverse_of)
+    if found is not None:
+        return {etype: _native_group(f"edge type {list(etype)}, edge", *entry) for etype, entry in found.items()}
     groups: dict[CanonicalEtype, TypeGroup] = {}
     fast: dict[Any, _Slot] = {}
     for pos, edge in enumerate(edges):
@@ -284,8 +316,12 @@ def index_nodes(groups: dict[str, TypeGroup]) -> tuple[dict[str, list[Any]], dic
         GraphConstructionError: a node id is listed twice for one type.
     """
     ids, index = {}, {}
+    in_c = native.fastpath
     for ntype, group in groups.items():
-        local = dict(zip(group.ids, range(len(group.ids)), strict=True))  # in C; duplicates: the last wins, as before
+        # In C at its final size (None: an id listed twice or not a str); dict(zip) is C too, but grows.
+        local = None if in_c is None else in_c.index_ids(group.ids)
+        if local is None:
+            local = dict(zip(group.ids, range(len(group.ids)), strict=True))  # duplicates: the last wins, as before
         if len(local) != len(group.ids):
             seen: set[Any] = set()
             for node_id in group.ids:

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from handler.native import number_column
+
 # dtype kinds numpy's np.integer / np.floating cover (signed, unsigned, float; not bool).
 _NUMERIC_KINDS = "iuf"
 _OUT_DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
@@ -131,7 +133,9 @@ def to_array(values: Sequence[Any], numeric: bool = True) -> np.ndarray:
     if isinstance(values, np.ndarray):
         return values
     if numeric:
-        rows = float_rows(values) if len(values) >= _FLOAT_ROWS_MIN else None
+        rows = number_column(values)  # float or int64 values or rows, in C (None without the extension)
+        if rows is None and len(values) >= _FLOAT_ROWS_MIN:
+            rows = float_rows(values)
         if rows is not None:
             return rows
         _refuse_long_strings(values)
@@ -176,6 +180,10 @@ def stacked_float_rows(parts: Sequence[Sequence[Any]]) -> np.ndarray | None:
     Shapes:
         returns [total rows, row length] float64.
     """
+    in_c = [rows for rows in map(number_column, parts)  # the C extension
+            if rows is not None and rows.ndim == 2 and rows.dtype == np.float64]
+    if len(in_c) == len(parts) and len({rows.shape[1] for rows in in_c}) == 1:
+        return np.concatenate(in_c) if len(in_c) > 1 else in_c[0]
     values = list(itertools.chain.from_iterable(parts)) if len(parts) > 1 else parts[0]
     if not all(parts) or set(map(type, values)) != _LIST:
         return None

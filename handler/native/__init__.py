@@ -1,0 +1,102 @@
+"""The JSON request's happy path in C: grouping, node indices, number columns, edge endpoints (issue 22).
+
+``_fastpath`` (``_fastpath.c``, built by ``setup.py`` as an optional extension) does, for a
+well-formed request only, what ``handler.request.grouping`` and ``handler.transforms.base``
+(and ``handler.inputs.graph_builder``'s edge endpoint mapping) do in Python, without a bytecode
+per node, edge or value. Each of its functions returns None
+the moment anything is unusual, and the caller then runs the Python path, which raises
+today's errors: the extension never decides an error, so every error envelope is the Python
+path's. This layer imports only ``handler.contract`` (``request``, ``transforms`` and ``inputs`` use it).
+
+``fastpath`` is the compiled module, or None when it is absent (an install without a
+compiler), fails to import (a .mar on another Python), is a stale build (its ``ABI`` differs
+from ``ABI`` here), or ``GS_NATIVE`` is false (``0``, ``false``, ``no``, ``off``) in the
+environment: the switch to force the pure-Python path, read once at import (a value that is
+not a boolean leaves the extension on; the deploy tools refuse it before it gets here).
+Callers read ``fastpath`` at each call, so a test or a benchmark may set it to None to compare
+both paths in one process.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from handler.contract.settings import NATIVE_ENV, env_flag
+
+# The interface version the Python side expects of _fastpath.c (its FASTPATH_ABI).
+ABI = 4
+
+
+def load() -> ModuleType | None:
+    """The compiled module, or None (absent, unloadable, stale, or switched off)."""
+    try:
+        if not env_flag(os.environ, NATIVE_ENV, True):
+            return None
+    except ValueError:
+        pass
+    try:
+        from handler.native import _fastpath
+    except Exception:  # noqa: BLE001 - ImportError, or an OSError/SystemError of a foreign build
+        return None
+    return _fastpath if getattr(_fastpath, "ABI", None) == ABI else None
+
+
+fastpath: ModuleType | None = load()
+
+
+def number_column(items: Sequence[Any], name: str | None = None) -> np.ndarray | None:
+    """``np.array`` of the values, bit for bit, when they are float or int64 rows (else None).
+
+    Args:
+        items: the members' ``features`` dicts (``name`` given), or the values themselves (a
+            list: anything else gives None).
+        name: the feature whose values are taken from each dict; None: the items are the values.
+
+    Returns:
+        float64 array when every value is a float, or every value a list of one length > 0 of
+        floats, all with |x| < 2**63; int64 array for the same of ints within int64 (a float
+        beside an int, a bool, NaN or anything else: None; also with the extension off).
+
+    Shapes:
+        returns [len(items)] (numbers) or [len(items), width] (lists).
+    """
+    module = fastpath
+    if module is None:
+        return None
+    found = module.number_column(items, name)
+    if found is None:
+        return None
+    buffer, width, integers = found
+    # A bytearray: the array is writable, as np.array's is.
+    column = np.frombuffer(buffer, np.int64 if integers else np.float64)
+    return column.reshape(-1, width) if width else column
+
+
+def edge_index(ids: list[Any], src_map: dict[Any, int],
+               dst_map: dict[Any, int]) -> tuple[np.ndarray, np.ndarray] | None:
+    """A relation's edges as local node indices, when every endpoint is a node of its map (else None).
+
+    Args:
+        ids: the relation's ``(src, dst)`` raw node ids (a ``TypeGroup``'s ``ids``).
+        src_map: raw id -> local index of the source node type; dst_map: of the destination type.
+
+    Returns:
+        the int64 arrays ``[src_map[s] for s, _ in ids]`` and ``[dst_map[d] for _, d in ids]``
+        (writable), or None: an endpoint is missing, an id is not a str, or the extension is off
+        (the caller's Python path then maps them, or raises its dangling-endpoint error).
+
+    Shapes:
+        returns [len(ids)] and [len(ids)].
+    """
+    module = fastpath
+    if module is None:
+        return None
+    found = module.edge_index(ids, src_map, dst_map)
+    if found is None:
+        return None
+    return np.frombuffer(found[0], np.int64), np.frombuffer(found[1], np.int64)

@@ -1,0 +1,10 @@
+# Types of the C extension handler/native/_fastpath.c (see its docstrings).
+from typing import Any
+
+ABI: int
+
+def group_nodes(nodes: Any, known_types: Any) -> dict[str, tuple[list[Any], list[dict[str, Any]],
+                                                                frozenset[str] | None]] | None: ...
+def group_edges(edges: Any, relations: Any, reverse: Any) -> dict[tuple[str, str, str], tuple[
+    list[tuple[str, str]], list[dict[str, Any]], frozenset[str] | None]] | None: ...
+def number_column(items: Any, name: str | None) -> tuple[bytearray, int, bool] | None: ...
