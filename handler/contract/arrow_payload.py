@@ -162,7 +162,7 @@ class ArrowPayload:
     edges_have_features: dict[tuple[str, str, str], bool] = field(default_factory=dict)
 
     def columns(self) -> GraphColumns:
-        """The request as ``GraphColumns`` (the tables' columns as they are, the targets read out)."""
+        """The request as ``GraphColumns`` (each column as one pyarrow array, the targets read out)."""
         nodes = {ntype: _member_columns(table, self.nodes_have_features[ntype]) for ntype, table in self.nodes.items()}
         edges = {etype: _member_columns(table, self.edges_have_features[etype]) for etype, table in self.edges.items()}
         return GraphColumns(envelope=self.envelope, targets=self.targets.to_pylist(), nodes=nodes, edges=edges)
@@ -174,9 +174,16 @@ class ArrowPayload:
 
 def _member_columns(table: Any, has_features: bool) -> MemberColumns:
     """A node or edge table's columns: ``features.<name>`` under the feature's name, every other
-    column (the ids, checked by ``read_arrow``) as a member key."""
-    ids = {n: table.column(n) for n in table.column_names if not n.startswith(FEATURE_PREFIX)}
-    features = {n[len(FEATURE_PREFIX):]: table.column(n) for n in table.column_names if n.startswith(FEATURE_PREFIX)}
+    column (the ids, checked by ``read_arrow``) as a member key. Each column is one array (the
+    table's only record batch's, as a client writes it; several batches are joined)."""
+    batches = table.to_batches()
+    arrays = batches[0].columns if len(batches) == 1 else [c.combine_chunks() for c in table.columns]
+    ids, features = {}, {}
+    for name, array in zip(table.schema.names, arrays, strict=True):
+        if name.startswith(FEATURE_PREFIX):
+            features[name[len(FEATURE_PREFIX):]] = array
+        else:
+            ids[name] = array
     return MemberColumns(ids=ids, features=features if has_features else None)
 
 
@@ -194,31 +201,33 @@ def read_arrow(body: bytes) -> ArrowPayload:
     """
     pa = import_pyarrow()
     source = pa.BufferReader(pa.py_buffer(body))
+    options = pa.ipc.IpcReadOptions()  # once per body (``open_stream`` makes them per stream)
     tables = []
     try:
         while source.tell() < len(body):
-            tables.append(pa.ipc.open_stream(source).read_all())
+            tables.append(pa.ipc.RecordBatchStreamReader(source, options=options).read_all())
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
         raise ArrowConversionError(f"the body is not an Arrow IPC stream ({str(exc)[:200]})") from None
-    if not tables or _meta(tables[0], "gs_format") != ARROW_FORMAT:
+    metas = [table.schema.metadata or {} for table in tables]
+    if not tables or _meta(metas[0], "gs_format") != ARROW_FORMAT:
         raise ArrowConversionError(f"the body's first Arrow stream is not a {ARROW_FORMAT} request table")
     try:
-        envelope = json.loads(_meta(tables[0], "gs_envelope") or "{}")
+        envelope = json.loads(_meta(metas[0], "gs_envelope") or "{}")
     except ValueError:
         raise ArrowConversionError("the request table's gs_envelope metadata is not JSON") from None
     if not isinstance(envelope, dict):
         raise ArrowConversionError("the request table's gs_envelope metadata is not a JSON object")
     payload = ArrowPayload(envelope=envelope, targets=tables[0])
-    for table in tables[1:]:
-        part, has_features = _meta(table, "gs_part"), _meta(table, "has_features") == "true"
+    for table, meta in zip(tables[1:], metas[1:], strict=True):
+        part, has_features = _meta(meta, "gs_part"), _meta(meta, "has_features") == "true"
         if part == "nodes":
-            ntype = _json_meta(table, "node_type")
+            ntype = _json_meta(meta, "node_type")
             if not isinstance(ntype, str) or ntype in payload.nodes:
                 raise ArrowConversionError(f"a node table names node type {ntype!r} (twice, or not a string)")
             _require_columns(table, NODE_ID_COLUMNS, f"node type {ntype}")
             payload.nodes[ntype], payload.nodes_have_features[ntype] = table, has_features
         elif part == "edges":
-            raw = _json_meta(table, "edge_type")
+            raw = _json_meta(meta, "edge_type")
             if not (isinstance(raw, list) and len(raw) == 3 and all(isinstance(p, str) for p in raw)):
                 raise ArrowConversionError(f"an edge table's edge_type is not three strings: {raw!r}")
             etype = (raw[0], raw[1], raw[2])
@@ -231,19 +240,26 @@ def read_arrow(body: bytes) -> ArrowPayload:
     return payload
 
 
-def _meta(table: Any, key: str) -> str | None:
-    value = (table.schema.metadata or {}).get(key.encode())
+def _meta(metadata: dict[bytes, bytes], key: str) -> str | None:
+    """A schema metadata value as text (``metadata``: the schema's, read once per table)."""
+    value = metadata.get(key.encode())
     return None if value is None else value.decode("utf-8", errors="replace")
 
 
-def _json_meta(table: Any, key: str) -> Any:
+def _json_meta(metadata: dict[bytes, bytes], key: str) -> Any:
     try:
-        return json.loads(_meta(table, key) or "null")
+        return json.loads(_meta(metadata, key) or "null")
     except ValueError:
         raise ArrowConversionError(f"metadata {key!r} of an Arrow stream is not JSON") from None
 
 
 def _require_columns(table: Any, names: tuple[str, ...], where: str) -> None:
-    missing = [n for n in names if n not in table.column_names]
+    """The id columns ``names`` are there, and no column is there twice (a member key or feature
+    with two values)."""
+    present = table.schema.names
+    missing = [n for n in names if n not in present]
     if missing:
         raise ArrowConversionError(f"{where}: the table lacks column(s) {', '.join(missing)}")
+    if len(set(present)) != len(present):
+        twice = sorted({n for n in present if present.count(n) > 1})
+        raise ArrowConversionError(f"{where}: the table has column(s) named twice: {', '.join(twice)}")

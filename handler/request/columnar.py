@@ -14,12 +14,13 @@ values, as the JSON path has them.
 
 from __future__ import annotations
 
+from functools import cache
 from itertools import chain
 from typing import Any
 
 import numpy as np
 
-from handler.contract.graph_columns import GraphColumns, MemberColumns, as_list
+from handler.contract.graph_columns import GraphColumns, MemberColumns
 from handler.contract.graph_schema import GraphSchema
 from handler.contract.names import CanonicalEtype
 from handler.request.grouping import TypeGroup
@@ -57,15 +58,15 @@ def columnar_groups(columns: GraphColumns, schema: GraphSchema) -> tuple[
 
 def _ids(column: Any) -> list[str] | None:
     """A column of non-empty strings as a list (None: another type, nulls, "" or no rows)."""
-    if not isinstance(column, list):
-        import pyarrow as pa  # an Arrow request's column: pyarrow read it
-
-        if column.null_count or not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+    if isinstance(column, list):
+        if not column or set(map(type, column)) != {str}:
             return None
-    ids = as_list(column)
-    if not ids or set(map(type, ids)) != {str}:
+        return column if all(column) else None
+    # A pyarrow column (an Arrow request's): a string column without nulls holds only str.
+    if column.null_count or column.type.id not in _string_type_ids():
         return None
-    return ids if all(ids) else None
+    ids = column.to_pylist()
+    return ids if ids and all(ids) else None
 
 
 def _group(where: str, ids: list[Any], members: MemberColumns) -> TypeGroup:
@@ -87,18 +88,19 @@ def _values(column: Any) -> Any:
     same."""
     if isinstance(column, list):
         return _list_values(column)
-    import pyarrow as pa  # an Arrow request's column: pyarrow read it
-
-    array = column.combine_chunks()
-    kind = array.type
+    array = column if not hasattr(column, "combine_chunks") else column.combine_chunks()
     if array.null_count:
         return array.to_pylist()
-    if _plain(pa, kind):
+    kind = array.type
+    plain = _plain_type_ids()
+    if kind.id in plain:  # zero-copy: the array's buffer as numpy sees it
         return array.to_numpy(zero_copy_only=False)
-    if pa.types.is_fixed_size_list(kind) and _plain(pa, kind.value_type) and kind.list_size > 0:
-        flat = array.flatten()
+    if kind.id == _fixed_size_list_id() and kind.value_type.id in plain and kind.list_size > 0:
+        width = kind.list_size
+        # The child values of exactly these rows (a sliced array's child is longer: flatten cuts it).
+        flat = array.values if array.offset == 0 and len(array.values) == len(array) * width else array.flatten()
         if not flat.null_count:
-            return flat.to_numpy(zero_copy_only=False).reshape(len(array), kind.list_size)
+            return flat.to_numpy(zero_copy_only=False).reshape(len(array), width)
     return array.to_pylist()
 
 
@@ -126,5 +128,25 @@ def _list_values(values: list[Any]) -> Any:
         return values
 
 
-def _plain(pa: Any, kind: Any) -> bool:
-    return pa.types.is_int64(kind) or pa.types.is_float64(kind) or pa.types.is_boolean(kind)
+@cache
+def _string_type_ids() -> frozenset[int]:
+    """pyarrow type ids of the string columns an id column may be (``string``, ``large_string``)."""
+    import pyarrow as pa  # only Arrow requests come here: pyarrow read them
+
+    return frozenset((pa.string().id, pa.large_string().id))
+
+
+@cache
+def _plain_type_ids() -> frozenset[int]:
+    """pyarrow type ids whose arrays become numpy arrays of ``np.array``'s dtype as they are
+    (``int64``, ``double``, ``bool``)."""
+    import pyarrow as pa
+
+    return frozenset((pa.int64().id, pa.float64().id, pa.bool_().id))
+
+
+@cache
+def _fixed_size_list_id() -> int:
+    import pyarrow as pa
+
+    return int(pa.list_(pa.int64(), 1).id)

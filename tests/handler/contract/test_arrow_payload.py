@@ -86,3 +86,38 @@ def test_decode_reads_an_arrow_request_as_its_document() -> None:
     decoded = decode(body, f"{ARROW_STREAM_CONTENT_TYPE}; charset=binary", RequestLimits())
     assert decoded.document is None and decoded.columns is not None
     assert decoded.columns.to_document()["targets"] == doc["targets"]
+
+
+def _body(tables: list) -> bytes:
+    sink = pa.BufferOutputStream()
+    for table, batch_rows in tables:
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            for batch in table.to_batches(max_chunksize=batch_rows):
+                writer.write_batch(batch)
+    return sink.getvalue().to_pybytes()
+
+
+def _tables(body: bytes) -> list:
+    source = pa.BufferReader(body)
+    tables = []
+    while source.tell() < len(body):
+        tables.append(pa.ipc.open_stream(source).read_all())
+    return tables
+
+
+def test_tables_written_in_several_record_batches_read_as_one_column_each() -> None:
+    doc = _payload()
+    body = _body([(table, 1) for table in _tables(payload_to_arrow(doc))])
+    columns = read_arrow(body).columns()
+    assert all(isinstance(c, pa.Array) for c in columns.nodes["paper"].ids.values())
+    assert all(isinstance(c, pa.Array) for c in columns.nodes["paper"].features.values())
+    assert read_arrow(body).to_document() == read_arrow(payload_to_arrow(doc)).to_document()
+
+
+@pytest.mark.parametrize("column", ["node_id", "features.year"])
+def test_a_node_table_with_a_column_named_twice_is_a_400(column) -> None:
+    tables = _tables(payload_to_arrow(_payload()))
+    paper = tables[1]
+    tables[1] = paper.append_column(column, paper.column(column)).replace_schema_metadata(paper.schema.metadata)
+    with pytest.raises(UnreadableBodyError, match=rf"node type paper: the table has column\(s\) named twice: {column}"):
+        decode(_body([(t, None) for t in tables]), ARROW_STREAM_CONTENT_TYPE, RequestLimits())

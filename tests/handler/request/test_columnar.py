@@ -5,6 +5,7 @@ that a graph that is not clean is read as the document it stands for (the JSON p
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from handler.contract.errors import GraphConstructionError, MissingFieldDataError
@@ -96,3 +97,54 @@ def test_to_document_lists_members_in_column_order():
                   {"node_type": "paper", "node_id": "p2", "features": {"x": 2}}],
         "edges": [{"edge_type": list(WRITES), "src_node_id": "a1", "dest_node_id": "p1"}]}}
     assert _columns(["p1"]).to_document(graph=False)["graph"] == {"nodes": [None], "edges": []}
+
+
+def _arrow_group(column) -> object:
+    """The 'x' column of a paper group made from pyarrow columns (an Arrow request's)."""
+    ids = pa.array([f"p{i}" for i in range(len(column))])
+    return columnar_groups(_columns(ids, {"x": column}), SCHEMA)[0]["paper"].values("x")
+
+
+def _sliced(array):
+    """``array`` at a non-zero offset (its buffers hold a row before it)."""
+    return pa.concat_arrays([array[:1], array]).slice(1)
+
+
+@pytest.mark.parametrize("values, arrow_type", [
+    ([1.5, 2.0, -3.0], pa.float64()),
+    ([1, 2, 3], pa.int64()),
+    ([True, False, True], pa.bool_()),
+    ([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], pa.list_(pa.float64(), 2)),
+    ([[1], [2], [3]], pa.list_(pa.int64(), 1)),
+])
+@pytest.mark.parametrize("layout", ["array", "sliced", "chunked"])
+def test_numeric_arrow_columns_become_the_array_np_array_makes(values, arrow_type, layout):
+    array = pa.array(values, arrow_type)
+    column = {"array": array, "sliced": _sliced(array),
+              "chunked": pa.chunked_array([array[:1], array[1:]])}[layout]
+    out = _arrow_group(column)
+    assert isinstance(out, np.ndarray) and out.dtype == np.array(values).dtype
+    assert np.array_equal(out, np.array(values))
+
+
+@pytest.mark.parametrize("values, arrow_type", [
+    ([1.5, None, 2.0], pa.float64()),
+    ([[1.0, None], [3.0, 4.0], [5.0, 6.0]], pa.list_(pa.float64(), 2)),
+    ([1, 2, 3], pa.int32()),
+    (["a", "b", "c"], pa.string()),
+])
+def test_other_arrow_columns_become_the_json_values(values, arrow_type):
+    assert _arrow_group(pa.array(values, arrow_type)) == values
+
+
+@pytest.mark.parametrize("ids", [
+    pa.array(["p1", None], pa.string()), pa.array(["p1", ""], pa.string()), pa.array([1, 2]),
+    pa.array([], pa.string()),
+])
+def test_arrow_id_columns_that_are_not_non_empty_strings_are_not_grouped(ids):
+    assert columnar_groups(_columns(ids), SCHEMA) is None
+
+
+def test_arrow_id_columns_of_large_strings_are_grouped():
+    group = columnar_groups(_columns(pa.array(["p1", "p2"], pa.large_string())), SCHEMA)[0]["paper"]
+    assert group.ids == ["p1", "p2"]
