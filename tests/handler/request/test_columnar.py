@@ -148,3 +148,13 @@ def test_arrow_id_columns_that_are_not_non_empty_strings_are_not_grouped(ids):
 def test_arrow_id_columns_of_large_strings_are_grouped():
     group = columnar_groups(_columns(pa.array(["p1", "p2"], pa.large_string())), SCHEMA)[0]["paper"]
     assert group.ids == ["p1", "p2"]
+
+
+@pytest.mark.parametrize("array", [
+    pa.array([1.5, 2.0, -3.0]), pa.array([1, 2, 3]),
+    pa.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], pa.list_(pa.float64(), 2)),
+])
+def test_numeric_arrow_columns_are_read_without_a_copy(array):
+    values = array.values if pa.types.is_fixed_size_list(array.type) else array
+    buffer = np.frombuffer(values.buffers()[1], np.dtype(values.type.to_pandas_dtype()))
+    assert np.shares_memory(_arrow_group(array), buffer)
