@@ -9,6 +9,7 @@ The helpers here do the same, but say which row (node or edge) is at fault.
 from __future__ import annotations
 
 import itertools
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
@@ -82,7 +83,8 @@ class FeatureTransform(ABC):
                 raw_values = raw_values[:, 0]  # every row a one-element list (rule T6)
         if self.scalar_input and not isinstance(raw_values, np.ndarray) and list in set(map(type, raw_values)):
             raw_values = [v[0] if isinstance(v, list) and len(v) == 1 else v for v in raw_values]
-        with np.errstate(over="ignore"):  # overflow is checked below, with the row named
+        # Overflow (and the NaN of a sum of +inf and -inf in all_finite) is checked below, with the row named.
+        with np.errstate(over="ignore", invalid="ignore"):
             try:
                 # A numpy column only reaches a transform that accepts_arrays (it reads it as to_array would).
                 out = self._transform(raw_values)  # type: ignore[arg-type]
@@ -91,7 +93,8 @@ class FeatureTransform(ABC):
             if out.ndim == 1:
                 out = out.reshape(-1, 1)
             out = out.astype(np.float32, copy=False)
-        if not np.isfinite(out).all():
+            finite = all_finite(out)  # its sum may overflow: inside the errstate
+        if not finite:
             # Finite inputs whose (transformed) value is beyond float32's range become inf.
             bad = ~np.isfinite(out).reshape(len(out), -1).all(axis=1)
             raise FeatureValueError(int(np.argmax(bad)), "is beyond the float32 range (about ±3.4e38)")
@@ -234,12 +237,22 @@ def require_numbers(arr: np.ndarray, values: Sequence[Any]) -> None:
 
 def require_finite(arr: np.ndarray) -> None:
     """Rejects NaN and +-inf, naming the first row holding one."""
-    if arr.dtype.kind in "iu":
+    if arr.dtype.kind in "iu" or all_finite(arr):
         return
-    finite = np.isfinite(arr)
-    if not finite.all():
-        bad = ~finite.reshape(len(arr), -1).all(axis=1)
-        raise FeatureValueError(int(np.argmax(bad)), "is NaN or infinite")
+    bad = ~np.isfinite(arr).reshape(len(arr), -1).all(axis=1)
+    raise FeatureValueError(int(np.argmax(bad)), "is NaN or infinite")
+
+
+def all_finite(arr: np.ndarray) -> bool:
+    """``np.isfinite(arr).all()``, in one reduction for a float array: a sum is finite only if
+    every term is (NaN and inf propagate), so a finite sum settles it (~0.9 us instead of ~1.5 us
+    for a request's column); a sum that is not (a NaN, an inf, or finite values whose sum
+    overflows) is looked at value by value. Call it under ``np.errstate(over="ignore",
+    invalid="ignore")``, as ``FeatureTransform.apply`` runs every transform: the sum may overflow,
+    or add +inf to -inf."""
+    if arr.dtype.kind == "f" and math.isfinite(np.add.reduce(arr, axis=None)):
+        return True
+    return bool(np.isfinite(arr).all())
 
 
 def _first_non_number(values: Sequence[Any]) -> int | None:
