@@ -49,9 +49,13 @@ class FeatureTransform(ABC):
         row_wise: each output row depends on its input row only (no statistic of the request),
             so the rows of several requests may be transformed in one call.
         row_wise_text: the same, for values that are all strings.
+        output_finite: ``_transform``'s output is finite and float32-safe whenever it returns (a
+            one-hot, a scale clipped to [0, 1], or checked by the transform itself), so ``apply``
+            skips its own check.
     """
 
     accepts_arrays = False
+    output_finite = False
     row_wise = False
     row_wise_text = False
 
@@ -85,9 +89,7 @@ class FeatureTransform(ABC):
             raw_values = [v[0] if isinstance(v, list) and len(v) == 1 else v for v in raw_values]
         out, finite = self._float32_rows(raw_values)
         if not finite:
-            # Finite inputs whose (transformed) value is beyond float32's range become inf.
-            bad = ~np.isfinite(out).reshape(len(out), -1).all(axis=1)
-            raise FeatureValueError(int(np.argmax(bad)), "is beyond the float32 range (about ±3.4e38)")
+            raise_beyond_float32(out)
         return out
 
     # Overflow (and the NaN of a sum of +inf and -inf in all_finite) is checked by apply, with the
@@ -107,7 +109,7 @@ class FeatureTransform(ABC):
         if out.ndim == 1:
             out = out.reshape(-1, 1)
         out = out.astype(np.float32, copy=False)
-        return out, all_finite(out)
+        return out, self.output_finite or all_finite(out)
 
     @abstractmethod
     def _transform(self, raw_values: Sequence[Any]) -> np.ndarray:
@@ -250,6 +252,13 @@ def require_finite(arr: np.ndarray) -> None:
         return
     bad = ~np.isfinite(arr).reshape(len(arr), -1).all(axis=1)
     raise FeatureValueError(int(np.argmax(bad)), "is NaN or infinite")
+
+
+def raise_beyond_float32(out: np.ndarray) -> None:
+    """Raises for the first row of a transform's output that is not finite: finite inputs whose
+    (transformed) value is beyond float32's range become inf."""
+    bad = ~np.isfinite(out).reshape(len(out), -1).all(axis=1)
+    raise FeatureValueError(int(np.argmax(bad)), "is beyond the float32 range (about ±3.4e38)")
 
 
 def all_finite(arr: np.ndarray) -> bool:
