@@ -17,6 +17,7 @@ from handler.transforms.bucket_numerical import BucketNumericalTransform
 from handler.transforms.gsp_noop import GSPNoopTransform
 from handler.transforms.max_min_norm import MaxMinNormTransform
 from handler.transforms.noop import NoopTransform
+from handler.transforms.rank_gauss import RankGaussTransform
 from handler.transforms.to_categorical import ToCategoricalTransform
 
 # Values that overflow float32 or float64 sums and casts, or are not finite.
@@ -65,6 +66,8 @@ def _without_shortcut(transform: FeatureTransform) -> FeatureTransform:
     MaxMinNormTransform("m", max_val=[1e-40], min_val=[0.0], dtype=np.float16),
     ToCategoricalTransform("c", {"a": 0, "b": 1, "1.0": 2}),
     BucketNumericalTransform("b", 5, [0.0, 100.0], 10.0),
+    RankGaussTransform("r", scalar_input=True),
+    RankGaussTransform("r", uniquify=True),
 ], ids=lambda t: f"{type(t).__name__}-{t.name}")
 def test_skipped_output_check_answers_as_the_full_one(transform: FeatureTransform) -> None:
     assert transform.output_finite
@@ -79,6 +82,8 @@ def test_skipped_output_check_answers_as_the_full_one(transform: FeatureTransfor
     MaxMinNormTransform("m", max_val=[5.0], min_val=[np.inf]),  # a NaN from -inf / -inf
     MaxMinNormTransform("m", max_val=[3e38], min_val=[-3e38]),  # the range overflows float32
     MaxMinNormTransform("m"),  # bounds from the request: its range may overflow
+    RankGaussTransform("r", epsilon=0.0),  # erfinv(+-1) is +-inf
+    RankGaussTransform("r", epsilon=1e-17),  # 1 - epsilon rounds to 1
 ], ids=lambda t: f"{type(t).__name__}-{t.name}")
 def test_output_check_is_kept_where_the_output_may_not_be_finite(transform: FeatureTransform) -> None:
     assert not transform.output_finite
