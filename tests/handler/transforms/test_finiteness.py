@@ -14,6 +14,8 @@ import pytest
 
 from handler.transforms.base import FeatureTransform, FeatureValueError, all_finite
 from handler.transforms.bucket_numerical import BucketNumericalTransform
+from handler.transforms.gsp_bucket_numerical import GSPBucketNumericalTransform
+from handler.transforms.gsp_categorical import GSPCategoricalTransform
 from handler.transforms.gsp_noop import GSPNoopTransform
 from handler.transforms.max_min_norm import MaxMinNormTransform
 from handler.transforms.noop import NoopTransform
@@ -68,6 +70,8 @@ def _without_shortcut(transform: FeatureTransform) -> FeatureTransform:
     BucketNumericalTransform("b", 5, [0.0, 100.0], 10.0),
     RankGaussTransform("r", scalar_input=True),
     RankGaussTransform("r", uniquify=True),
+    GSPCategoricalTransform("c", {"a": 0, "b": 1, "1.0": 2}, 3),
+    GSPBucketNumericalTransform("b", [0.0, 100.0], 5, 10.0),
 ], ids=lambda t: f"{type(t).__name__}-{t.name}")
 def test_skipped_output_check_answers_as_the_full_one(transform: FeatureTransform) -> None:
     assert transform.output_finite
