@@ -28,6 +28,7 @@ class BucketNumericalTransform(FeatureTransform):
     """
 
     accepts_arrays = True  # numbers only: a numpy column is what to_array would make
+    output_finite = True  # a multi-hot of booleans
     row_wise = True
 
     def __init__(

@@ -31,6 +31,8 @@ class GSPBucketNumericalTransform(FeatureTransform):
         imputer: the configured imputer (``none``: no imputer).
     """
 
+    output_finite = True  # a multi-hot
+
     def __init__(self, name: str, value_range: Sequence[float], bucket_cnt: int,
                  slide_window_size: float = 0.0, imputer: str = "none") -> None:
         super().__init__(name, scalar_input=True)

@@ -33,6 +33,7 @@ class GSPCategoricalTransform(FeatureTransform):
     """
 
     row_wise_text = True  # each value is looked up alone (the batch path takes all-string values)
+    output_finite = True  # a one-hot
 
     def __init__(self, name: str, mapping: Mapping[str, int], width: int) -> None:
         super().__init__(name, scalar_input=True)

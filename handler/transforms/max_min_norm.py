@@ -54,6 +54,12 @@ class MaxMinNormTransform(FeatureTransform):
             self._range = self.max_val - self.min_val
         # Configured bounds: each row on its own (a request-computed bound depends on the others).
         self.row_wise = self._range is not None
+        # Finite inputs, a finite min and a finite non-zero range never make a NaN, and the
+        # output is clipped to [0, 1]: nothing for apply to check.
+        self.output_finite = bool(
+            self._range is not None and self.min_val is not None
+            and np.isfinite(self.min_val).all() and np.isfinite(self._range).all()
+        )
 
     def _transform(self, raw_values: Sequence[Any]) -> np.ndarray:
         feats = to_numeric(to_array(raw_values), raw_values)

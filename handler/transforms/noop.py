@@ -10,6 +10,8 @@ import numpy as np
 from handler.transforms.base import (
     FeatureTransform,
     FeatureValueError,
+    all_finite,
+    raise_beyond_float32,
     require_finite,
     require_numbers,
     to_array,
@@ -42,6 +44,8 @@ class NoopTransform(FeatureTransform):
         # Numbers (not strings to split): a numpy column is what to_array would make of them.
         self.accepts_arrays = separator is None
         self.row_wise = separator is None
+        # Numbers kept whole as float32: the output is checked once, here (see _transform).
+        self.output_finite = separator is None and truncate_dim is None and np.dtype(dtype) == np.float32
 
     def _transform(self, raw_values: Sequence[Any]) -> np.ndarray:
         if self.separator is not None:
@@ -49,6 +53,13 @@ class NoopTransform(FeatureTransform):
         else:
             arr = to_array(raw_values)
             require_numbers(arr, raw_values)
+        if self.output_finite:
+            # The cast keeps NaN and inf, so a finite output means a finite input: one check.
+            out: np.ndarray = arr.astype(self.dtype)
+            if not all_finite(out):
+                require_finite(arr)  # a NaN or inf of the input is named as such first
+                raise_beyond_float32(out)
+            return out
         require_finite(arr)
         if self.truncate_dim is not None:
             if arr.ndim != 2:

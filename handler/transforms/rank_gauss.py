@@ -41,6 +41,8 @@ class RankGaussTransform(FeatureTransform):
         self.epsilon = 1e-6 if epsilon is None else epsilon
         self.uniquify = uniquify
         self.dtype = dtype
+        # erfinv of values clipped inside (-1, 1) is finite (of +-1 it is +-inf): nothing for apply to check.
+        self.output_finite = -1.0 < -1 + self.epsilon <= 1 - self.epsilon < 1.0
 
     def _transform(self, raw_values: Sequence[Any]) -> np.ndarray:
         feats = to_numeric(to_array(raw_values), raw_values)

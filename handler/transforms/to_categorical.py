@@ -29,6 +29,7 @@ class ToCategoricalTransform(FeatureTransform):
     # All strings: each row is looked up alone (mixed values are matched as numpy's str() of an
     # array of all of them, which depends on the other values).
     row_wise_text = True
+    output_finite = True  # a one-hot of int8
 
     def __init__(self, name: str, mapping: Mapping[Any, int], separator: str | None = None) -> None:
         super().__init__(name, scalar_input=True)
