@@ -196,10 +196,50 @@ static int contains(PyObject *container, PyObject *key) {
     return found;
 }
 
-static PyObject *give_up(Groups *groups) {
+static Groups *groups_alloc(void) {
+    Groups *groups = PyMem_Malloc(sizeof(Groups));
+    if (groups != NULL) {
+        groups->count = 0;
+    }
+    return groups;
+}
+
+/* The result of a grouping that went through (None if building it failed); frees the groups. */
+static PyObject *groups_finish(Groups *groups) {
+    PyObject *result = groups_result(groups);
     groups_clear(groups);
+    PyMem_Free(groups);
+    if (result == NULL) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    return result;
+}
+
+/* None for a grouping given up (the Python path decides); frees the groups. */
+static PyObject *groups_abandon(Groups *groups) {
+    groups_clear(groups);
+    PyMem_Free(groups);
     PyErr_Clear();
     Py_RETURN_NONE;
+}
+
+/* ``last`` if its name is ``name`` (``parts`` exact strs), else the group of that name, or NULL. */
+static Group *groups_find(Groups *groups, Group *last, PyObject **name, int parts) {
+    for (int g = -1; g < groups->count; g++) {
+        Group *group = g < 0 ? last : &groups->items[g];
+        if (group == NULL) {
+            continue;
+        }
+        int same = 1;
+        for (int i = parts - 1; i >= 0 && same; i--) {  /* a relation's name differs mostly in its last parts */
+            same = str_eq(group->name[i], name[i]);
+        }
+        if (same) {
+            return group;
+        }
+    }
+    return NULL;
 }
 
 PyDoc_STRVAR(group_nodes_doc,
@@ -215,13 +255,11 @@ static PyObject *group_nodes(PyObject *self, PyObject *args) {
     if (!PyList_CheckExact(nodes)) {
         Py_RETURN_NONE;
     }
-    Groups *groups = PyMem_Malloc(sizeof(Groups));
+    Groups *groups = groups_alloc();
     if (groups == NULL) {
         return PyErr_NoMemory();
     }
-    groups->count = 0;
     Group *last = NULL;
-    PyObject *result = NULL;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(nodes); i++) {
         PyObject *node = PyList_GET_ITEM(nodes, i);
         if (!PyDict_CheckExact(node)) {
@@ -233,36 +271,17 @@ static PyObject *group_nodes(PyObject *self, PyObject *args) {
         if (!nonempty_str(ntype) || !nonempty_str(node_id) || member_features(node, &feats) < 0) {
             goto fail;
         }
-        if (last == NULL || !str_eq(last->name[0], ntype)) {
-            last = NULL;
-            for (int g = 0; g < groups->count; g++) {
-                if (str_eq(groups->items[g].name[0], ntype)) {
-                    last = &groups->items[g];
-                    break;
-                }
-            }
-            if (last == NULL) {
-                if (!contains(known, ntype) || (last = groups_new(groups, &ntype, 1, ntype)) == NULL) {
-                    goto fail;
-                }
-            }
+        last = groups_find(groups, last, &ntype, 1);
+        if (last == NULL && (!contains(known, ntype) || (last = groups_new(groups, &ntype, 1, ntype)) == NULL)) {
+            goto fail;
         }
         if (group_add(last, node_id, feats) < 0) {
             goto fail;
         }
     }
-    result = groups_result(groups);
-    groups_clear(groups);
-    PyMem_Free(groups);
-    if (result == NULL) {
-        PyErr_Clear();
-        Py_RETURN_NONE;
-    }
-    return result;
+    return groups_finish(groups);
 fail:
-    give_up(groups);
-    PyMem_Free(groups);
-    Py_RETURN_NONE;
+    return groups_abandon(groups);
 }
 
 PyDoc_STRVAR(group_edges_doc,
@@ -279,13 +298,11 @@ static PyObject *group_edges(PyObject *self, PyObject *args) {
     if (!PyList_CheckExact(edges)) {
         Py_RETURN_NONE;
     }
-    Groups *groups = PyMem_Malloc(sizeof(Groups));
+    Groups *groups = groups_alloc();
     if (groups == NULL) {
         return PyErr_NoMemory();
     }
-    groups->count = 0;
     Group *last = NULL;
-    PyObject *result = NULL;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(edges); i++) {
         PyObject *edge = PyList_GET_ITEM(edges, i);
         if (!PyDict_CheckExact(edge)) {
@@ -303,29 +320,18 @@ static PyObject *group_edges(PyObject *self, PyObject *args) {
         if (!PyUnicode_CheckExact(name[0]) || !PyUnicode_CheckExact(name[1]) || !PyUnicode_CheckExact(name[2])) {
             goto fail;
         }
-        if (last == NULL || !str_eq(last->name[1], name[1]) || !str_eq(last->name[0], name[0])
-                || !str_eq(last->name[2], name[2])) {
-            last = NULL;
-            for (int g = 0; g < groups->count; g++) {
-                Group *group = &groups->items[g];
-                if (str_eq(group->name[1], name[1]) && str_eq(group->name[0], name[0])
-                        && str_eq(group->name[2], name[2])) {
-                    last = group;
-                    break;
-                }
+        last = groups_find(groups, last, name, 3);
+        if (last == NULL) {
+            PyObject *relation = PyList_AsTuple(etype);
+            if (relation == NULL) {
+                goto fail;
             }
+            if (contains(relations, relation) && !contains(reverse, relation)) {
+                last = groups_new(groups, name, 3, relation);
+            }
+            Py_DECREF(relation);
             if (last == NULL) {
-                PyObject *relation = PyList_AsTuple(etype);
-                if (relation == NULL) {
-                    goto fail;
-                }
-                if (contains(relations, relation) && !contains(reverse, relation)) {
-                    last = groups_new(groups, name, 3, relation);
-                }
-                Py_DECREF(relation);
-                if (last == NULL) {
-                    goto fail;
-                }
+                goto fail;
             }
         }
         PyObject *member_id = PyTuple_Pack(2, src, dst);
@@ -338,18 +344,9 @@ static PyObject *group_edges(PyObject *self, PyObject *args) {
             goto fail;
         }
     }
-    result = groups_result(groups);
-    groups_clear(groups);
-    PyMem_Free(groups);
-    if (result == NULL) {
-        PyErr_Clear();
-        Py_RETURN_NONE;
-    }
-    return result;
+    return groups_finish(groups);
 fail:
-    give_up(groups);
-    PyMem_Free(groups);
-    Py_RETURN_NONE;
+    return groups_abandon(groups);
 }
 
 /* One leaf of a number column: an exact float with |x| < 2**63 (numpy's float64; false for NaN
