@@ -184,12 +184,13 @@ def float_rows(values: Sequence[Any]) -> np.ndarray | None:
     Shapes:
         returns [len(values), row length] float64.
     """
-    return stacked_float_rows((values,))
+    return _float_rows_in_python((values,))
 
 
 def stacked_float_rows(parts: Sequence[Sequence[Any]]) -> np.ndarray | None:
     """``float_rows`` of each part, concatenated (None unless every part has them, all of one
-    row length), checked and filled in one pass over all the parts' values.
+    row length): each part read in C when the extension can (``number_column``), else all of
+    them checked and filled in one pass over the parts' values.
 
     Shapes:
         returns [total rows, row length] float64.
@@ -198,6 +199,12 @@ def stacked_float_rows(parts: Sequence[Sequence[Any]]) -> np.ndarray | None:
             if rows is not None and rows.ndim == 2 and rows.dtype == np.float64]
     if len(in_c) == len(parts) and len({rows.shape[1] for rows in in_c}) == 1:
         return np.concatenate(in_c) if len(in_c) > 1 else in_c[0]
+    return _float_rows_in_python(parts)
+
+
+def _float_rows_in_python(parts: Sequence[Sequence[Any]]) -> np.ndarray | None:
+    """``stacked_float_rows`` without the extension: ``sum`` checks the leaves, ``np.fromiter``
+    fills the array."""
     values = list(itertools.chain.from_iterable(parts)) if len(parts) > 1 else parts[0]
     if not all(parts) or set(map(type, values)) != _LIST:
         return None
