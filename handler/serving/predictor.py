@@ -33,7 +33,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -390,11 +390,14 @@ class RealtimePredictor:
         """Stage ``transform``: the batch's row-wise features transformed together
         (``GraphBuilder.transform_batch``). An optimisation only: whatever it leaves undone,
         ``build`` does request by request, so a failure here costs time, never an answer."""
-        with self._timed("transform", [f.timings_ms for f in flights]):
-            try:
-                self.builder.transform_batch([f.value for f in flights])
-            except Exception:  # noqa: BLE001 - build transforms each request alone
-                logger.exception("batched feature transforms failed; transforming request by request")
+        self._timed("transform", [f.timings_ms for f in flights], self._transform_rows,
+                    [f.value for f in flights])
+
+    def _transform_rows(self, requests: list[ParsedRequest]) -> None:
+        try:
+            self.builder.transform_batch(requests)
+        except Exception:  # noqa: BLE001 - build transforms each request alone
+            logger.exception("batched feature transforms failed; transforming request by request")
 
     def run_model(self, union: DisjointUnion) -> dict[TargetKey, torch.Tensor]:
         """The model over a disjoint union: per output key (target node type or relation), one
@@ -407,38 +410,26 @@ class RealtimePredictor:
 
     # -- running the stages ----------------------------------------------------------------
 
-    @contextmanager
-    def _timed(self, stage: str, timings: Sequence[dict[str, float]]) -> Iterator[None]:
-        """The one timer: adds the stage's milliseconds to each request's timings (a batched
-        stage's to every request of its batch); a ``gs.<stage>`` profiler range when the
-        ``profile_stages`` option is on."""
-        profiled = torch.profiler.record_function(f"gs.{stage}") if self.options.profile_stages else nullcontext()
+    def _timed(self, stage: str, timings: Sequence[dict[str, float]], run: Callable[..., Any], *args: Any) -> Any:
+        """The one timer: ``run(*args)``, its milliseconds added to each request's timings (a
+        batched stage's to every request of its batch); a ``gs.<stage>`` profiler range when the
+        ``profile_stages`` option is on. A call, not a context manager: a generator-based one
+        costs ~2-3 us per stage per request."""
         start = time.perf_counter()
         try:
-            with profiled:
-                yield
+            if self.options.profile_stages:
+                with torch.profiler.record_function(f"gs.{stage}"):
+                    return run(*args)
+            return run(*args)
         finally:
             elapsed = (time.perf_counter() - start) * 1000
             for t in timings:
                 t[stage] = t.get(stage, 0.0) + elapsed
 
-    def _timed_run(self, stage: Stage, timings: dict[str, float], value: Any) -> Any:
-        """``stage.run`` on one request's ``value``, timed as ``_timed`` times (its milliseconds
-        added to ``timings``, a ``gs.<stage>`` profiler range when ``profile_stages`` is on)
-        without a context manager: a generator-based one costs ~2-3 us per stage per request."""
-        start = time.perf_counter()
-        try:
-            if self.options.profile_stages:
-                with torch.profiler.record_function(f"gs.{stage.name}"):
-                    return stage.run(self, value)
-            return stage.run(self, value)
-        finally:
-            timings[stage.name] = timings.get(stage.name, 0.0) + (time.perf_counter() - start) * 1000
-
     def _run(self, stage: Stage, flight: _InFlight) -> None:
         """One per-request stage; on failure the flight carries its error envelope."""
         try:
-            value = self._timed_run(stage, flight.timings_ms, flight.value)
+            value = self._timed(stage.name, (flight.timings_ms,), stage.run, self, flight.value)
         except Exception as exc:  # noqa: BLE001 (the exception boundary)
             if flight.uid is None and isinstance(exc, RealtimeError):
                 flight.uid = error_uid(flight.value.body, exc)  # GraphStorm's rule for decode errors
@@ -467,8 +458,7 @@ class RealtimePredictor:
     def _forward(self, flights: Sequence[_InFlight]) -> None:
         """Stage ``forward``: one model call per chunk of the batch within the batch budget."""
         for chunk in self._budget_chunks(flights):
-            with self._timed("forward", [f.timings_ms for f in chunk]):
-                self._forward_chunk(chunk)
+            self._timed("forward", [f.timings_ms for f in chunk], self._forward_chunk, chunk)
 
     def _budget_chunks(self, flights: Sequence[_InFlight]) -> Iterator[list[_InFlight]]:
         """Consecutive runs of requests whose payload graphs together fit the batch budget."""
@@ -551,7 +541,7 @@ class RealtimePredictor:
         if env.media_type != flight.media_type:
             env = dataclasses.replace(env, media_type=flight.media_type)
         try:
-            body = self._timed_run(stage, flight.timings_ms, env)
+            body = self._timed(stage.name, (flight.timings_ms,), stage.run, self, env)
         except Exception as exc:  # noqa: BLE001 (the exception boundary)
             env, body = _serialised_error(flight.request_uid, exc, stage.name, flight.media_type)
         graph = flight.graph
