@@ -19,7 +19,7 @@ if ! command -v java >/dev/null 2>&1; then
   fi
 fi
 stamp="$venv/.gs-installed"
-want="$(cat "$root/setup.py" "$root"/handler/native/*.c | sha256sum | cut -d' ' -f1)"
+want="$(cat "$root/setup.py" "$root"/handler/native/*.[ch] "$root"/handler/native/vendor/*.[ch] | sha256sum | cut -d' ' -f1)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi

@@ -1,14 +1,16 @@
 """A request's graph as columns: what ``parse`` groups without a per-member loop.
 
-Two producers make the same ``GraphColumns``: an Arrow request body
-(``arrow_payload.ArrowPayload.columns``: pyarrow columns) and a graph-store extraction for a
-targets-only request (``handler.graph_store.payload.PayloadBuilder.columns``: lists of the
-values the store returned). ``handler.request.columnar`` turns either into typed groups;
-``GraphColumns.to_document`` gives the JSON document the columns stand for, which ``parse``
-reads when the columns are not a clean graph (so its checks and error texts are the JSON path's).
+Three producers make the same ``GraphColumns``: an Arrow request body
+(``arrow_payload.ArrowPayload.columns``: pyarrow columns), a JSON request body read straight
+into columns (``handler.native.json_columns``: numpy arrays for numbers) and a graph-store
+extraction for a targets-only request (``handler.graph_store.payload.PayloadBuilder.columns``:
+lists of the values the store returned). ``handler.request.columnar`` turns each into typed
+groups; ``GraphColumns.to_document`` gives the JSON document the columns stand for, which
+``parse`` reads when the columns are not a clean graph (so its checks and error texts are the
+JSON path's; a JSON body is read again instead).
 
-Torch-, numpy- and pyarrow-free: a column is a list of JSON values, or a pyarrow array or
-chunked array (anything with ``to_pylist``).
+Torch-, numpy- and pyarrow-free: a column is a list of JSON values, a pyarrow array or chunked
+array (anything with ``to_pylist``), or a numpy array (``tolist``).
 """
 
 from __future__ import annotations
@@ -23,8 +25,11 @@ EDGE_ID_COLUMNS = ("src_node_id", "dest_node_id")
 
 
 def as_list(column: Any) -> list[Any]:
-    """A column's values as JSON values (a list as it is; a pyarrow column read out)."""
-    return column if isinstance(column, list) else column.to_pylist()
+    """A column's values as JSON values (a list as it is; a pyarrow or numpy column read out)."""
+    if isinstance(column, list):
+        return column
+    to_pylist = getattr(column, "to_pylist", None)
+    return to_pylist() if to_pylist is not None else column.tolist()
 
 
 @dataclass

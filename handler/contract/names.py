@@ -62,6 +62,9 @@ TEXT_TRANSFORMS = (TOKENIZE_HF, BERT_HF)
 JSON_CONTENT_TYPE = "application/json"
 # Our columnar request format (handler/contract/arrow_payload.py; not GraphStorm's).
 ARROW_STREAM_CONTENT_TYPE = "application/vnd.apache.arrow.stream"
+# A request field of ours: true with a partial graph asks the graph store to complete it
+# (handler/serving/expand.py); such a request is read as a JSON document, never as columns.
+COMPLETE_FIELD = "complete_from_store"
 
 # The archive folder holding an embedded graph store (gs-build-mar --embed-graph-store; the
 # handler options graph_store / graph_store_in_archive, handler/contract/settings.py).

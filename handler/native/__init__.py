@@ -26,10 +26,11 @@ from typing import Any
 
 import numpy as np
 
+from handler.contract.graph_columns import GraphColumns, MemberColumns
 from handler.contract.settings import NATIVE_ENV, env_flag
 
 # The interface version the Python side expects of _fastpath.c (its FASTPATH_ABI).
-ABI = 4
+ABI = 5
 
 
 def load() -> ModuleType | None:
@@ -100,3 +101,49 @@ def edge_index(ids: list[Any], src_map: dict[Any, int],
     if found is None:
         return None
     return np.frombuffer(found[0], np.int64), np.frombuffer(found[1], np.int64)
+
+
+def json_columns(body: bytes) -> GraphColumns | None:
+    """A JSON request body as columns, read straight from the bytes, when it is a well-formed
+    request with a graph (``json_columns.c``; else None, also with the extension off).
+
+    Args:
+        body: the exact request bytes.
+
+    Returns:
+        The request as ``GraphColumns``: the top-level fields other than ``graph`` and
+        ``targets`` and the targets as orjson gives them; per node type and relation (in payload
+        order) the member ids and each feature as one column: a float64 or int64 numpy array
+        (writable; the array ``np.array`` makes of the values) or the strs of a text feature.
+        None: anything unusual (``json_columns.c`` lists it); the caller reads the body as JSON.
+
+    Shapes:
+        a numeric feature column: [members] or [members, width].
+    """
+    module = fastpath
+    if module is None:
+        return None
+    found = module.json_columns(body)
+    if found is None:
+        return None
+    fields, targets, node_groups, edge_groups = found
+    nodes = {ntype: MemberColumns({"node_id": ids}, _feature_columns(features))
+             for ntype, ids, features in node_groups}
+    edges = {etype: MemberColumns({"src_node_id": src, "dest_node_id": dst}, _feature_columns(features))
+             for etype, src, dst, features in edge_groups}
+    return GraphColumns(fields, targets, nodes, edges)
+
+
+def _feature_columns(features: list[tuple[str, Any]] | None) -> dict[str, Any] | None:
+    """``json_columns``' features of a group as ``MemberColumns.features``."""
+    if features is None:
+        return None
+    columns: dict[str, Any] = {}
+    for name, column in features:
+        if isinstance(column, list):  # a text feature's strs
+            columns[name] = column
+            continue
+        buffer, width, integers = column
+        values = np.frombuffer(buffer, np.int64 if integers else np.float64)
+        columns[name] = values.reshape(-1, width) if width else values
+    return columns

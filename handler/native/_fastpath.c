@@ -15,9 +15,11 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "json_columns.h"
+
 /* Bumped on any change of a function's arguments or result; handler/native/__init__.py ignores
  * a module whose constant differs (a stale build). */
-#define FASTPATH_ABI 4
+#define FASTPATH_ABI 5
 
 /* More types than any model has: beyond it the Python path groups the payload. */
 #define MAX_GROUPS 256
@@ -593,6 +595,9 @@ static PyMethodDef methods[] = {
     {"number_column", number_column, METH_VARARGS, number_column_doc},
     {"edge_index", edge_index, METH_VARARGS, edge_index_doc},
     {"index_ids", index_ids, METH_VARARGS, index_ids_doc},
+    {"json_columns", json_columns, METH_VARARGS,
+     "json_columns(body) -> (fields, targets, node groups, edge groups) | None: a well-formed JSON "
+     "request body as typed columns (json_columns.c)."},
     {NULL, NULL, 0, NULL},
 };
 

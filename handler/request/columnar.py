@@ -1,6 +1,7 @@
 """A graph that comes as columns grouped straight from them (the JSON path's ``TypeGroup``s).
 
-Columns come from an Arrow request body or from a graph-store extraction for a targets-only
+Columns come from an Arrow request body, a JSON request body read straight into columns
+(``handler.native.json_columns``) or from a graph-store extraction for a targets-only
 request (``handler.contract.graph_columns``), one set per node type and relation, so the
 grouping is already done; what is left is what ``grouping`` checks per member. Here those
 checks run over whole columns, and only a clean graph is grouped this way: every type known to
@@ -88,6 +89,8 @@ def _values(column: Any) -> Any:
     same."""
     if isinstance(column, list):
         return _list_values(column)
+    if isinstance(column, np.ndarray):  # a JSON body's number column (handler.native.json_columns)
+        return column
     array = column if not hasattr(column, "combine_chunks") else column.combine_chunks()
     if array.null_count:
         return array.to_pylist()

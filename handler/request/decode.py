@@ -1,8 +1,15 @@
-"""Stage 1, ``decode``: request bytes to a JSON document, and the request id.
+"""Stage 1, ``decode``: request bytes to a JSON document (or columns), and the request id.
 
 GraphStorm 0.5.1's order (``node_prediction_entry.transform_fn``): content type (400), JSON
 (400); both answer with ``request_uid`` "" (the body was never read as a request). Before
 either, a body over ``max_request_bytes`` is a 413 carrying the id of its exact bytes.
+
+A well-formed JSON request with a graph is read straight from the bytes into columns
+(``handler.native.json_columns``: per type, ids and one array per feature; no Python object per
+value) and takes the Arrow request's route through ``parse``. That route only ever answers
+successes: where it fails (``parse`` finds the columns are not a clean graph:
+``JsonColumnsDeclined``; or any later stage raises), the predictor reads the same body again as a
+JSON document (``decode(..., json_columns=False)``), whose stages decide the error and its text.
 """
 
 from __future__ import annotations
@@ -19,7 +26,8 @@ from handler.contract.envelope import request_uid
 from handler.contract.errors import RealtimeError, RequestTooLargeError, UnreadableBodyError
 from handler.contract.graph_columns import GraphColumns
 from handler.contract.limits import RequestLimits
-from handler.contract.names import ARROW_STREAM_CONTENT_TYPE, JSON_CONTENT_TYPE
+from handler.contract.names import ARROW_STREAM_CONTENT_TYPE, COMPLETE_FIELD, JSON_CONTENT_TYPE
+from handler.native import json_columns
 
 
 @dataclass(frozen=True)
@@ -31,13 +39,21 @@ class DecodedRequest:
         uid: ``request_uid``: the last 16 hex digits of the body's sha256.
         document: the decoded JSON value (any JSON type; ``parse`` checks it); None when the
             request comes as ``columns``.
-        columns: an Arrow body's typed columns, or a graph-store extraction's (``parse`` groups
-            them, or reads them as the JSON document they stand for); None for JSON.
+        columns: an Arrow body's typed columns, a graph-store extraction's (``parse`` groups
+            them, or reads them as the JSON document they stand for), or a JSON body's
+            (``from_json``); None for a JSON document.
+        from_json: the columns were read from a JSON body: if they are not a clean graph, or a
+            later stage fails, the body is read again as a JSON document (the module docstring).
     """
 
     uid: str
     document: Any
     columns: GraphColumns | None = None
+    from_json: bool = False
+
+
+class JsonColumnsDeclined(Exception):
+    """A JSON body read as columns is not a clean graph (``parse``): read it as a JSON document."""
 
 
 def error_uid(body: bytes, err: RealtimeError) -> str:
@@ -53,7 +69,8 @@ def error_uid(body: bytes, err: RealtimeError) -> str:
     return "" if isinstance(err, UnreadableBodyError) else request_uid(body)
 
 
-def decode(body: bytes, content_type: str | None, limits: RequestLimits) -> DecodedRequest:
+def decode(body: bytes, content_type: str | None, limits: RequestLimits,
+           json_columns_first: bool = True) -> DecodedRequest:
     """Reads a request body.
 
     Args:
@@ -62,6 +79,8 @@ def decode(body: bytes, content_type: str | None, limits: RequestLimits) -> Deco
             ``; charset=utf-8`` allowed), or our Arrow request format
             ``application/vnd.apache.arrow.stream`` (``handler.contract.arrow_payload``).
         limits: the endpoint's request limits (``max_request_bytes``).
+        json_columns_first: a JSON body that is a well-formed request with a graph comes as
+            columns (``from_json``); False: as a JSON document, always.
 
     Returns:
         The decoded request.
@@ -84,6 +103,10 @@ def decode(body: bytes, content_type: str | None, limits: RequestLimits) -> Deco
         raise UnreadableBodyError(
             f'Unsupported content type: {shown}. Supported content type: "application/json"'
         )
+    if json_columns_first:
+        columns = json_columns(body)
+        if columns is not None and COMPLETE_FIELD not in columns.envelope:
+            return DecodedRequest(uid=request_uid(body), document=None, columns=columns, from_json=True)
     return DecodedRequest(uid=request_uid(body), document=_decode_json(body))
 
 

@@ -29,6 +29,7 @@ from handler.contract.errors import (
 from handler.contract.graph_schema import GraphSchema
 from handler.contract.limits import RequestLimits
 from handler.contract.model_config import ModelConfig
+from handler.contract.names import COMPLETE_FIELD
 from handler.contract.settings import ServingOptions
 from handler.graph_store.extract import ExtractionTooLargeError, GivenGraph
 from handler.graph_store.fanout import FanoutError
@@ -42,7 +43,6 @@ logger = logging.getLogger(__name__)
 # Request fields read by this stage.
 FANOUT_FIELD = "fanout"
 SEED_FIELD = "seed"
-COMPLETE_FIELD = "complete_from_store"
 
 
 def store_location(options: ServingOptions, archive_root: Path) -> str | None:

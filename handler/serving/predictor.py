@@ -79,11 +79,14 @@ class RawRequest:
         content_type: the request's Content-Type (None: absent).
         accept: the request's Accept header (None: absent): the response's format
             (``negotiate_response_type``).
+        json_columns_first: a well-formed JSON request is read straight into columns (False: as
+            a JSON document; ``handler.request.decode``).
     """
 
     body: bytes
     content_type: str | None
     accept: str | None = None
+    json_columns_first: bool = True
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,8 @@ class Stage:
 
 
 PIPELINE: tuple[Stage, ...] = (
-    Stage("decode", RawRequest, DecodedRequest, lambda p, raw: p.decode(raw.body, raw.content_type)),
+    Stage("decode", RawRequest, DecodedRequest,
+          lambda p, raw: p.decode(raw.body, raw.content_type, raw.json_columns_first)),
     Stage("expand", DecodedRequest, DecodedRequest, lambda p, decoded: p.expand(decoded)),
     Stage("parse", DecodedRequest, ParsedRequest, lambda p, decoded: p.parse(decoded)),
     Stage("transform", ParsedRequest, ParsedRequest, lambda p, flights: p._transform_batch(flights), batched=True),
@@ -173,16 +177,21 @@ class _InFlight:
 
     Attributes:
         value: the last stage's output (a ``RawRequest`` at first).
+        raw: the request as received.
         uid: the request id, once a stage's output carries it (None before ``decode``).
         timings_ms: stage -> milliseconds.
         graph: its payload graph, once built (sizes for the outcome; ``forward``'s input).
         envelope: its answer, once it has one (an error skips the stages left before ``envelope``).
         media_type: the format its answer is serialised to (negotiated from its Accept header).
+        from_json_columns: its JSON body was read as columns (a failure reads it again as a
+            JSON document: ``RealtimePredictor._read_again``).
     """
 
     value: Any
+    raw: RawRequest
     media_type: str
     uid: str | None = None
+    from_json_columns: bool = False
     timings_ms: dict[str, float] = field(default_factory=dict)
     graph: PayloadGraph | None = None
     envelope: Envelope | None = None
@@ -304,7 +313,7 @@ class RealtimePredictor:
             One outcome per request, in order.
         """
         raws = [r if isinstance(r, RawRequest) else RawRequest(*r) for r in requests]
-        flights = [_InFlight(raw, negotiate_response_type(raw.accept)) for raw in raws]
+        flights = [_InFlight(raw, raw, negotiate_response_type(raw.accept)) for raw in raws]
         *steps, last = self.stages
         with _gc_paused():
             start = 0
@@ -370,9 +379,9 @@ class RealtimePredictor:
 
     # -- stages --------------------------------------------------------------------------
 
-    def decode(self, body: bytes, content_type: str | None) -> DecodedRequest:
+    def decode(self, body: bytes, content_type: str | None, json_columns_first: bool = True) -> DecodedRequest:
         """Stage ``decode`` (see ``handler.request.decode.decode``)."""
-        return decode(body, content_type, self.limits)
+        return decode(body, content_type, self.limits, json_columns_first)
 
     def expand(self, decoded: DecodedRequest) -> DecodedRequest:
         """Stage ``expand`` (see ``handler.serving.expand.GraphExpander``)."""
@@ -431,6 +440,9 @@ class RealtimePredictor:
         try:
             value = self._timed(stage.name, (flight.timings_ms,), stage.run, self, flight.value)
         except Exception as exc:  # noqa: BLE001 (the exception boundary)
+            if flight.from_json_columns:
+                self._read_again(flight, stage)
+                return
             if flight.uid is None and isinstance(exc, RealtimeError):
                 flight.uid = error_uid(flight.value.body, exc)  # GraphStorm's rule for decode errors
             flight.envelope = error_envelope(flight.request_uid, exc, stage.name)
@@ -439,10 +451,25 @@ class RealtimePredictor:
         uid = getattr(value, "uid", None)
         if isinstance(uid, str):
             flight.uid = uid
-        if isinstance(value, PayloadGraph):
+        if isinstance(value, DecodedRequest):
+            flight.from_json_columns = value.from_json
+        elif isinstance(value, PayloadGraph):
             flight.graph = value
         elif isinstance(value, Envelope):
             flight.envelope = value
+
+    def _read_again(self, flight: _InFlight, failed: Stage) -> None:
+        """A request whose JSON body was read as columns failed at ``failed``: its body is read
+        again as a JSON document and its per-request stages run again up to ``failed``, so the
+        JSON path decides its error (or answers it: the columns route declines what it does not
+        take as it is). The batched ``transform`` is skipped (``build`` transforms alone)."""
+        flight.from_json_columns = False
+        flight.value = dataclasses.replace(flight.raw, json_columns_first=False)
+        for stage in self.stages:
+            if not stage.batched:
+                self._run(stage, flight)
+            if stage is failed or flight.envelope is not None:
+                return
 
     def _run_batched(self, stage: Stage, flights: list[_InFlight]) -> None:
         """A batched stage over the requests still in flight (each gets its output or error)."""
