@@ -54,8 +54,9 @@ def stage(staging_dir: Path, model_file: Path, yaml_file: Path, json_file: Path)
         The staged layout.
     """
     package_dst = staging_dir / "handler"
+    # The C sources stay behind (the built extension travels; vendor/LICENSE with it).
     shutil.copytree(
-        handler_package_dir(), package_dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+        handler_package_dir(), package_dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.c", "*.h")
     )
     artifacts = staging_dir / ARTIFACTS_DIR
     artifacts.mkdir(parents=True)

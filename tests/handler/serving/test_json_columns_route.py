@@ -1,0 +1,97 @@
+"""A JSON request read straight into columns (``handler.native.json_columns``) gets the very
+bytes the JSON document route gives it: every mutation of every fixture payload (the fuzz kit's),
+alone and in a batch with neighbours. Where the columns route fails, the predictor reads the
+body again as a JSON document (``RealtimePredictor._read_again``), so every error is the
+document route's."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from handler import native
+from handler.contract.names import JSON_CONTENT_TYPE
+from handler.serving.predictor import RawRequest
+from tests.handler.fuzz_support import (
+    FUZZ_FIXTURES,
+    base_cases,
+    base_payload_text,
+    has_edge_targets,
+    model_info,
+    predictor,
+    require_ready,
+)
+from tests.handler.payload_mutations import mutations_for
+
+pytestmark = pytest.mark.skipif(native.fastpath is None, reason="the C extension is not built or is switched off")
+
+EXAMPLES_PER_FIXTURE = 80
+BATCHES_PER_FIXTURE = 6
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@st.composite
+def requests(draw: Any, variant: str) -> tuple[bytes, str]:
+    """A base payload as it is, or after one mutation of any kind (the fuzz kit's)."""
+    name = draw(st.sampled_from([c.name for c in base_cases(variant)]))
+    if draw(st.integers(0, 4)) == 0:
+        return base_payload_text(variant, name).encode(), JSON_CONTENT_TYPE
+    kinds = mutations_for(has_edge_targets(variant))
+    kind = draw(st.sampled_from(sorted(kinds)))
+    mutated = kinds[kind](draw, json.loads(base_payload_text(variant, name)), model_info(variant))
+    return mutated.body(), mutated.content_type
+
+
+def _bodies(variant: str, items: list[tuple[bytes, str]], columns_first: bool) -> list[tuple[int, bytes]]:
+    outcomes = predictor(variant).answer([RawRequest(body, ct, None, columns_first) for body, ct in items])
+    return [(o.status_code, o.body) for o in outcomes]
+
+
+SETTINGS = dict(deadline=None, database=None, derandomize=True,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+
+
+@pytest.mark.parametrize("variant", FUZZ_FIXTURES)
+@settings(max_examples=EXAMPLES_PER_FIXTURE, **SETTINGS)
+@given(data=st.data())
+def test_a_request_gets_the_document_routes_bytes(variant: str, data: Any) -> None:
+    require_ready(variant)
+    item = data.draw(requests(variant))
+    assert _bodies(variant, [item], True) == _bodies(variant, [item], False)
+
+
+@pytest.mark.parametrize("variant", FUZZ_FIXTURES)
+@settings(max_examples=BATCHES_PER_FIXTURE, **SETTINGS)
+@given(data=st.data())
+def test_a_batch_gets_the_document_routes_bytes(variant: str, data: Any) -> None:
+    require_ready(variant)
+    items = data.draw(st.lists(requests(variant), min_size=2, max_size=6))
+    assert _bodies(variant, items, True) == _bodies(variant, items, False)
+
+
+def test_a_failure_after_decode_is_answered_by_the_document_route() -> None:
+    """A payload the columns take whose target is not in its graph (a 404 found in ``build``):
+    the request is read again as a document, and the stage timings show the second reading."""
+    variant = FUZZ_FIXTURES[0]
+    require_ready(variant)
+    payload = json.loads(base_payload_text(variant, base_cases(variant)[0].name))
+    payload["targets"][0]["node_id"] = "not-in-the-graph"
+    body = json.dumps(payload).encode()
+    assert native.json_columns(body) is not None
+    fast, slow = (predictor(variant).answer([RawRequest(body, JSON_CONTENT_TYPE, None, first)])[0]
+                  for first in (True, False))
+    assert fast.status_code == slow.status_code != 200
+    assert fast.body == slow.body
+    assert set(slow.timings_ms) <= set(fast.timings_ms)
