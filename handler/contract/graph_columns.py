@@ -74,12 +74,14 @@ class GraphColumns:
         targets: the ``targets`` as JSON values.
         nodes: node type -> its nodes, types in payload order.
         edges: relation -> its edges, relations in payload order.
+        ids_checked: every id column is a list of non-empty strs (its producer checked them).
     """
 
     envelope: dict[str, Any]
     targets: list[Any]
     nodes: dict[str, MemberColumns] = field(default_factory=dict)
     edges: dict[CanonicalEtype, MemberColumns] = field(default_factory=dict)
+    ids_checked: bool = False
 
     @property
     def num_nodes(self) -> int:

@@ -114,7 +114,9 @@ def json_columns(body: bytes) -> GraphColumns | None:
         The request as ``GraphColumns``: the top-level fields other than ``graph`` and
         ``targets`` and the targets as orjson gives them; per node type and relation (in payload
         order) the member ids and each feature as one column: a float64 or int64 numpy array
-        (writable; the array ``np.array`` makes of the values) or the strs of a text feature.
+        (writable; the array ``np.array`` makes of the values), the strs of a text feature, or
+        the JSON values of a column of mixed kinds. Ids are non-empty strs (``ids_checked``); an
+        edge endpoint that is a node of the payload is that node's id object.
         None: anything unusual (``json_columns.c`` lists it); the caller reads the body as JSON.
 
     Shapes:
@@ -131,7 +133,7 @@ def json_columns(body: bytes) -> GraphColumns | None:
              for ntype, ids, features in node_groups}
     edges = {etype: MemberColumns({"src_node_id": src, "dest_node_id": dst}, _feature_columns(features))
              for etype, src, dst, features in edge_groups}
-    return GraphColumns(fields, targets, nodes, edges)
+    return GraphColumns(fields, targets, nodes, edges, ids_checked=True)
 
 
 def _feature_columns(features: list[tuple[str, Any]] | None) -> dict[str, Any] | None:

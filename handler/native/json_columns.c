@@ -15,7 +15,7 @@
  * or no "targets", a member key other than the ones below, a non-str id or type, a member whose
  * feature keys differ from its type's first member's (also their order), a str that is not
  * valid UTF-8 for Python (a lone surrogate escape), an object key twice, nesting deeper than
- * MAX_DEPTH in a value. Never a partial result: on None nothing of the work done is kept.
+ * MAX_DEPTH in a value, an empty id, a node id twice in its type. Never a partial result: on None nothing of the work done is kept.
  *
  * Plain C API, no numpy headers.
  */
@@ -51,11 +51,26 @@ typedef struct {
     PyObject *objects;     /* KIND_STR: list of str; KIND_OBJECT: list of JSON values */
 } Column;
 
-/* One node type or relation. */
+/* A node type's ids by their bytes -> the id's str (borrowed from the group's ids). */
 typedef struct {
+    const char *key;
+    size_t len;
+    PyObject *value;
+} IdSlot;
+
+typedef struct {
+    IdSlot *slots;   /* open addressing; NULL key: empty */
+    size_t mask;     /* capacity - 1 (a power of two) */
+    size_t count;
+} IdTable;
+
+/* One node type or relation. */
+typedef struct Group {
     yyjson_val *name[3];   /* the type (string values of the document): 1 part, or 3 for a relation */
     PyObject *ids;         /* list of str: node ids, or edge sources */
     PyObject *dst_ids;     /* edges: list of str */
+    IdTable table;         /* node types: their ids, so that an edge's endpoint is the node's str */
+    struct Group *ends[2]; /* relations: the node groups of the source and destination types, or NULL */
     int has_features;      /* the members carry a "features" object */
     Column *columns;
     Py_ssize_t num_columns;
@@ -76,8 +91,62 @@ static void groups_clear(Groups *groups) {
             Py_XDECREF(group->columns[c].objects);
         }
         PyMem_Free(group->columns);
+        PyMem_Free(group->table.slots);
     }
     groups->count = 0;
+}
+
+static inline size_t id_hash(const char *key, size_t len) {
+    uint64_t hash = 14695981039346656037ULL;  /* FNV-1a */
+    for (size_t i = 0; i < len; i++) {
+        hash = (hash ^ (unsigned char)key[i]) * 1099511628211ULL;
+    }
+    return (size_t)(hash ^ (hash >> 29));
+}
+
+/* The slot of ``key``: its own, or the empty one where it would go. */
+static inline IdSlot *id_slot(IdTable *table, const char *key, size_t len) {
+    size_t at = id_hash(key, len) & table->mask;
+    for (;;) {
+        IdSlot *slot = &table->slots[at];
+        if (slot->key == NULL || (slot->len == len && memcmp(slot->key, key, len) == 0)) {
+            return slot;
+        }
+        at = (at + 1) & table->mask;
+    }
+}
+
+/* Adds a node id (DECLINE: the type lists it twice, which the JSON path reports). */
+static int id_add(IdTable *table, yyjson_val *id, PyObject *value) {
+    if (2 * (table->count + 1) > table->mask) {
+        size_t capacity = table->slots == NULL ? 64 : 2 * (table->mask + 1);
+        IdSlot *old = table->slots;
+        size_t old_capacity = old == NULL ? 0 : table->mask + 1;
+        table->slots = PyMem_Calloc(capacity, sizeof(IdSlot));
+        if (table->slots == NULL) {
+            table->slots = old;
+            PyErr_NoMemory();
+            return FAILED;
+        }
+        table->mask = capacity - 1;
+        for (size_t i = 0; i < old_capacity; i++) {
+            if (old[i].key != NULL) {
+                *id_slot(table, old[i].key, old[i].len) = old[i];
+            }
+        }
+        PyMem_Free(old);
+    }
+    const char *key = yyjson_get_str(id);
+    size_t len = yyjson_get_len(id);
+    IdSlot *slot = id_slot(table, key, len);
+    if (slot->key != NULL) {
+        return DECLINE;
+    }
+    slot->key = key;
+    slot->len = len;
+    slot->value = value;
+    table->count++;
+    return OK;
 }
 
 static inline int same_string(yyjson_val *a, yyjson_val *b) {
@@ -106,6 +175,11 @@ static int append_str(PyObject *list, yyjson_val *value) {
     int failed = PyList_Append(list, text);
     Py_DECREF(text);
     return failed ? FAILED : OK;
+}
+
+/* An id: a non-empty string value as a new str (an empty id is the JSON path's 402). */
+static inline int append_id(PyObject *list, yyjson_val *value) {
+    return yyjson_get_len(value) == 0 ? DECLINE : append_str(list, value);
 }
 
 /* Any JSON value as the Python value orjson gives (top-level fields, targets). */
@@ -493,7 +567,11 @@ static int walk_nodes(yyjson_val *nodes, Groups *groups) {
             status = find_group(groups, &fields[0].value, 1, features, &group);
         }
         if (status == OK) {
-            status = append_str(group->ids, fields[1].value);
+            status = append_id(group->ids, fields[1].value);
+        }
+        if (status == OK) {
+            PyObject *ids = group->ids;
+            status = id_add(&group->table, fields[1].value, PyList_GET_ITEM(ids, PyList_GET_SIZE(ids) - 1));
         }
         if (status == OK) {
             status = add_features(group, features);
@@ -505,7 +583,29 @@ static int walk_nodes(yyjson_val *nodes, Groups *groups) {
     return OK;
 }
 
-static int walk_edges(yyjson_val *edges, Groups *groups) {
+/* The node group of a type name, or NULL. */
+static Group *node_group(Groups *nodes, yyjson_val *name) {
+    for (int g = 0; g < nodes->count; g++) {
+        if (same_string(nodes->items[g].name[0], name)) {
+            return &nodes->items[g];
+        }
+    }
+    return NULL;
+}
+
+/* An edge endpoint: the str of the node it names (one object per node id, so the id maps that
+ * ``build`` looks endpoints up in compare pointers), or a new str when no node has its id. */
+static int append_endpoint(PyObject *list, Group *nodes, yyjson_val *id) {
+    if (nodes != NULL && yyjson_is_str(id)) {
+        IdSlot *slot = id_slot(&nodes->table, yyjson_get_str(id), yyjson_get_len(id));
+        if (slot->key != NULL) {
+            return PyList_Append(list, slot->value) < 0 ? FAILED : OK;
+        }
+    }
+    return append_id(list, id);
+}
+
+static int walk_edges(yyjson_val *edges, Groups *groups, Groups *nodes) {
     size_t index, max;
     yyjson_val *member;
     yyjson_arr_foreach(edges, index, max, member) {
@@ -523,11 +623,15 @@ static int walk_edges(yyjson_val *edges, Groups *groups) {
         if (status == OK) {
             status = find_group(groups, name, 3, features, &group);
         }
-        if (status == OK) {
-            status = append_str(group->ids, fields[1].value);
+        if (status == OK && PyList_GET_SIZE(group->ids) == 0) {
+            group->ends[0] = node_group(nodes, name[0]);
+            group->ends[1] = node_group(nodes, name[2]);
         }
         if (status == OK) {
-            status = append_str(group->dst_ids, fields[2].value);
+            status = append_endpoint(group->ids, group->ends[0], fields[1].value);
+        }
+        if (status == OK) {
+            status = append_endpoint(group->dst_ids, group->ends[1], fields[2].value);
         }
         if (status == OK) {
             status = add_features(group, features);
@@ -663,7 +767,7 @@ static int walk_root(yyjson_val *root, PyObject *fields, PyObject **targets, Gro
         return DECLINE;
     }
     int status = walk_nodes(node_list, nodes);
-    return status == OK ? walk_edges(edge_list, edges) : status;
+    return status == OK ? walk_edges(edge_list, edges, nodes) : status;
 }
 
 PyObject *json_columns(PyObject *self, PyObject *args) {

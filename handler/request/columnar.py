@@ -42,23 +42,27 @@ def columnar_groups(columns: GraphColumns, schema: GraphSchema) -> tuple[
     Returns:
         node type -> group and relation -> group, or None when the graph is not clean.
     """
+    checked = columns.ids_checked
     nodes: dict[str, TypeGroup] = {}
     for ntype, members in columns.nodes.items():
-        ids = _ids(members.ids["node_id"])
+        ids = _ids(members.ids["node_id"], checked)
         if ntype not in schema.node_features or ids is None:
             return None
         nodes[ntype] = _group(f"node type {ntype}, node id", ids, members)
     edges: dict[CanonicalEtype, TypeGroup] = {}
     for etype, members in columns.edges.items():
-        src, dst = _ids(members.ids["src_node_id"]), _ids(members.ids["dest_node_id"])
+        src, dst = _ids(members.ids["src_node_id"], checked), _ids(members.ids["dest_node_id"], checked)
         if etype not in schema.edge_features or etype in schema.reverse_of or src is None or dst is None:
             return None
         edges[etype] = _group(f"edge type {list(etype)}, edge", list(zip(src, dst, strict=True)), members)
     return nodes, edges
 
 
-def _ids(column: Any) -> list[str] | None:
-    """A column of non-empty strings as a list (None: another type, nulls, "" or no rows)."""
+def _ids(column: Any, checked: bool = False) -> list[str] | None:
+    """A column of non-empty strings as a list (None: another type, nulls, "" or no rows);
+    ``checked``: the column's producer made it a list of them."""
+    if checked:
+        return column
     if isinstance(column, list):
         if not column or set(map(type, column)) != {str}:
             return None
