@@ -30,6 +30,11 @@
 
 /* More types than any model has: beyond it the JSON path reads the payload. */
 #define MAX_GROUPS 256
+/* More features per type than a model has (a first member's keys are checked pairwise). */
+#define MAX_FEATURES 1024
+/* Probes of the id table beyond which ids collide too much to be a real payload's (crafted
+ * ids): the JSON path, whose dicts hash with a per-process key, reads the payload. */
+#define MAX_PROBES 64
 /* Deeper envelope fields or targets than a request has: the JSON path reads them. */
 #define MAX_DEPTH 64
 /* |x| < 2**63: the floats the JSON path's number columns take (handler.native.number_column). */
@@ -104,16 +109,17 @@ static inline size_t id_hash(const char *key, size_t len) {
     return (size_t)(hash ^ (hash >> 29));
 }
 
-/* The slot of ``key``: its own, or the empty one where it would go. */
+/* The slot of ``key``: its own, or the empty one where it would go; NULL past MAX_PROBES. */
 static inline IdSlot *id_slot(IdTable *table, const char *key, size_t len) {
     size_t at = id_hash(key, len) & table->mask;
-    for (;;) {
+    for (int probe = 0; probe < MAX_PROBES; probe++) {
         IdSlot *slot = &table->slots[at];
         if (slot->key == NULL || (slot->len == len && memcmp(slot->key, key, len) == 0)) {
             return slot;
         }
         at = (at + 1) & table->mask;
     }
+    return NULL;
 }
 
 /* Adds a node id (DECLINE: the type lists it twice, which the JSON path reports). */
@@ -129,17 +135,23 @@ static int id_add(IdTable *table, yyjson_val *id, PyObject *value) {
             return FAILED;
         }
         table->mask = capacity - 1;
-        for (size_t i = 0; i < old_capacity; i++) {
-            if (old[i].key != NULL) {
-                *id_slot(table, old[i].key, old[i].len) = old[i];
+        int placed = 1;
+        for (size_t i = 0; i < old_capacity && placed; i++) {
+            IdSlot *slot = old[i].key == NULL ? NULL : id_slot(table, old[i].key, old[i].len);
+            if (slot != NULL) {
+                *slot = old[i];
             }
+            placed = old[i].key == NULL || slot != NULL;
         }
         PyMem_Free(old);
+        if (!placed) {
+            return DECLINE;
+        }
     }
     const char *key = yyjson_get_str(id);
     size_t len = yyjson_get_len(id);
     IdSlot *slot = id_slot(table, key, len);
-    if (slot->key != NULL) {
+    if (slot == NULL || slot->key != NULL) {
         return DECLINE;
     }
     slot->key = key;
@@ -467,12 +479,16 @@ static int find_group(Groups *groups, yyjson_val **name, int parts, yyjson_val *
     }
     group->has_features = features != NULL;
     if (features != NULL) {
-        group->num_columns = (Py_ssize_t)yyjson_obj_size(features);
-        group->columns = PyMem_Calloc((size_t)group->num_columns + 1, sizeof(Column));
+        size_t num_columns = yyjson_obj_size(features);
+        if (num_columns > MAX_FEATURES) {
+            return DECLINE;
+        }
+        group->columns = PyMem_Calloc(num_columns + 1, sizeof(Column));
         if (group->columns == NULL) {
             PyErr_NoMemory();
             return FAILED;
         }
+        group->num_columns = (Py_ssize_t)num_columns;
         size_t index, max;
         yyjson_val *key, *value;
         yyjson_obj_foreach(features, index, max, key, value) {
@@ -598,6 +614,9 @@ static Group *node_group(Groups *nodes, yyjson_val *name) {
 static int append_endpoint(PyObject *list, Group *nodes, yyjson_val *id) {
     if (nodes != NULL && yyjson_is_str(id)) {
         IdSlot *slot = id_slot(&nodes->table, yyjson_get_str(id), yyjson_get_len(id));
+        if (slot == NULL) {
+            return DECLINE;
+        }
         if (slot->key != NULL) {
             return PyList_Append(list, slot->value) < 0 ? FAILED : OK;
         }

@@ -262,3 +262,30 @@ def test_floats_are_read_as_python_reads_them() -> None:
     got = column if isinstance(column, list) else column.tolist()
     assert [struct.pack("<d", g) for g in got] == [struct.pack("<d", float(t)) for t in texts]
     assert not any(math.isnan(g) for g in got)
+
+
+def _id_hash(text: str) -> int:
+    """json_columns.c's id hash (FNV-1a over the UTF-8 bytes, then a shift-xor)."""
+    value = 14695981039346656037
+    for byte in text.encode():
+        value = ((value ^ byte) * 1099511628211) % 2**64
+    return value ^ (value >> 29)
+
+
+def test_crafted_colliding_ids_are_left_to_the_json_path() -> None:
+    """Node ids crafted to share their id-table slot would make every lookup a long probe: past
+    a bounded probe the body is left to the JSON path (whose dicts hash with a per-process key)."""
+    colliding = [f"n{i}" for i in range(200_000) if _id_hash(f"n{i}") & 255 == 7][:120]
+    assert len(colliding) == 120
+    nodes = [{"node_type": "a", "node_id": i} for i in colliding]
+    body = json.dumps({"targets": [], "graph": {"nodes": nodes, "edges": []}}).encode()
+    assert native.json_columns(body) is None
+    spread = [{"node_type": "a", "node_id": f"n{i}"} for i in range(120)]
+    assert native.json_columns(json.dumps({"targets": [], "graph": {"nodes": spread, "edges": []}}).encode())
+
+
+def test_a_type_with_very_many_feature_keys_is_left_to_the_json_path() -> None:
+    features = {f"f{i}": 1.0 for i in range(1025)}
+    body = json.dumps({"targets": [], "graph": {"nodes": [{"node_type": "a", "node_id": "x", "features": features}],
+                                                "edges": []}}).encode()
+    assert native.json_columns(body) is None
