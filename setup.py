@@ -10,7 +10,7 @@ NATIVE_EXTENSION = Extension(
     # yyjson (handler/native/vendor/README.md): its reader only, strict JSON only.
     define_macros=[("YYJSON_DISABLE_WRITER", "1"), ("YYJSON_DISABLE_UTILS", "1"),
                    ("YYJSON_DISABLE_NON_STANDARD", "1")],
-    extra_compile_args=["-O2"],
+    extra_compile_args=["-O3"],
     optional=True,
 )
 

@@ -217,7 +217,8 @@ def test_off_without_the_extension() -> None:
     saved = native.fastpath
     native.fastpath = None
     try:
-        assert native.json_columns(b'{"targets": [], "graph": {"nodes": [' + NODE.encode() + b'], "edges": []}}') is None
+        body = '{"targets": [], "graph": {"nodes": [' + NODE + '], "edges": []}}'
+        assert native.json_columns(body.encode()) is None
     finally:
         native.fastpath = saved
 
@@ -254,9 +255,8 @@ def test_floats_are_read_as_python_reads_them() -> None:
              "9007199254740993.0", "0.30000000000000004", "123456789012345678901234567890.5",
              "1.00000000000000011102230246251565404236316680908203125", "7.038531e-26", "-0.0",
              "2.4703282292062328e-324", "0.25978031754493713", "3.0e-5", "1E2"]
-    nodes = ", ".join('{"node_type": "a", "node_id": "n%d", "features": {"f": %s}}' % (i, t)
-                      for i, t in enumerate(texts))
-    columns = native.json_columns(('{"targets": [], "graph": {"nodes": [%s], "edges": []}}' % nodes).encode())
+    nodes = ", ".join(f'{{"node_type": "a", "node_id": "n{i}", "features": {{"f": {t}}}}}' for i, t in enumerate(texts))
+    columns = native.json_columns(f'{{"targets": [], "graph": {{"nodes": [{nodes}], "edges": []}}}}'.encode())
     assert columns is not None and columns.nodes["a"].features is not None
     column = columns.nodes["a"].features["f"]  # a list: the floats of 2**63 and beyond are not typed
     got = column if isinstance(column, list) else column.tolist()
