@@ -42,10 +42,14 @@ class MemberColumns:
             key an Arrow table carries (kept in ``to_document``, as the JSON path keeps it).
         features: feature name -> every member's value; ``None`` when the members carry no
             ``features`` object (``{}``: an empty one).
+        endpoints: edges only, when the producer found every endpoint among the payload's nodes:
+            the local indices (position in its node type's ids) of the sources and of the
+            destinations, int64 arrays; None otherwise.
     """
 
     ids: dict[str, Any]
     features: dict[str, Any] | None = None
+    endpoints: tuple[Any, Any] | None = None
 
     @property
     def num_rows(self) -> int:

@@ -320,6 +320,8 @@ class GraphBuilder:
 
     def _map_edges(self, etype: CanonicalEtype, group: TypeGroup,
                    node_index: dict[str, dict[Any, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        if group.endpoints is not None:  # a JSON body's columns: indexed while it was read (json_columns)
+            return torch.from_numpy(group.endpoints[0]), torch.from_numpy(group.endpoints[1])
         src_type, _, dst_type = etype
         src_map, dst_map = node_index.get(src_type, {}), node_index.get(dst_type, {})
         mapped = edge_index(group.ids, src_map, dst_map)  # in C; None: an endpoint is missing (or no extension)

@@ -116,7 +116,8 @@ def json_columns(body: bytes) -> GraphColumns | None:
         order) the member ids and each feature as one column: a float64 or int64 numpy array
         (writable; the array ``np.array`` makes of the values), the strs of a text feature, or
         the JSON values of a column of mixed kinds. Ids are non-empty strs (``ids_checked``); an
-        edge endpoint that is a node of the payload is that node's id object.
+        edge endpoint that is a node of the payload is that node's id object, and a relation
+        whose every endpoint is one has their local indices (``MemberColumns.endpoints``).
         None: anything unusual (``json_columns.c`` lists it); the caller reads the body as JSON.
 
     Shapes:
@@ -131,8 +132,10 @@ def json_columns(body: bytes) -> GraphColumns | None:
     fields, targets, node_groups, edge_groups = found
     nodes = {ntype: MemberColumns({"node_id": ids}, _feature_columns(features))
              for ntype, ids, features in node_groups}
-    edges = {etype: MemberColumns({"src_node_id": src, "dest_node_id": dst}, _feature_columns(features))
-             for etype, src, dst, features in edge_groups}
+    edges = {etype: MemberColumns({"src_node_id": src, "dest_node_id": dst}, _feature_columns(features),
+                                  None if local is None else (np.frombuffer(local[0], np.int64),
+                                                              np.frombuffer(local[1], np.int64)))
+             for etype, src, dst, features, local in edge_groups}
     return GraphColumns(fields, targets, nodes, edges, ids_checked=True)
 
 

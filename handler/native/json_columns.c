@@ -61,6 +61,7 @@ typedef struct {
     const char *key;
     size_t len;
     PyObject *value;
+    Py_ssize_t index;  /* the node's position in its type's ids (its local index) */
 } IdSlot;
 
 typedef struct {
@@ -76,6 +77,8 @@ typedef struct Group {
     PyObject *dst_ids;     /* edges: list of str */
     IdTable table;         /* node types: their ids, so that an edge's endpoint is the node's str */
     struct Group *ends[2]; /* relations: the node groups of the source and destination types, or NULL */
+    Column local[2];       /* relations: the endpoints' local indices (int64), while ``indexed`` */
+    int indexed;           /* relations: every endpoint so far is a node of the payload */
     int has_features;      /* the members carry a "features" object */
     Column *columns;
     Py_ssize_t num_columns;
@@ -97,6 +100,8 @@ static void groups_clear(Groups *groups) {
         }
         PyMem_Free(group->columns);
         PyMem_Free(group->table.slots);
+        PyMem_Free(group->local[0].values);
+        PyMem_Free(group->local[1].values);
     }
     groups->count = 0;
 }
@@ -123,7 +128,7 @@ static inline IdSlot *id_slot(IdTable *table, const char *key, size_t len) {
 }
 
 /* Adds a node id (DECLINE: the type lists it twice, which the JSON path reports). */
-static int id_add(IdTable *table, yyjson_val *id, PyObject *value) {
+static int id_add(IdTable *table, yyjson_val *id, PyObject *value, Py_ssize_t index) {
     if (2 * (table->count + 1) > table->mask) {
         size_t capacity = table->slots == NULL ? 64 : 2 * (table->mask + 1);
         IdSlot *old = table->slots;
@@ -157,6 +162,7 @@ static int id_add(IdTable *table, yyjson_val *id, PyObject *value) {
     slot->key = key;
     slot->len = len;
     slot->value = value;
+    slot->index = index;
     table->count++;
     return OK;
 }
@@ -586,8 +592,8 @@ static int walk_nodes(yyjson_val *nodes, Groups *groups) {
             status = append_id(group->ids, fields[1].value);
         }
         if (status == OK) {
-            PyObject *ids = group->ids;
-            status = id_add(&group->table, fields[1].value, PyList_GET_ITEM(ids, PyList_GET_SIZE(ids) - 1));
+            Py_ssize_t last = PyList_GET_SIZE(group->ids) - 1;
+            status = id_add(&group->table, fields[1].value, PyList_GET_ITEM(group->ids, last), last);
         }
         if (status == OK) {
             status = add_features(group, features);
@@ -609,18 +615,27 @@ static Group *node_group(Groups *nodes, yyjson_val *name) {
     return NULL;
 }
 
-/* An edge endpoint: the str of the node it names (one object per node id, so the id maps that
- * ``build`` looks endpoints up in compare pointers), or a new str when no node has its id. */
-static int append_endpoint(PyObject *list, Group *nodes, yyjson_val *id) {
+/* An edge endpoint: the str of the node it names (one object per node id) and its local
+ * index, or a new str when no node has its id (the relation then has no local indices). */
+static int append_endpoint(Group *edges, int side, Group *nodes, yyjson_val *id) {
+    PyObject *list = side ? edges->dst_ids : edges->ids;
     if (nodes != NULL && yyjson_is_str(id)) {
         IdSlot *slot = id_slot(&nodes->table, yyjson_get_str(id), yyjson_get_len(id));
         if (slot == NULL) {
             return DECLINE;
         }
         if (slot->key != NULL) {
+            Column *local = &edges->local[side];
+            if (edges->indexed) {
+                if (column_reserve(local, 1) != OK) {
+                    return FAILED;
+                }
+                local->values[local->count++] = (uint64_t)slot->index;
+            }
             return PyList_Append(list, slot->value) < 0 ? FAILED : OK;
         }
     }
+    edges->indexed = 0;
     return append_id(list, id);
 }
 
@@ -645,12 +660,13 @@ static int walk_edges(yyjson_val *edges, Groups *groups, Groups *nodes) {
         if (status == OK && PyList_GET_SIZE(group->ids) == 0) {
             group->ends[0] = node_group(nodes, name[0]);
             group->ends[1] = node_group(nodes, name[2]);
+            group->indexed = 1;
         }
         if (status == OK) {
-            status = append_endpoint(group->ids, group->ends[0], fields[1].value);
+            status = append_endpoint(group, 0, group->ends[0], fields[1].value);
         }
         if (status == OK) {
-            status = append_endpoint(group->dst_ids, group->ends[1], fields[2].value);
+            status = append_endpoint(group, 1, group->ends[1], fields[2].value);
         }
         if (status == OK) {
             status = add_features(group, features);
@@ -662,14 +678,18 @@ static int walk_edges(yyjson_val *edges, Groups *groups, Groups *nodes) {
     return OK;
 }
 
+/* A number column's values as a bytearray (NULL with a Python error). */
+static PyObject *int64_buffer(Column *column) {
+    return PyByteArray_FromStringAndSize((const char *)column->values, column->count * (Py_ssize_t)sizeof(uint64_t));
+}
+
 /* A column as Python: a list of str, or (bytearray of the values, width, is_int). */
 static PyObject *column_result(Column *column) {
     if (column->kind == KIND_STR || column->kind == KIND_OBJECT) {
         Py_INCREF(column->objects);
         return column->objects;
     }
-    PyObject *buffer = PyByteArray_FromStringAndSize((const char *)column->values,
-                                                     column->count * (Py_ssize_t)sizeof(uint64_t));
+    PyObject *buffer = int64_buffer(column);
     if (buffer == NULL) {
         return NULL;
     }
@@ -716,7 +736,18 @@ static PyObject *group_result(Group *group, int parts) {
     if (parts == 1) {
         return Py_BuildValue("(NON)", name, group->ids, features);
     }
-    return Py_BuildValue("(NOON)", name, group->ids, group->dst_ids, features);
+    PyObject *local = Py_None;
+    Py_INCREF(Py_None);
+    if (group->indexed) {
+        Py_DECREF(local);
+        local = Py_BuildValue("(NN)", int64_buffer(&group->local[0]), int64_buffer(&group->local[1]));
+        if (local == NULL) {
+            Py_DECREF(name);
+            Py_DECREF(features);
+            return NULL;
+        }
+    }
+    return Py_BuildValue("(NOONN)", name, group->ids, group->dst_ids, features, local);
 }
 
 static PyObject *groups_result(Groups *groups, int parts) {

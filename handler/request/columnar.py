@@ -77,6 +77,7 @@ def _ids(column: Any, checked: bool = False) -> list[str] | None:
 def _group(where: str, ids: list[Any], members: MemberColumns) -> TypeGroup:
     group = TypeGroup(where)
     group.ids = ids
+    group.endpoints = members.endpoints
     if members.features is None:
         group.missing_features = ids[0]
         group.features = [{}] * len(ids)  # read only, as the JSON path's empty objects

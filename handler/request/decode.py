@@ -9,7 +9,9 @@ A well-formed JSON request with a graph is read straight from the bytes into col
 value) and takes the Arrow request's route through ``parse``. That route only ever answers
 successes: where it fails (``parse`` finds the columns are not a clean graph:
 ``JsonColumnsDeclined``; or any later stage raises), the predictor reads the same body again as a
-JSON document (``decode(..., json_columns=False)``), whose stages decide the error and its text.
+JSON document (``decode(..., json_columns_first=False)``), whose stages decide the error and its
+text. The predictor asks for columns first (``RawRequest.json_columns_first``); other callers of
+``decode`` get the JSON document unless they ask.
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ def error_uid(body: bytes, err: RealtimeError) -> str:
 
 
 def decode(body: bytes, content_type: str | None, limits: RequestLimits,
-           json_columns_first: bool = True) -> DecodedRequest:
+           json_columns_first: bool = False) -> DecodedRequest:
     """Reads a request body.
 
     Args:
@@ -80,7 +82,8 @@ def decode(body: bytes, content_type: str | None, limits: RequestLimits,
             ``application/vnd.apache.arrow.stream`` (``handler.contract.arrow_payload``).
         limits: the endpoint's request limits (``max_request_bytes``).
         json_columns_first: a JSON body that is a well-formed request with a graph comes as
-            columns (``from_json``); False: as a JSON document, always.
+            columns (``from_json``; the caller reads it again as a document when a later stage
+            fails); False (default): as a JSON document, always.
 
     Returns:
         The decoded request.

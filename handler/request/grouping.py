@@ -56,6 +56,8 @@ class TypeGroup:
             None otherwise.
         transformed: feature name -> its transformed rows, when the batch transformed them
             together (``GraphBuilder.transform_batch``).
+        endpoints: a relation read from columns whose every endpoint is a payload node: the
+            sources' and destinations' local indices (``MemberColumns.endpoints``); else None.
     """
 
     def __init__(self, where: str) -> None:
@@ -66,6 +68,7 @@ class TypeGroup:
         self.missing_features: Any = None
         self.columns: dict[str, Any] | None = None
         self.transformed: dict[str, Any] = {}
+        self.endpoints: tuple[Any, Any] | None = None
 
     def values(self, name: str, as_array: bool = False) -> Any:
         """Every member's value of feature ``name``, in member order (a list, or the column).

@@ -379,7 +379,7 @@ class RealtimePredictor:
 
     # -- stages --------------------------------------------------------------------------
 
-    def decode(self, body: bytes, content_type: str | None, json_columns_first: bool = True) -> DecodedRequest:
+    def decode(self, body: bytes, content_type: str | None, json_columns_first: bool = False) -> DecodedRequest:
         """Stage ``decode`` (see ``handler.request.decode.decode``)."""
         return decode(body, content_type, self.limits, json_columns_first)
 

@@ -74,6 +74,15 @@ def check(body: bytes) -> GraphColumns | None:
         return None
     expected = member_order(grouped(orjson.loads(body)))
     assert same(columns.to_document(), expected)
+    position = {ntype: {node_id: i for i, node_id in enumerate(m.ids["node_id"])} for ntype, m in columns.nodes.items()}
+    for (src_type, _, dst_type), members in columns.edges.items():
+        src, dst = members.ids["src_node_id"], members.ids["dest_node_id"]
+        everywhere = all(s in position.get(src_type, {}) for s in src) and all(
+            d in position.get(dst_type, {}) for d in dst)
+        assert (members.endpoints is not None) == everywhere
+        if members.endpoints is not None:  # each endpoint's local index in its node type
+            assert members.endpoints[0].tolist() == [position[src_type][s] for s in src]
+            assert members.endpoints[1].tolist() == [position[dst_type][d] for d in dst]
     for members in [*columns.nodes.values(), *columns.edges.values()]:
         for values in (members.features or {}).values():
             if isinstance(values, np.ndarray):  # exactly the array np.array makes of the values
@@ -116,14 +125,20 @@ def payloads(draw: Any) -> bytes:
         columns = {name: draw(column_values(rows)) for name in names}
         with_features = draw(st.integers(0, 4)) > 0
         for r in range(rows):
-            node: dict[str, Any] = {"node_type": ntype, "node_id": draw(TEXT | st.just(f"{ntype}{r}"))}
+            # mostly a distinct id, now and then any text (empty, repeated, escaped)
+            node_id = f"{ntype}{r}" if draw(st.integers(0, 9)) else draw(TEXT)
+            node: dict[str, Any] = {"node_type": ntype, "node_id": node_id}
             if with_features:
                 node["features"] = {name: values[r] for name, values in columns.items()}
             nodes.append(node)
+    ids = {t: [n["node_id"] for n in nodes if n["node_type"] == t] for t in ntypes}
     for _ in range(draw(st.integers(0, 6))):
         src, dst = draw(st.sampled_from(ntypes)), draw(st.sampled_from(ntypes))
+        # mostly the id of a node of the endpoint's type, now and then any text
+        src_id = draw(st.sampled_from(ids[src]) if draw(st.integers(0, 5)) else TEXT)
+        dst_id = draw(st.sampled_from(ids[dst]) if draw(st.integers(0, 5)) else TEXT)
         edge: dict[str, Any] = {"edge_type": [src, draw(st.sampled_from(["r", "s"])), dst],
-                                "src_node_id": draw(TEXT), "dest_node_id": draw(TEXT)}
+                                "src_node_id": src_id, "dest_node_id": dst_id}
         if draw(st.booleans()):
             edge["features"] = {"w": draw(FLOATS)}
         edges.append(edge)
@@ -172,6 +187,8 @@ def test_a_fixture_payload_becomes_typed_columns() -> None:
     assert columns.nodes["author"].features is None
     edge = columns.edges["author", "writing", "paper"]
     assert edge.ids == {"src_node_id": ["a1"], "dest_node_id": ["p2"]}
+    assert edge.endpoints is not None and [e.tolist() for e in edge.endpoints] == [[0], [1]]
+    assert edge.ids["src_node_id"][0] is columns.nodes["author"].ids["node_id"][0]  # the node's own str
     assert edge.features is not None and edge.features["order"].shape == (1, 2)
     assert edge.features["weight"] == [None]  # a null: the column holds the JSON values
     assert columns.envelope == {"version": "gs-realtime-v0.1", "gml_task": "node_classification",
