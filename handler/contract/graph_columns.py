@@ -78,7 +78,8 @@ class GraphColumns:
         targets: the ``targets`` as JSON values.
         nodes: node type -> its nodes, types in payload order.
         edges: relation -> its edges, relations in payload order.
-        ids_checked: every id column is a list of non-empty strs (its producer checked them).
+        ids_checked: every id column is a list of non-empty strs or of ints (its producer, a JSON
+            body's reader, checked them: the JSON path keeps such ids as they are).
     """
 
     envelope: dict[str, Any]

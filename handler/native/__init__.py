@@ -115,7 +115,7 @@ def json_columns(body: bytes) -> GraphColumns | None:
         ``targets`` and the targets as orjson gives them; per node type and relation (in payload
         order) the member ids and each feature as one column: a float64 or int64 numpy array
         (writable; the array ``np.array`` makes of the values), the strs of a text feature, or
-        the JSON values of a column of mixed kinds. Ids are non-empty strs (``ids_checked``); an
+        the JSON values of a column of mixed kinds. Ids are non-empty strs or ints (``ids_checked``); an
         edge endpoint that is a node of the payload is that node's id object, and a relation
         whose every endpoint is one has their local indices (``MemberColumns.endpoints``).
         None: anything unusual (``json_columns.c`` lists it); the caller reads the body as JSON.

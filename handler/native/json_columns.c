@@ -12,10 +12,11 @@
  *
  * Anything unusual returns None and the caller reads the body with orjson as before (the JSON
  * path, which decides every error): a body yyjson refuses, a top-level field twice, no "graph"
- * or no "targets", a member key other than the ones below, a non-str id or type, a member whose
+ * or no "targets", a member key other than the ones below, a type that is not a str, an id that
+ * is neither a str nor an integer, an empty id, a node id twice in its type, a member whose
  * feature keys differ from its type's first member's (also their order), a str that is not
  * valid UTF-8 for Python (a lone surrogate escape), an object key twice, nesting deeper than
- * MAX_DEPTH in a value, an empty id, a node id twice in its type. Never a partial result: on None nothing of the work done is kept.
+ * MAX_DEPTH in a value. Never a partial result: on None nothing of the work done is kept.
  *
  * Plain C API, no numpy headers.
  */
@@ -56,16 +57,20 @@ typedef struct {
     PyObject *objects;     /* KIND_STR: list of str; KIND_OBJECT: list of JSON values */
 } Column;
 
-/* A node type's ids by their bytes -> the id's str (borrowed from the group's ids). */
+/* An id's kind: a string, or an integer (non-negative: uint; negative: sint). */
+enum { ID_NONE = 0, ID_STR, ID_UINT, ID_SINT };
+
+/* A node type's ids -> the id's Python object (borrowed from the group's ids) and position. */
 typedef struct {
-    const char *key;
-    size_t len;
+    int kind;          /* ID_NONE: an empty slot */
+    const char *key;   /* ID_STR: the id's bytes */
+    size_t len;        /* ID_STR: their length; an integer: its bits */
     PyObject *value;
     Py_ssize_t index;  /* the node's position in its type's ids (its local index) */
 } IdSlot;
 
 typedef struct {
-    IdSlot *slots;   /* open addressing; NULL key: empty */
+    IdSlot *slots;   /* open addressing */
     size_t mask;     /* capacity - 1 (a power of two) */
     size_t count;
 } IdTable;
@@ -106,20 +111,42 @@ static void groups_clear(Groups *groups) {
     groups->count = 0;
 }
 
-static inline size_t id_hash(const char *key, size_t len) {
+/* An id value's key (kind ID_NONE: not an id the table holds: a float, a bool, ...). */
+static inline IdSlot id_key(yyjson_val *id) {
+    IdSlot key = {ID_NONE, NULL, 0, NULL, 0};
+    if (yyjson_is_str(id)) {
+        key.kind = ID_STR;
+        key.key = yyjson_get_str(id);
+        key.len = yyjson_get_len(id);
+    } else if (yyjson_is_uint(id)) {
+        key.kind = ID_UINT;
+        key.len = (size_t)yyjson_get_uint(id);
+    } else if (yyjson_is_sint(id)) {
+        key.kind = ID_SINT;
+        key.len = (size_t)yyjson_get_sint(id);
+    }
+    return key;
+}
+
+static inline size_t id_hash(const IdSlot *key) {
     uint64_t hash = 14695981039346656037ULL;  /* FNV-1a */
-    for (size_t i = 0; i < len; i++) {
-        hash = (hash ^ (unsigned char)key[i]) * 1099511628211ULL;
+    if (key->kind == ID_STR) {
+        for (size_t i = 0; i < key->len; i++) {
+            hash = (hash ^ (unsigned char)key->key[i]) * 1099511628211ULL;
+        }
+    } else {
+        hash = ((uint64_t)key->len ^ (uint64_t)key->kind) * 0x9E3779B97F4A7C15ULL;
     }
     return (size_t)(hash ^ (hash >> 29));
 }
 
 /* The slot of ``key``: its own, or the empty one where it would go; NULL past MAX_PROBES. */
-static inline IdSlot *id_slot(IdTable *table, const char *key, size_t len) {
-    size_t at = id_hash(key, len) & table->mask;
+static inline IdSlot *id_slot(IdTable *table, const IdSlot *key) {
+    size_t at = id_hash(key) & table->mask;
     for (int probe = 0; probe < MAX_PROBES; probe++) {
         IdSlot *slot = &table->slots[at];
-        if (slot->key == NULL || (slot->len == len && memcmp(slot->key, key, len) == 0)) {
+        if (slot->kind == ID_NONE || (slot->kind == key->kind && slot->len == key->len &&
+                                      (key->kind != ID_STR || memcmp(slot->key, key->key, key->len) == 0))) {
             return slot;
         }
         at = (at + 1) & table->mask;
@@ -142,25 +169,23 @@ static int id_add(IdTable *table, yyjson_val *id, PyObject *value, Py_ssize_t in
         table->mask = capacity - 1;
         int placed = 1;
         for (size_t i = 0; i < old_capacity && placed; i++) {
-            IdSlot *slot = old[i].key == NULL ? NULL : id_slot(table, old[i].key, old[i].len);
+            IdSlot *slot = old[i].kind == ID_NONE ? NULL : id_slot(table, &old[i]);
             if (slot != NULL) {
                 *slot = old[i];
             }
-            placed = old[i].key == NULL || slot != NULL;
+            placed = old[i].kind == ID_NONE || slot != NULL;
         }
         PyMem_Free(old);
         if (!placed) {
             return DECLINE;
         }
     }
-    const char *key = yyjson_get_str(id);
-    size_t len = yyjson_get_len(id);
-    IdSlot *slot = id_slot(table, key, len);
-    if (slot == NULL || slot->key != NULL) {
+    IdSlot key = id_key(id);
+    IdSlot *slot = id_slot(table, &key);
+    if (slot == NULL || slot->kind != ID_NONE) {
         return DECLINE;
     }
-    slot->key = key;
-    slot->len = len;
+    *slot = key;
     slot->value = value;
     slot->index = index;
     table->count++;
@@ -195,9 +220,26 @@ static int append_str(PyObject *list, yyjson_val *value) {
     return failed ? FAILED : OK;
 }
 
-/* An id: a non-empty string value as a new str (an empty id is the JSON path's 402). */
+/* An id: a non-empty string value as a new str (an empty id is the JSON path's 402), or an
+ * integer as an int (a float or any other value: DECLINE). */
 static inline int append_id(PyObject *list, yyjson_val *value) {
-    return yyjson_get_len(value) == 0 ? DECLINE : append_str(list, value);
+    if (yyjson_is_str(value)) {
+        return yyjson_get_len(value) == 0 ? DECLINE : append_str(list, value);
+    }
+    PyObject *number;
+    if (yyjson_is_uint(value)) {
+        number = PyLong_FromUnsignedLongLong(yyjson_get_uint(value));
+    } else if (yyjson_is_sint(value)) {
+        number = PyLong_FromLongLong(yyjson_get_sint(value));
+    } else {
+        return DECLINE;
+    }
+    if (number == NULL) {
+        return FAILED;
+    }
+    int failed = PyList_Append(list, number);
+    Py_DECREF(number);
+    return failed ? FAILED : OK;
 }
 
 /* Any JSON value as the Python value orjson gives (top-level fields, targets). */
@@ -619,12 +661,13 @@ static Group *node_group(Groups *nodes, yyjson_val *name) {
  * index, or a new str when no node has its id (the relation then has no local indices). */
 static int append_endpoint(Group *edges, int side, Group *nodes, yyjson_val *id) {
     PyObject *list = side ? edges->dst_ids : edges->ids;
-    if (nodes != NULL && yyjson_is_str(id)) {
-        IdSlot *slot = id_slot(&nodes->table, yyjson_get_str(id), yyjson_get_len(id));
+    IdSlot key = id_key(id);
+    if (nodes != NULL && key.kind != ID_NONE) {
+        IdSlot *slot = id_slot(&nodes->table, &key);
         if (slot == NULL) {
             return DECLINE;
         }
-        if (slot->key != NULL) {
+        if (slot->kind != ID_NONE) {
             Column *local = &edges->local[side];
             if (edges->indexed) {
                 if (column_reserve(local, 1) != OK) {

@@ -5,7 +5,8 @@ Columns come from an Arrow request body, a JSON request body read straight into 
 request (``handler.contract.graph_columns``), one set per node type and relation, so the
 grouping is already done; what is left is what ``grouping`` checks per member. Here those
 checks run over whole columns, and only a clean graph is grouped this way: every type known to
-the model, every id a non-empty string, at least one member per type. Anything else returns
+the model, every id a non-empty string (or, read from a JSON body, an int), at least one member
+per type. Anything else returns
 None and the caller reads the columns as the JSON document they stand for, whose checks (and
 error texts) are the JSON path's. Numeric feature columns become numpy arrays of the dtype
 ``np.array`` gives the same JSON values (an Arrow column without passing through Python
@@ -58,9 +59,10 @@ def columnar_groups(columns: GraphColumns, schema: GraphSchema) -> tuple[
     return nodes, edges
 
 
-def _ids(column: Any, checked: bool = False) -> list[str] | None:
+def _ids(column: Any, checked: bool = False) -> list[Any] | None:
     """A column of non-empty strings as a list (None: another type, nulls, "" or no rows);
-    ``checked``: the column's producer made it a list of them."""
+    ``checked``: the column's producer made it a list of ids the JSON path takes as they are
+    (``GraphColumns.ids_checked``: non-empty strs or ints)."""
     if checked:
         return column
     if isinstance(column, list):

@@ -118,6 +118,7 @@ def column_values(draw: Any, rows: int) -> list[Any]:
 def payloads(draw: Any) -> bytes:
     """A payload-shaped document (types, ids, features, edges, targets), mostly well formed."""
     ntypes = draw(st.lists(st.sampled_from(["a", "b", "c", "é"]), min_size=1, max_size=3, unique=True))
+    int_ids = draw(st.booleans())  # GraphStorm's ids may be numbers
     nodes, edges = [], []
     for ntype in ntypes:
         rows = draw(st.integers(1, 5))
@@ -126,7 +127,7 @@ def payloads(draw: Any) -> bytes:
         with_features = draw(st.integers(0, 4)) > 0
         for r in range(rows):
             # mostly a distinct id, now and then any text (empty, repeated, escaped)
-            node_id = f"{ntype}{r}" if draw(st.integers(0, 9)) else draw(TEXT)
+            node_id = (r * 7 - 3 if int_ids else f"{ntype}{r}") if draw(st.integers(0, 9)) else draw(TEXT | INTS | FLOATS)
             node: dict[str, Any] = {"node_type": ntype, "node_id": node_id}
             if with_features:
                 node["features"] = {name: values[r] for name, values in columns.items()}
@@ -209,7 +210,9 @@ NODE = '{"node_type": "a", "node_id": "x", "features": {"f": 1.5}}'
     '{"targets": [], "graph": {"nodes": [], "edges": []}}',
     '{"targets": [], "graph": {"nodes": [' + NODE + ']}}',
     '{"targets": [], "graph": {"nodes": [' + NODE + '], "edges": [], "more": 1}}',
-    '{"targets": [], "graph": {"nodes": [{"node_type": "a", "node_id": 7}], "edges": []}}',
+    '{"targets": [], "graph": {"nodes": [{"node_type": "a", "node_id": 7.0}], "edges": []}}',
+    '{"targets": [], "graph": {"nodes": [{"node_type": "a", "node_id": true}], "edges": []}}',
+    '{"targets": [], "graph": {"nodes": [{"node_type": "a", "node_id": 18446744073709551616}], "edges": []}}',
     '{"targets": [], "graph": {"nodes": [{"node_type": "a", "node_id": "x", "node_id": "y"}], "edges": []}}',
     '{"targets": [], "graph": {"nodes": [{"node_type": "a", "node_id": "x", "weight": 1}], "edges": []}}',
     '{"targets": [], "graph": {"nodes": [' + NODE + ', {"node_type": "a", "node_id": "y"}], "edges": []}}',

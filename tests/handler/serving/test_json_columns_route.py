@@ -81,6 +81,30 @@ def test_a_batch_gets_the_document_routes_bytes(variant: str, data: Any) -> None
     assert _bodies(variant, items, True) == _bodies(variant, items, False)
 
 
+@pytest.mark.parametrize("variant", FUZZ_FIXTURES)
+def test_integer_ids_get_the_document_routes_bytes(variant: str) -> None:
+    """GraphStorm's ids may be numbers: every payload with its ids made ints (and once with one
+    id a float, which the columns route leaves to the document route)."""
+    require_ready(variant)
+    items = []
+    for case in base_cases(variant):
+        text = base_payload_text(variant, case.name)
+        number: dict[str, int] = {}
+
+        def renumber(value: Any) -> Any:
+            if isinstance(value, dict):
+                return {k: (number.setdefault(v, len(number) * 3 - 5) if k.endswith("node_id") and isinstance(v, str)
+                            else renumber(v)) for k, v in value.items()}
+            return [renumber(v) for v in value] if isinstance(value, list) else value
+
+        payload = renumber(json.loads(text))
+        items.append((json.dumps(payload).encode(), JSON_CONTENT_TYPE))
+        payload["graph"]["nodes"][0]["node_id"] = 0.5
+        items.append((json.dumps(payload).encode(), JSON_CONTENT_TYPE))
+    assert native.json_columns(items[0][0]) is not None
+    assert _bodies(variant, items, True) == _bodies(variant, items, False)
+
+
 def test_a_failure_after_decode_is_answered_by_the_document_route() -> None:
     """A payload the columns take whose target is not in its graph (a 404 found in ``build``):
     the request is read again as a document, and the stage timings show the second reading."""
