@@ -127,7 +127,9 @@ def payloads(draw: Any) -> bytes:
         with_features = draw(st.integers(0, 4)) > 0
         for r in range(rows):
             # mostly a distinct id, now and then any text (empty, repeated, escaped)
-            node_id = (r * 7 - 3 if int_ids else f"{ntype}{r}") if draw(st.integers(0, 9)) else draw(TEXT | INTS | FLOATS)
+            node_id: Any = r * 7 - 3 if int_ids else f"{ntype}{r}"
+            if not draw(st.integers(0, 9)):
+                node_id = draw(TEXT | INTS | FLOATS)
             node: dict[str, Any] = {"node_type": ntype, "node_id": node_id}
             if with_features:
                 node["features"] = {name: values[r] for name, values in columns.items()}

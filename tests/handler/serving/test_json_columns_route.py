@@ -81,6 +81,14 @@ def test_a_batch_gets_the_document_routes_bytes(variant: str, data: Any) -> None
     assert _bodies(variant, items, True) == _bodies(variant, items, False)
 
 
+def _renumbered(value: Any, number: dict[str, int]) -> Any:
+    """``value`` with every str node id (``*node_id`` keys) an int, the same int for the same id."""
+    if isinstance(value, dict):
+        return {k: number.setdefault(v, len(number) * 3 - 5) if k.endswith("node_id") and isinstance(v, str)
+                else _renumbered(v, number) for k, v in value.items()}
+    return [_renumbered(v, number) for v in value] if isinstance(value, list) else value
+
+
 @pytest.mark.parametrize("variant", FUZZ_FIXTURES)
 def test_integer_ids_get_the_document_routes_bytes(variant: str) -> None:
     """GraphStorm's ids may be numbers: every payload with its ids made ints (and once with one
@@ -88,16 +96,7 @@ def test_integer_ids_get_the_document_routes_bytes(variant: str) -> None:
     require_ready(variant)
     items = []
     for case in base_cases(variant):
-        text = base_payload_text(variant, case.name)
-        number: dict[str, int] = {}
-
-        def renumber(value: Any) -> Any:
-            if isinstance(value, dict):
-                return {k: (number.setdefault(v, len(number) * 3 - 5) if k.endswith("node_id") and isinstance(v, str)
-                            else renumber(v)) for k, v in value.items()}
-            return [renumber(v) for v in value] if isinstance(value, list) else value
-
-        payload = renumber(json.loads(text))
+        payload = _renumbered(json.loads(base_payload_text(variant, case.name)), {})
         items.append((json.dumps(payload).encode(), JSON_CONTENT_TYPE))
         payload["graph"]["nodes"][0]["node_id"] = 0.5
         items.append((json.dumps(payload).encode(), JSON_CONTENT_TYPE))
