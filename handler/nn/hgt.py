@@ -243,11 +243,14 @@ class HGTLayer(InferenceCache):
         # The mean over relation types; GraphStorm's "pseudo self-loop" for types no relation points to.
         t = torch.where(is_dst, t / num_in, skip)
         out = t * alpha + skip * (1 - alpha)
+        if self.norms is None:  # ReLU is elementwise: one call over every node type's rows
+            out = torch.relu(out)
         new_h = {}
         for nt, part in zip(sizes, out.split_with_sizes(list(sizes.values())), strict=True):
-            if self.norms is not None and part.shape[0] > 0:
-                part = self.norms[nt](part)
-            part = torch.relu(part)
+            if self.norms is not None:
+                if part.shape[0] > 0:
+                    part = self.norms[nt](part)
+                part = torch.relu(part)
             new_h[nt] = self.ngnn_mlp(part) if self.num_ffn_layers > 0 else part
         return new_h
 
