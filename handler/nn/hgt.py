@@ -240,8 +240,9 @@ class HGTLayer(InferenceCache):
             (self._layout, "nodes", tuple(sizes.items())), lambda: _node_rows(sizes, self._num_in, proj.device))
         alpha = self.derived(("alpha", tuple(sizes)), lambda: torch.sigmoid(
             torch.cat([self.skip[nt] for nt in sizes]))).index_select(0, type_rows).unsqueeze(1)
-        # The mean over relation types; GraphStorm's "pseudo self-loop" for types no relation points to.
-        t = torch.where(is_dst, t / num_in, skip)
+        # The mean over relation types; GraphStorm's "pseudo self-loop" for types no relation
+        # points to (none such: is_dst is None, and the where would select every row of t / num_in).
+        t = t / num_in if is_dst is None else torch.where(is_dst, t / num_in, skip)
         out = t * alpha + skip * (1 - alpha)
         if self.norms is None:  # ReLU is elementwise: one call over every node type's rows
             out = torch.relu(out)
@@ -272,16 +273,19 @@ def _query_slot(cet: CanonicalEtype) -> str:
 
 def _node_rows(
     sizes: dict[str, int], num_in: dict[str, int], device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
     """Per output row: relation types into its node type (at least 1) ``[N, 1]``, whether there
-    is any ``[N, 1]``, and the position of its node type in ``sizes`` ``[N]``."""
+    is any ``[N, 1]`` (None: every row's type has one), and the position of its node type in
+    ``sizes`` ``[N]``."""
     type_rows = np.repeat(np.arange(len(sizes)), list(sizes.values()))
-    num = np.array([num_in.get(nt, 0) for nt in sizes])[type_rows].reshape(-1, 1)
+    per_type = np.array([num_in.get(nt, 0) for nt in sizes])
+    num = per_type[type_rows].reshape(-1, 1)
 
     def on_device(arr: np.ndarray) -> torch.Tensor:
         out = torch.from_numpy(arr)
         return out if device.type == "cpu" else out.to(device)
-    return on_device(np.maximum(num, 1).astype(np.float32)), on_device(num > 0), on_device(type_rows)
+    is_dst = None if (per_type > 0).all() else on_device(num > 0)
+    return on_device(np.maximum(num, 1).astype(np.float32)), is_dst, on_device(type_rows)
 
 
 def build_hgt_encoder(
