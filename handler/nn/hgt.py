@@ -12,6 +12,7 @@ dict loads strictly.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import cast
 
@@ -277,15 +278,25 @@ def _node_rows(
     """Per output row: relation types into its node type (at least 1) ``[N, 1]``, whether there
     is any ``[N, 1]`` (None: every row's type has one), and the position of its node type in
     ``sizes`` ``[N]``."""
-    type_rows = np.repeat(np.arange(len(sizes)), list(sizes.values()))
-    per_type = np.array([num_in.get(nt, 0) for nt in sizes])
-    num = per_type[type_rows].reshape(-1, 1)
+    positions, per_type_in, per_type_dst = _per_type(tuple(sizes), tuple(num_in.get(nt, 0) for nt in sizes))
+    counts = list(sizes.values())
 
     def on_device(arr: np.ndarray) -> torch.Tensor:
         out = torch.from_numpy(arr)
         return out if device.type == "cpu" else out.to(device)
-    is_dst = None if (per_type > 0).all() else on_device(num > 0)
-    return on_device(np.maximum(num, 1).astype(np.float32)), is_dst, on_device(type_rows)
+    is_dst = None if per_type_dst is None else on_device(np.repeat(per_type_dst, counts).reshape(-1, 1))
+    return (on_device(np.repeat(per_type_in, counts).reshape(-1, 1)), is_dst,
+            on_device(np.repeat(positions, counts)))
+
+
+@functools.lru_cache(maxsize=64)
+def _per_type(ntypes: tuple[str, ...], num_in: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``_node_rows``' per node type values (a model's few node type orders): positions,
+    relation types in (at least 1, float32), whether any (None: all have)."""
+    per_type = np.array(num_in, dtype=np.int64)
+    has_in = per_type > 0
+    return (np.arange(len(ntypes)), np.maximum(per_type, 1).astype(np.float32),
+            None if has_in.all() else has_in)
 
 
 def build_hgt_encoder(
