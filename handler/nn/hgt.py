@@ -12,6 +12,7 @@ dict loads strictly.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import cast
 
@@ -240,14 +241,18 @@ class HGTLayer(InferenceCache):
             (self._layout, "nodes", tuple(sizes.items())), lambda: _node_rows(sizes, self._num_in, proj.device))
         alpha = self.derived(("alpha", tuple(sizes)), lambda: torch.sigmoid(
             torch.cat([self.skip[nt] for nt in sizes]))).index_select(0, type_rows).unsqueeze(1)
-        # The mean over relation types; GraphStorm's "pseudo self-loop" for types no relation points to.
-        t = torch.where(is_dst, t / num_in, skip)
+        # The mean over relation types; GraphStorm's "pseudo self-loop" for types no relation
+        # points to (none such: is_dst is None, and the where would select every row of t / num_in).
+        t = t / num_in if is_dst is None else torch.where(is_dst, t / num_in, skip)
         out = t * alpha + skip * (1 - alpha)
+        if self.norms is None:  # ReLU is elementwise: one call over every node type's rows
+            out = torch.relu(out)
         new_h = {}
         for nt, part in zip(sizes, out.split_with_sizes(list(sizes.values())), strict=True):
-            if self.norms is not None and part.shape[0] > 0:
-                part = self.norms[nt](part)
-            part = torch.relu(part)
+            if self.norms is not None:
+                if part.shape[0] > 0:
+                    part = self.norms[nt](part)
+                part = torch.relu(part)
             new_h[nt] = self.ngnn_mlp(part) if self.num_ffn_layers > 0 else part
         return new_h
 
@@ -269,16 +274,29 @@ def _query_slot(cet: CanonicalEtype) -> str:
 
 def _node_rows(
     sizes: dict[str, int], num_in: dict[str, int], device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
     """Per output row: relation types into its node type (at least 1) ``[N, 1]``, whether there
-    is any ``[N, 1]``, and the position of its node type in ``sizes`` ``[N]``."""
-    type_rows = np.repeat(np.arange(len(sizes)), list(sizes.values()))
-    num = np.array([num_in.get(nt, 0) for nt in sizes])[type_rows].reshape(-1, 1)
+    is any ``[N, 1]`` (None: every row's type has one), and the position of its node type in
+    ``sizes`` ``[N]``."""
+    positions, per_type_in, per_type_dst = _per_type(tuple(sizes), tuple(num_in.get(nt, 0) for nt in sizes))
+    counts = list(sizes.values())
 
     def on_device(arr: np.ndarray) -> torch.Tensor:
         out = torch.from_numpy(arr)
         return out if device.type == "cpu" else out.to(device)
-    return on_device(np.maximum(num, 1).astype(np.float32)), on_device(num > 0), on_device(type_rows)
+    is_dst = None if per_type_dst is None else on_device(np.repeat(per_type_dst, counts).reshape(-1, 1))
+    return (on_device(np.repeat(per_type_in, counts).reshape(-1, 1)), is_dst,
+            on_device(np.repeat(positions, counts)))
+
+
+@functools.lru_cache(maxsize=64)
+def _per_type(ntypes: tuple[str, ...], num_in: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``_node_rows``' per node type values (a model's few node type orders): positions,
+    relation types in (at least 1, float32), whether any (None: all have)."""
+    per_type = np.array(num_in, dtype=np.int64)
+    has_in = per_type > 0
+    return (np.arange(len(ntypes)), np.maximum(per_type, 1).astype(np.float32),
+            None if has_in.all() else has_in)
 
 
 def build_hgt_encoder(

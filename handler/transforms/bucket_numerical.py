@@ -57,9 +57,11 @@ class BucketNumericalTransform(FeatureTransform):
         require_finite(feats)
         high = np.minimum(feats + self.half_window, self.max_val) - self.min_val
         low = np.maximum(feats - self.half_window, self.min_val) - self.min_val
-        low_idx = np.maximum(low // self.bucket_size, 0)
-        high_idx = np.minimum(high // self.bucket_size + 1, self.bucket_cnt)
-        encoding = (self._cols >= low_idx[:, None]) & (self._cols < high_idx[:, None])
-        encoding[feats >= self.max_val, -1] = True
-        encoding[feats <= self.min_val, 0] = True
+        # Buckets [low // size, high // size + 1), as GConstruct's indices clipped to
+        # [0, bucket_cnt]; the clipping itself is left out: the columns are 0..bucket_cnt - 1,
+        # so a bound below 0 (above bucket_cnt) admits every column, as 0 (bucket_cnt) does.
+        encoding = (self._cols >= (low // self.bucket_size)[:, None]) & (
+            self._cols < (high // self.bucket_size + 1)[:, None])
+        encoding[:, -1] |= feats >= self.max_val
+        encoding[:, 0] |= feats <= self.min_val
         return encoding.astype(self.dtype)

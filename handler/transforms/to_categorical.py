@@ -11,6 +11,8 @@ import numpy as np
 from handler.transforms.base import FeatureTransform, FeatureValueError, to_array
 
 _STR = frozenset((str,))  # value types of an all-string column (``<=``: an empty one too)
+# The widest mapping whose one-hot rows are kept as an identity matrix (256 x 256 float32: 256 KiB).
+_ONE_HOT_ROWS = 256
 
 
 class ToCategoricalTransform(FeatureTransform):
@@ -29,7 +31,7 @@ class ToCategoricalTransform(FeatureTransform):
     # All strings: each row is looked up alone (mixed values are matched as numpy's str() of an
     # array of all of them, which depends on the other values).
     row_wise_text = True
-    output_finite = True  # a one-hot of int8
+    output_finite = True  # a one-hot
 
     def __init__(self, name: str, mapping: Mapping[Any, int], separator: str | None = None) -> None:
         super().__init__(name, scalar_input=True)
@@ -39,14 +41,23 @@ class ToCategoricalTransform(FeatureTransform):
         self.longest = max((len(k) for k in self.mapping), default=0)
         # Stands in for a string too long to be a category: matches none, reads as a string.
         self.unmatched = next(c for c in map(chr, range(1, 0x110000)) if c not in self.mapping)
+        # Row i: the one-hot of column i, as apply's float32 (kept for narrow mappings only).
+        self._one_hot = np.eye(self.width, dtype=np.float32) if self.width <= _ONE_HOT_ROWS else None
 
     def _transform(self, raw_values: Sequence[Any]) -> np.ndarray:
-        if self.separator is None and set(map(type, raw_values)) <= _STR:
-            # Fast path: strings that are all known categories; anything else (an unknown
-            # category, or one numpy would alter, e.g. trailing NULs) takes the general path.
+        if self.separator is None:
+            # Fast path: values that are all known categories. Only a str can be one (the
+            # mapping's keys are strs): a value of another kind misses it, or raises TypeError
+            # when unhashable, and so does a str numpy would alter (e.g. trailing NULs); they
+            # all take the general path.
             count = len(raw_values)
-            found = np.fromiter(map(self.mapping.get, raw_values, repeat(-1, count)), np.intp, count)
-            if count == 0 or found.min() >= 0:
+            try:
+                found = np.fromiter(map(self.mapping.get, raw_values, repeat(-1, count)), np.intp, count)
+            except TypeError:
+                found = None
+            if found is not None and (count == 0 or found.min() >= 0):
+                if self._one_hot is not None:  # the rows of the identity matrix: one call
+                    return self._one_hot.take(found, axis=0)
                 encoding = np.zeros((count, self.width), dtype=np.int8)
                 encoding[np.arange(count), found] = 1
                 return encoding

@@ -291,6 +291,18 @@ def test_categorical_nan_is_an_unknown_category_not_an_error():
     assert ToCategoricalTransform("f", {"a": 0}).apply([math.nan]).tolist() == [[0]]
 
 
+
+@pytest.mark.parametrize("width", [3, 256, 257, 600])
+def test_categorical_known_strings_give_float32_one_hots_at_any_width(width):
+    # up to 256 categories the rows come from a kept identity matrix, above from an indexed write
+    t = ToCategoricalTransform("f", {f"c{i}": i for i in range(width)})
+    out = t.apply([f"c{width - 1}", "c0", "c1", "c0"])
+    expected = np.zeros((4, width), dtype=np.float32)
+    expected[[0, 1, 2, 3], [width - 1, 0, 1, 0]] = 1
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, expected)
+    assert t.apply([]).shape == (0, width)
+
 # -- standard ------------------------------------------------------------------------
 
 def test_standard_divides_by_the_saved_sum():
