@@ -1,9 +1,11 @@
-"""The JSON request's happy path in C: grouping, node indices, number columns, edge endpoints (issue 22).
+"""The JSON request in C: the body straight to columns, grouping, node indices, number columns,
+edge endpoints (issue 22).
 
-``_fastpath`` (``_fastpath.c``, built by ``setup.py`` as an optional extension) does, for a
-well-formed request only, what ``handler.request.grouping`` and ``handler.transforms.base``
-(and ``handler.inputs.graph_builder``'s edge endpoint mapping) do in Python, without a bytecode
-per node, edge or value. Each of its functions returns None
+``_fastpath`` (``_fastpath.c`` and ``json_columns.c`` over the vendored yyjson reader in
+``vendor/``, built by ``setup.py`` as an optional extension) does, for a well-formed request
+only, what ``handler.request.decode`` + ``grouping`` (``json_columns``), ``grouping`` and
+``handler.transforms.base`` (and ``handler.inputs.graph_builder``'s edge endpoint mapping) do in
+Python, without a bytecode or a Python object per node, edge or value. Each of its functions returns None
 the moment anything is unusual, and the caller then runs the Python path, which raises
 today's errors: the extension never decides an error, so every error envelope is the Python
 path's. This layer imports only ``handler.contract`` (``request``, ``transforms`` and ``inputs`` use it).
@@ -115,9 +117,10 @@ def json_columns(body: bytes) -> GraphColumns | None:
         ``targets`` and the targets as orjson gives them; per node type and relation (in payload
         order) the member ids and each feature as one column: a float64 or int64 numpy array
         (writable; the array ``np.array`` makes of the values), the strs of a text feature, or
-        the JSON values of a column of mixed kinds. Ids are non-empty strs or ints (``ids_checked``); an
-        edge endpoint that is a node of the payload is that node's id object, and a relation
-        whose every endpoint is one has their local indices (``MemberColumns.endpoints``).
+        the JSON values of a column of mixed kinds. Ids are non-empty strs or ints
+        (``ids_checked``); an edge endpoint that is a node of the payload is that node's id
+        object, and a relation whose every endpoint is one has their local indices
+        (``MemberColumns.endpoints``).
         None: anything unusual (``json_columns.c`` lists it); the caller reads the body as JSON.
 
     Shapes:
@@ -145,7 +148,7 @@ def _feature_columns(features: list[tuple[str, Any]] | None) -> dict[str, Any] |
         return None
     columns: dict[str, Any] = {}
     for name, column in features:
-        if isinstance(column, list):  # a text feature's strs
+        if isinstance(column, list):  # a text feature's strs, or the JSON values of a mixed column
             columns[name] = column
             continue
         buffer, width, integers = column

@@ -6,9 +6,9 @@ request (``handler.contract.graph_columns``), one set per node type and relation
 grouping is already done; what is left is what ``grouping`` checks per member. Here those
 checks run over whole columns, and only a clean graph is grouped this way: every type known to
 the model, every id a non-empty string (or, read from a JSON body, an int), at least one member
-per type. Anything else returns
-None and the caller reads the columns as the JSON document they stand for, whose checks (and
-error texts) are the JSON path's. Numeric feature columns become numpy arrays of the dtype
+per type. Anything else returns None and the caller reads the columns as the JSON document
+they stand for (or, for a JSON body's, the body itself), whose checks (and error texts) are the
+JSON path's. Numeric feature columns become numpy arrays of the dtype
 ``np.array`` gives the same JSON values (an Arrow column without passing through Python
 objects); other columns (strings, ragged lists, columns with nulls, mixed types) stay the JSON
 values, as the JSON path has them.

@@ -65,7 +65,7 @@ class RequestParser:
             JsonColumnsDeclined: a JSON body read as columns is not a clean graph.
         """
         document, grouped = decoded.document, None
-        if decoded.columns is not None:  # Arrow, or a store extraction: the groups straight from the columns
+        if decoded.columns is not None:  # Arrow, a JSON body's columns, a store extraction: groups from columns
             grouped = columnar_groups(decoded.columns, self.schema)
             if grouped is None and decoded.from_json:
                 raise JsonColumnsDeclined("the JSON body's graph is not a clean columnar graph")

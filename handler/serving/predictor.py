@@ -3,7 +3,8 @@
 The request path is ``PIPELINE``, an explicit list of typed stages (name, input type -> output
 type), each run under the one timer (``_timed``) and the one error boundary (``error_envelope``):
 
-    decode   RawRequest     -> DecodedRequest  (JSON, request_uid)        handler/request/decode.py
+    decode   RawRequest     -> DecodedRequest  (JSON: columns, or a document;  handler/request/decode.py
+                                                request_uid)
     expand   DecodedRequest -> DecodedRequest  (targets-only requests completed from the graph
                                                 store, when the model has one)  handler/serving/expand.py
     parse    DecodedRequest -> ParsedRequest   (targets, groups)          handler/request/parse.py
@@ -18,9 +19,10 @@ type), each run under the one timer (``_timed``) and the one error boundary (``e
 
 A new stage is one entry of ``PIPELINE`` (its input type must be the previous stage's output
 type, its output type the next one's input type; ``check_pipeline`` says so at import). A
-request that fails skips to ``envelope`` with its error envelope. ``answer`` runs a batch
-through the stages and returns, per request, the envelope bytes plus the stage timings and
-graph sizes; servers (the TorchServe handler, ``bench/``, ``gs-predict``) call it and nothing
+request that fails skips to ``envelope`` with its error envelope; one whose JSON body was read
+straight into columns is read again as a JSON document first (``_read_again``), so the JSON
+path decides every error. ``answer`` runs a batch through the stages and returns, per request,
+the envelope bytes plus the stage timings and graph sizes; servers (the TorchServe handler, ``bench/``, ``gs-predict``) call it and nothing
 else. SageMaker's hooks, for readers who know them: ``input_fn`` = decode + parse + transform + build,
 ``predict_fn`` = forward, ``output_fn`` = envelope (docs/architecture.md).
 """
