@@ -22,9 +22,10 @@ type, its output type the next one's input type; ``check_pipeline`` says so at i
 request that fails skips to ``envelope`` with its error envelope; one whose JSON body was read
 straight into columns is read again as a JSON document first (``_read_again``), so the JSON
 path decides every error. ``answer`` runs a batch through the stages and returns, per request,
-the envelope bytes plus the stage timings and graph sizes; servers (the TorchServe handler, ``bench/``, ``gs-predict``) call it and nothing
-else. SageMaker's hooks, for readers who know them: ``input_fn`` = decode + parse + transform + build,
-``predict_fn`` = forward, ``output_fn`` = envelope (docs/architecture.md).
+the envelope bytes plus the stage timings and graph sizes; servers (the TorchServe handler,
+``bench/``, ``gs-predict``) call it and nothing else. SageMaker's hooks, for readers who know
+them: ``input_fn`` = decode + parse + transform + build, ``predict_fn`` = forward,
+``output_fn`` = envelope (docs/architecture.md).
 """
 
 from __future__ import annotations
