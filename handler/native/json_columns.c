@@ -2,9 +2,11 @@
  *
  * yyjson (vendor/, a strict RFC 8259 reader) parses the bytes; this file walks its document once
  * and, for a well-formed gs-realtime-v0.1 request only, returns the request as columns: per node
- * type and per relation the member ids (strs) and every feature as one column (the float64 or
- * int64 values in a bytearray, or the strs of a text feature), plus the other top-level fields
- * and the targets as the Python values orjson gives. No Python object is made per feature value.
+ * type and per relation the member ids (strs or ints; an edge endpoint that names a payload node
+ * is that node's id object, and a relation whose every endpoint does carries their local
+ * indices) and every feature as one column (the float64 or int64 values in a bytearray, or the
+ * strs of a text feature), plus the other top-level fields and the targets as the Python values
+ * orjson gives. No Python object is made per feature value.
  *
  * A feature column whose values are not all one kind of number (or of number list of one
  * length), or all strs, holds every member's value as the Python value orjson gives (a null, a
@@ -16,7 +18,8 @@
  * is neither a str nor an integer, an empty id, a node id twice in its type, a member whose
  * feature keys differ from its type's first member's (also their order), a str that is not
  * valid UTF-8 for Python (a lone surrogate escape), an object key twice, nesting deeper than
- * MAX_DEPTH in a value. Never a partial result: on None nothing of the work done is kept.
+ * MAX_DEPTH in a value, more than MAX_FEATURES feature keys, ids that collide in the id table
+ * past MAX_PROBES. Never a partial result: on None nothing of the work done is kept.
  *
  * Plain C API, no numpy headers.
  */
