@@ -205,22 +205,41 @@ static inline PyObject *to_str(yyjson_val *value) {
     return PyUnicode_DecodeUTF8(yyjson_get_str(value), (Py_ssize_t)yyjson_get_len(value), "strict");
 }
 
+/* A string value as a new str in ``out``: DECLINE when it is not valid UTF-8 for Python (a lone
+ * surrogate: the JSON path decides). */
+static int str_object(yyjson_val *value, PyObject **out) {
+    *out = to_str(value);
+    if (*out != NULL) {
+        return OK;
+    }
+    if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+        return FAILED;
+    }
+    PyErr_Clear();
+    return DECLINE;
+}
+
+/* An integer value (uint or sint) as a new int (NULL with a Python error). */
+static inline PyObject *int_object(yyjson_val *value) {
+    return yyjson_is_uint(value) ? PyLong_FromUnsignedLongLong(yyjson_get_uint(value))
+                                 : PyLong_FromLongLong(yyjson_get_sint(value));
+}
+
+/* Appends a new reference (NULL: the error that made it) and drops it. */
+static int append_new(PyObject *list, PyObject *item) {
+    if (item == NULL) {
+        return FAILED;
+    }
+    int failed = PyList_Append(list, item);
+    Py_DECREF(item);
+    return failed ? FAILED : OK;
+}
+
 /* A string value as a new str; DECLINE for a non-string or a str Python refuses. */
 static int append_str(PyObject *list, yyjson_val *value) {
-    if (!yyjson_is_str(value)) {
-        return DECLINE;
-    }
-    PyObject *text = to_str(value);
-    if (text == NULL) {
-        if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
-            return FAILED;
-        }
-        PyErr_Clear();
-        return DECLINE;
-    }
-    int failed = PyList_Append(list, text);
-    Py_DECREF(text);
-    return failed ? FAILED : OK;
+    PyObject *text;
+    int status = yyjson_is_str(value) ? str_object(value, &text) : DECLINE;
+    return status == OK ? append_new(list, text) : status;
 }
 
 /* An id: a non-empty string value as a new str (an empty id is the JSON path's 402), or an
@@ -229,20 +248,27 @@ static inline int append_id(PyObject *list, yyjson_val *value) {
     if (yyjson_is_str(value)) {
         return yyjson_get_len(value) == 0 ? DECLINE : append_str(list, value);
     }
-    PyObject *number;
-    if (yyjson_is_uint(value)) {
-        number = PyLong_FromUnsignedLongLong(yyjson_get_uint(value));
-    } else if (yyjson_is_sint(value)) {
-        number = PyLong_FromLongLong(yyjson_get_sint(value));
-    } else {
-        return DECLINE;
+    return yyjson_is_int(value) ? append_new(list, int_object(value)) : DECLINE;
+}
+
+static int to_python(yyjson_val *value, int depth, PyObject **out);
+
+/* ``dict[key] = value``, both converted, for a key not there yet (a key twice: DECLINE, the JSON
+ * path's parser decides which value counts). */
+static int add_field(PyObject *dict, yyjson_val *key, yyjson_val *value, int depth) {
+    PyObject *name, *converted;
+    int status = str_object(key, &name);
+    if (status != OK) {
+        return status;
     }
-    if (number == NULL) {
-        return FAILED;
+    status = to_python(value, depth, &converted);
+    if (status == OK) {
+        int seen = PyDict_Contains(dict, name);
+        status = seen < 0 ? FAILED : seen ? DECLINE : PyDict_SetItem(dict, name, converted) < 0 ? FAILED : OK;
+        Py_DECREF(converted);
     }
-    int failed = PyList_Append(list, number);
-    Py_DECREF(number);
-    return failed ? FAILED : OK;
+    Py_DECREF(name);
+    return status;
 }
 
 /* Any JSON value as the Python value orjson gives (top-level fields, targets). */
@@ -260,25 +286,10 @@ static int to_python(yyjson_val *value, int depth, PyObject **out) {
         *out = PyBool_FromLong(yyjson_get_bool(value));
         return OK;
     case YYJSON_TYPE_NUM:
-        if (yyjson_is_uint(value)) {
-            *out = PyLong_FromUnsignedLongLong(yyjson_get_uint(value));
-        } else if (yyjson_is_sint(value)) {
-            *out = PyLong_FromLongLong(yyjson_get_sint(value));
-        } else {
-            *out = PyFloat_FromDouble(yyjson_get_real(value));
-        }
+        *out = yyjson_is_real(value) ? PyFloat_FromDouble(yyjson_get_real(value)) : int_object(value);
         return *out == NULL ? FAILED : OK;
-    case YYJSON_TYPE_STR: {
-        *out = to_str(value);
-        if (*out != NULL) {
-            return OK;
-        }
-        if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
-            return FAILED;
-        }
-        PyErr_Clear();
-        return DECLINE;
-    }
+    case YYJSON_TYPE_STR:
+        return str_object(value, out);
     case YYJSON_TYPE_ARR: {
         PyObject *list = PyList_New((Py_ssize_t)yyjson_arr_size(value));
         if (list == NULL) {
@@ -306,19 +317,7 @@ static int to_python(yyjson_val *value, int depth, PyObject **out) {
         size_t index, max;
         yyjson_val *key, *item;
         yyjson_obj_foreach(value, index, max, key, item) {
-            PyObject *name, *converted;
-            int status = to_python(key, depth + 1, &name);
-            if (status == OK) {
-                status = to_python(item, depth + 1, &converted);
-                if (status == OK) {
-                    /* A key twice: the JSON path's parser decides which value counts. */
-                    int seen = PyDict_Contains(dict, name);
-                    status = seen < 0 ? FAILED : seen ? DECLINE
-                             : PyDict_SetItem(dict, name, converted) < 0 ? FAILED : OK;
-                    Py_DECREF(converted);
-                }
-                Py_DECREF(name);
-            }
+            int status = add_field(dict, key, item, depth + 1);
             if (status != OK) {
                 Py_DECREF(dict);
                 return status;
@@ -436,39 +435,38 @@ static int typed_add(Column *column, yyjson_val *value) {
     return OK;
 }
 
+/* One value of a number column as a float or an int. */
+static inline PyObject *number_object(int kind, uint64_t bits) {
+    if (kind == KIND_INT) {
+        int64_t integer;
+        memcpy(&integer, &bits, sizeof integer);
+        return PyLong_FromLongLong(integer);
+    }
+    double real;
+    memcpy(&real, &bits, sizeof real);
+    return PyFloat_FromDouble(real);
+}
+
 /* A number column's values so far as Python values: a float or int per row, or a list of them. */
 static PyObject *numbers_to_objects(Column *column) {
-    Py_ssize_t width = column->width, rows = width ? column->count / width : column->count;
+    Py_ssize_t width = column->width, per_row = width ? width : 1, rows = column->count / per_row;
     PyObject *list = PyList_New(rows);
     for (Py_ssize_t r = 0; list != NULL && r < rows; r++) {
-        PyObject *row = width ? PyList_New(width) : NULL;
-        for (Py_ssize_t w = 0; w < (width ? width : 1); w++) {
-            uint64_t bits = column->values[r * (width ? width : 1) + w];
-            PyObject *number;
-            if (column->kind == KIND_INT) {
-                int64_t integer;
-                memcpy(&integer, &bits, sizeof integer);
-                number = PyLong_FromLongLong(integer);
-            } else {
-                double real;
-                memcpy(&real, &bits, sizeof real);
-                number = PyFloat_FromDouble(real);
-            }
-            if (number == NULL || (width && row == NULL)) {
-                Py_XDECREF(number);
+        const uint64_t *bits = column->values + r * per_row;
+        PyObject *row = width ? PyList_New(width) : number_object(column->kind, bits[0]);
+        for (Py_ssize_t w = 0; width && row != NULL && w < width; w++) {
+            PyObject *number = number_object(column->kind, bits[w]);
+            if (number == NULL) {
                 Py_CLEAR(row);
-                Py_CLEAR(list);
-                break;
-            }
-            if (!width) {
-                row = number;
                 break;
             }
             PyList_SET_ITEM(row, w, number);
         }
-        if (list != NULL) {
-            PyList_SET_ITEM(list, r, row);
+        if (row == NULL) {
+            Py_CLEAR(list);
+            break;
         }
+        PyList_SET_ITEM(list, r, row);
     }
     return list;
 }
@@ -724,8 +722,8 @@ static int walk_edges(yyjson_val *edges, Groups *groups, Groups *nodes) {
     return OK;
 }
 
-/* A number column's values as a bytearray (NULL with a Python error). */
-static PyObject *int64_buffer(Column *column) {
+/* A number column's values (float64 or int64 bits) as a bytearray (NULL with a Python error). */
+static PyObject *values_buffer(Column *column) {
     return PyByteArray_FromStringAndSize((const char *)column->values, column->count * (Py_ssize_t)sizeof(uint64_t));
 }
 
@@ -735,7 +733,7 @@ static PyObject *column_result(Column *column) {
         Py_INCREF(column->objects);
         return column->objects;
     }
-    PyObject *buffer = int64_buffer(column);
+    PyObject *buffer = values_buffer(column);
     if (buffer == NULL) {
         return NULL;
     }
@@ -786,7 +784,7 @@ static PyObject *group_result(Group *group, int parts) {
     Py_INCREF(Py_None);
     if (group->indexed) {
         Py_DECREF(local);
-        local = Py_BuildValue("(NN)", int64_buffer(&group->local[0]), int64_buffer(&group->local[1]));
+        local = Py_BuildValue("(NN)", values_buffer(&group->local[0]), values_buffer(&group->local[1]));
         if (local == NULL) {
             Py_DECREF(name);
             Py_DECREF(features);
@@ -826,35 +824,14 @@ static int walk_root(yyjson_val *root, PyObject *fields, PyObject **targets, Gro
     yyjson_val *key, *value;
     int has_graph = 0;
     yyjson_obj_foreach(root, index, max, key, value) {
+        int status;
         if (yyjson_equals_str(key, "graph")) {
-            if (has_graph++) {
-                return DECLINE;
-            }
-            continue;
+            status = has_graph++ ? DECLINE : OK;
+        } else if (yyjson_equals_str(key, "targets")) {
+            status = *targets != NULL ? DECLINE : to_python(value, 0, targets);
+        } else {
+            status = add_field(fields, key, value, 0);
         }
-        PyObject *name, *converted;
-        int status = to_python(key, 0, &name);
-        if (status != OK) {
-            return status;
-        }
-        if (PyUnicode_CompareWithASCIIString(name, "targets") == 0) {
-            Py_DECREF(name);
-            if (*targets != NULL) {
-                return DECLINE;
-            }
-            status = to_python(value, 0, targets);
-            if (status != OK) {
-                return status;
-            }
-            continue;
-        }
-        status = to_python(value, 0, &converted);
-        if (status == OK) {
-            int seen = PyDict_Contains(fields, name);
-            status = seen < 0 ? FAILED : seen ? DECLINE : PyDict_SetItem(fields, name, converted) < 0 ? FAILED : OK;
-            Py_DECREF(converted);
-        }
-        Py_DECREF(name);
         if (status != OK) {
             return status;
         }
