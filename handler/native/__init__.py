@@ -5,10 +5,11 @@ edge endpoints (issue 22).
 ``vendor/``, built by ``setup.py`` as an optional extension) does, for a well-formed request
 only, what ``handler.request.decode`` + ``grouping`` (``json_columns``), ``grouping`` and
 ``handler.transforms.base`` (and ``handler.inputs.graph_builder``'s edge endpoint mapping) do in
-Python, without a bytecode or a Python object per node, edge or value. Each of its functions returns None
-the moment anything is unusual, and the caller then runs the Python path, which raises
-today's errors: the extension never decides an error, so every error envelope is the Python
-path's. This layer imports only ``handler.contract`` (``request``, ``transforms`` and ``inputs`` use it).
+Python, without a bytecode or a Python object per node, edge or value. Each of its functions
+returns None the moment anything is unusual, and the caller then runs the Python path, which
+raises today's errors: the extension never decides an error, so every error envelope is the
+Python path's. This layer imports only ``handler.contract`` (``request``, ``transforms`` and
+``inputs`` use it).
 
 ``fastpath`` is the compiled module, or None when it is absent (an install without a
 compiler), fails to import (a .mar on another Python), is a stale build (its ``ABI`` differs
@@ -74,8 +75,12 @@ def number_column(items: Sequence[Any], name: str | None = None) -> np.ndarray |
     found = module.number_column(items, name)
     if found is None:
         return None
-    buffer, width, integers = found
-    # A bytearray: the array is writable, as np.array's is.
+    return _number_array(*found)
+
+
+def _number_array(buffer: bytearray, width: int, integers: bool) -> np.ndarray:
+    """A number column the extension filled: int64 or float64 values, rows of ``width`` (0:
+    scalars). A bytearray, so the array is writable, as np.array's is."""
     column = np.frombuffer(buffer, np.int64 if integers else np.float64)
     return column.reshape(-1, width) if width else column
 
@@ -102,7 +107,12 @@ def edge_index(ids: list[Any], src_map: dict[Any, int],
     found = module.edge_index(ids, src_map, dst_map)
     if found is None:
         return None
-    return np.frombuffer(found[0], np.int64), np.frombuffer(found[1], np.int64)
+    return _index_arrays(found)
+
+
+def _index_arrays(buffers: tuple[bytearray, bytearray]) -> tuple[np.ndarray, np.ndarray]:
+    """A relation's source and destination local indices the extension filled (int64)."""
+    return np.frombuffer(buffers[0], np.int64), np.frombuffer(buffers[1], np.int64)
 
 
 def json_columns(body: bytes) -> GraphColumns | None:
@@ -136,8 +146,7 @@ def json_columns(body: bytes) -> GraphColumns | None:
     nodes = {ntype: MemberColumns({"node_id": ids}, _feature_columns(features))
              for ntype, ids, features in node_groups}
     edges = {etype: MemberColumns({"src_node_id": src, "dest_node_id": dst}, _feature_columns(features),
-                                  None if local is None else (np.frombuffer(local[0], np.int64),
-                                                              np.frombuffer(local[1], np.int64)))
+                                  None if local is None else _index_arrays(local))
              for etype, src, dst, features, local in edge_groups}
     return GraphColumns(fields, targets, nodes, edges, ids_checked=True)
 
@@ -146,12 +155,5 @@ def _feature_columns(features: list[tuple[str, Any]] | None) -> dict[str, Any] |
     """``json_columns``' features of a group as ``MemberColumns.features``."""
     if features is None:
         return None
-    columns: dict[str, Any] = {}
-    for name, column in features:
-        if isinstance(column, list):  # a text feature's strs, or the JSON values of a mixed column
-            columns[name] = column
-            continue
-        buffer, width, integers = column
-        values = np.frombuffer(buffer, np.int64 if integers else np.float64)
-        columns[name] = values.reshape(-1, width) if width else values
-    return columns
+    # A list: a text feature's strs, or the JSON values of a mixed column.
+    return {name: column if isinstance(column, list) else _number_array(*column) for name, column in features}
