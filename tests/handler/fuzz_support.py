@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from functools import cache
 from typing import Any, TypeVar
 
 import pytest
+import torch
 import yaml
 
 from handler import RealtimePredictor
@@ -47,6 +49,17 @@ SERVER_RECURSION_LIMIT = 1000
 # Base payloads per fixture: the smallest ones answered 200 (cheap to mutate and answer).
 BASE_CASES_PER_FIXTURE = 3
 
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """One intra-op torch thread while a fuzz module runs: on tiny graphs more threads only add
+    contention on a shared CI machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 @cache
 def has_edge_targets(variant: str) -> bool:

@@ -22,7 +22,6 @@ from collections import Counter
 from typing import Any
 
 import pytest
-import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -38,6 +37,7 @@ from tests.handler.fuzz_support import (
     check_envelope,
     has_edge_targets,
     model_info,
+    one_torch_thread,
     predictor,
     require_ready,
 )
@@ -70,11 +70,8 @@ def fuzz_settings(examples: int) -> settings:
 
 @pytest.fixture(scope="module", autouse=True)
 def _one_torch_thread_and_stats():
-    # Tiny graphs: threads only add contention on a shared CI machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with one_torch_thread():
+        yield
     if os.environ.get("GS_FUZZ_STATS"):
         table: dict[str, dict[str, int]] = {}
         for (kind, status), n in sorted(STATS.items()):

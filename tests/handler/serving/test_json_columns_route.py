@@ -10,7 +10,6 @@ import json
 from typing import Any
 
 import pytest
-import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +22,7 @@ from tests.handler.fuzz_support import (
     base_payload_text,
     has_edge_targets,
     model_info,
+    one_torch_thread,
     predictor,
     require_ready,
 )
@@ -36,10 +36,8 @@ BATCHES_PER_FIXTURE = 6
 
 @pytest.fixture(scope="module", autouse=True)
 def _one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with one_torch_thread():
+        yield
 
 
 @st.composite
