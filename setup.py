@@ -6,11 +6,13 @@ from setuptools import Extension, find_packages, setup
 # compiler or Python headers (the deploy tools on a client) succeeds and runs the pure-Python path.
 NATIVE_EXTENSION = Extension(
     "handler.native._fastpath",
-    sources=["handler/native/_fastpath.c", "handler/native/json_columns.c", "handler/native/vendor/yyjson.c"],
+    sources=["handler/native/_fastpath.c", "handler/native/json_columns.c", "handler/native/feature_rows.c",
+             "handler/native/vendor/yyjson.c"],
     # yyjson (handler/native/vendor/README.md): its reader only, strict JSON only.
     define_macros=[("YYJSON_DISABLE_WRITER", "1"), ("YYJSON_DISABLE_UTILS", "1"),
                    ("YYJSON_DISABLE_NON_STANDARD", "1")],
-    extra_compile_args=["-O3"],
+    # No fused multiply-adds: feature_rows.c must round each operation as numpy does.
+    extra_compile_args=["-O3", "-ffp-contract=off"],
     optional=True,
 )
 

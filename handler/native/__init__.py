@@ -1,14 +1,14 @@
 """The JSON request in C: the body straight to columns, grouping, node indices, number columns,
-edge endpoints (issue 22).
+edge endpoints, feature rows (issue 22).
 
-``_fastpath`` (``_fastpath.c`` and ``json_columns.c`` over the vendored yyjson reader in
-``vendor/``, built by ``setup.py`` as an optional extension) does, for a well-formed request
-only, what ``handler.request.decode`` + ``grouping`` (``json_columns``), ``grouping`` and
-``handler.transforms.base`` (and ``handler.inputs.graph_builder``'s edge endpoint mapping) do in
-Python, without a bytecode or a Python object per node, edge or value. Each of its functions
-returns None the moment anything is unusual, and the caller then runs the Python path, which
-raises today's errors: the extension never decides an error, so every error envelope is the
-Python path's. This layer imports only ``handler.contract`` (``request``, ``transforms`` and
+``_fastpath`` (``_fastpath.c``, ``json_columns.c`` over the vendored yyjson reader in
+``vendor/`` and ``feature_rows.c``, built by ``setup.py`` as an optional extension) does, for a
+well-formed request only, what ``handler.request.decode`` + ``grouping`` (``json_columns``),
+``grouping`` and ``handler.transforms.base`` (and ``handler.inputs.graph_builder``'s edge
+endpoint mapping and its arithmetic transforms: ``feature_rows``) do in Python, without a
+bytecode or a Python object per node, edge or value. Each of its functions returns None (False)
+the moment anything is unusual, and the caller then runs the Python path, which raises today's
+errors: the extension never decides an error, so every error envelope is the Python path's. This layer imports only ``handler.contract`` (``request``, ``transforms`` and
 ``inputs`` use it).
 
 ``fastpath`` is the compiled module, or None when it is absent (an install without a
@@ -33,7 +33,7 @@ from handler.contract.graph_columns import GraphColumns, MemberColumns
 from handler.contract.settings import NATIVE_ENV, env_flag
 
 # The interface version the Python side expects of _fastpath.c (its FASTPATH_ABI).
-ABI = 5
+ABI = 6
 
 
 def load() -> ModuleType | None:
@@ -157,3 +157,34 @@ def _feature_columns(features: list[tuple[str, Any]] | None) -> dict[str, Any] |
         return None
     # A list: a text feature's strs, or the JSON values of a mixed column.
     return {name: column if isinstance(column, list) else _number_array(*column) for name, column in features}
+
+
+# The operations of ``feature_rows`` (feature_rows.c): which transform a feature's values take.
+ROWS_NUMBERS = 0  # no-op: params None
+ROWS_SCALE = 1  # max_min_norm with configured bounds: params (mins, ranges), tuples of floats
+ROWS_BUCKETS = 2  # bucket_numerical: params (min, max, half window, bucket size), floats
+ROWS_CATEGORY = 3  # to_categorical: params the mapping (str -> column)
+# One feature's operation: (kind, its column, first output column (< 0: checked only), width, params).
+RowsOp = tuple[int, Any, int, int, Any]
+
+
+def feature_rows(out: np.ndarray, ops: list[RowsOp]) -> bool:
+    """Fills ``out`` with the transformed values of several features of one node type (or
+    relation), each operation writing its columns, in C (``feature_rows.c``).
+
+    Args:
+        out: float32, C-contiguous, [rows, width]: the rows to fill.
+        ops: per feature ``(kind, column, offset, width, params)``: a ``ROWS_*`` kind, the
+            feature's column (a float64 / int64 array [rows] or [rows, width]; the list of strs of
+            a category), its first column in ``out`` (< 0: its values are checked, not
+            written), its output width and the kind's parameters (the transform's
+            ``native_op``).
+
+    Returns:
+        True: every operation wrote its columns, bit for bit what the Python transform's
+        ``apply`` gives. False: some value is one the C does not take (a value the transform
+        refuses, an unknown category, another dtype, ...; also with the extension off): ``out``
+        holds partial rows, and the caller runs the Python transforms.
+    """
+    module = fastpath
+    return module is not None and bool(module.feature_rows(out, ops))

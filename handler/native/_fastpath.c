@@ -15,11 +15,12 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "feature_rows.h"
 #include "json_columns.h"
 
 /* Bumped on any change of a function's arguments or result; handler/native/__init__.py ignores
  * a module whose constant differs (a stale build). */
-#define FASTPATH_ABI 5
+#define FASTPATH_ABI 6
 
 /* More types than any model has: beyond it the Python path groups the payload. */
 #define MAX_GROUPS 256
@@ -598,6 +599,9 @@ static PyMethodDef methods[] = {
     {"json_columns", json_columns, METH_VARARGS,
      "json_columns(body) -> (fields, targets, node groups, edge groups) | None: a well-formed JSON "
      "request body as typed columns (json_columns.c)."},
+    {"feature_rows", feature_rows, METH_VARARGS,
+     "feature_rows(out, ops) -> bool: feature columns transformed into the float32 rows `out` "
+     "(feature_rows.c); False: declined."},
     {NULL, NULL, 0, NULL},
 };
 

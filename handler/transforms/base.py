@@ -21,6 +21,9 @@ from handler.native import number_column
 # dtype kinds numpy's np.integer / np.floating cover (signed, unsigned, float; not bool).
 _NUMERIC_KINDS = "iuf"
 _OUT_DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
+# Output dtypes whose values cast to float32 as the double they are computed in casts directly
+# (float16 rounds twice): a native operation computes these.
+NATIVE_DTYPES = (np.float32, np.float64)
 
 
 class FeatureValueError(ValueError):
@@ -115,7 +118,11 @@ class FeatureTransform(ABC):
     def _transform(self, raw_values: Sequence[Any]) -> np.ndarray:
         """The transform proper; may return [n] or [n, dim], any numeric dtype."""
 
-
+    def native_op(self) -> tuple[int, Any] | None:
+        """The ``handler.native.feature_rows`` operation that computes ``apply``'s output bit for
+        bit, for the values it takes: ``(ROWS_* kind, params)``; None: none does (the
+        transform runs in Python)."""
+        return None
 
 
 def out_dtype(name: str | None, default: type = np.float32) -> type:

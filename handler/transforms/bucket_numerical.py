@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from handler.native import ROWS_BUCKETS
 from handler.transforms.base import FeatureTransform, FeatureValueError, require_finite, to_array, to_numeric
+
+# Integers up to it are doubles exactly.
+_EXACT_INT = 2**53
 
 
 class BucketNumericalTransform(FeatureTransform):
@@ -47,6 +52,16 @@ class BucketNumericalTransform(FeatureTransform):
         self.half_window = slide_window_size / 2
         self.dtype = dtype
         self._cols = np.arange(bucket_cnt)
+
+    def native_op(self) -> tuple[int, Any] | None:
+        """``ROWS_BUCKETS`` with the range, half window and bucket size as doubles (bounds that
+        are exact doubles: the C compares int64 values as doubles)."""
+        bounds = (self.min_val, self.max_val)
+        if not all(isinstance(b, (int, float)) and abs(b) <= _EXACT_INT for b in bounds) or not (
+                math.isfinite(self.bucket_size) and self.bucket_size > 0 and math.isfinite(self.half_window)):
+            return None
+        return ROWS_BUCKETS, (float(self.min_val), float(self.max_val), float(self.half_window),
+                              float(self.bucket_size))
 
     def _transform(self, raw_values: Sequence[Any]) -> np.ndarray:
         feats = to_numeric(to_array(raw_values), raw_values)

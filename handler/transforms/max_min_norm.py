@@ -8,7 +8,15 @@ from typing import Any
 
 import numpy as np
 
-from handler.transforms.base import FeatureTransform, FeatureValueError, require_finite, to_array, to_numeric
+from handler.native import ROWS_SCALE
+from handler.transforms.base import (
+    NATIVE_DTYPES,
+    FeatureTransform,
+    FeatureValueError,
+    require_finite,
+    to_array,
+    to_numeric,
+)
 
 
 class MaxMinNormTransform(FeatureTransform):
@@ -60,6 +68,13 @@ class MaxMinNormTransform(FeatureTransform):
             self._range is not None and self.min_val is not None
             and np.isfinite(self.min_val).all() and np.isfinite(self._range).all()
         )
+
+    def native_op(self) -> tuple[int, Any] | None:
+        """Configured bounds: ``ROWS_SCALE`` with the float32 minimum and range as doubles."""
+        if not (self.output_finite and self.row_wise and self.dtype in NATIVE_DTYPES):
+            return None
+        assert self.min_val is not None and self._range is not None  # row_wise: both configured
+        return ROWS_SCALE, (tuple(map(float, self.min_val.reshape(-1))), tuple(map(float, self._range.reshape(-1))))
 
     def _transform(self, raw_values: Sequence[Any]) -> np.ndarray:
         feats = to_numeric(to_array(raw_values), raw_values)

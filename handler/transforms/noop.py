@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from handler.native import ROWS_NUMBERS
 from handler.transforms.base import (
     FeatureTransform,
     FeatureValueError,
@@ -46,6 +47,10 @@ class NoopTransform(FeatureTransform):
         self.row_wise = separator is None
         # Numbers kept whole as float32: the output is checked once, here (see _transform).
         self.output_finite = separator is None and truncate_dim is None and np.dtype(dtype) == np.float32
+
+    def native_op(self) -> tuple[int, Any] | None:
+        """Numbers kept whole as float32: ``ROWS_NUMBERS``."""
+        return (ROWS_NUMBERS, None) if self.output_finite else None
 
     def _transform(self, raw_values: Sequence[Any]) -> np.ndarray:
         if self.separator is not None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from handler.native import ROWS_CATEGORY
 from handler.transforms.base import FeatureTransform, FeatureValueError, to_array
 
 _STR = frozenset((str,))  # value types of an all-string column (``<=``: an empty one too)
@@ -43,6 +44,11 @@ class ToCategoricalTransform(FeatureTransform):
         self.unmatched = next(c for c in map(chr, range(1, 0x110000)) if c not in self.mapping)
         # Row i: the one-hot of column i, as apply's float32 (kept for narrow mappings only).
         self._one_hot = np.eye(self.width, dtype=np.float32) if self.width <= _ONE_HOT_ROWS else None
+
+    def native_op(self) -> tuple[int, Any] | None:
+        """One category per value: ``ROWS_CATEGORY`` with the mapping (values that are all
+        known strs; anything else runs here)."""
+        return None if self.separator is not None else (ROWS_CATEGORY, self.mapping)
 
     def _transform(self, raw_values: Sequence[Any]) -> np.ndarray:
         if self.separator is None:
