@@ -12,7 +12,7 @@ edges (H1), NaN/inf values name node and feature (T10), a target type the model 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import chain
@@ -22,6 +22,7 @@ from typing import Any, cast
 import numpy as np
 import torch
 
+from handler import native
 from handler.contract.errors import (
     GraphConstructionError,
     InternalError,
@@ -34,6 +35,7 @@ from handler.contract.model_config import ModelConfig
 from handler.contract.names import TOKENIZE_HF, CanonicalEtype
 from handler.contract.targets import Position, Target, TargetKind
 from handler.inputs.edge_targets import message_passing_graph
+from handler.inputs.feature_rows import FeatureRows
 from handler.native import edge_index
 from handler.request.grouping import TypeGroup, format_id, index_nodes
 from handler.request.parsed import ParsedRequest
@@ -159,6 +161,19 @@ class GraphBuilder:
                                                    f"edge type {list(et)}")
                                  for et, specs in schema.edge_features.items()}
         self._learnable = (learnable_embedding_transform(LEARNABLE_EMBEDDING_KEY), None)
+        # Types whose model input rows a columnar request's features may give in one C call.
+        self._node_rows = {
+            nt: plan for nt, transforms in self._node_transforms.items()
+            if transforms and nt not in self._text_features and not config.use_node_embeddings
+            and config.node_feat_names.get(nt)
+            and (plan := FeatureRows.plan(transforms, config.node_feat_names[nt], self.node_input_dims.get(nt),
+                                          all_required=False)) is not None}
+        self._edge_rows = {
+            et: plan for et, transforms in self._edge_transforms.items()
+            if transforms
+            and (plan := FeatureRows.plan(transforms, config.edge_feat_names.get(et, ()),
+                                          self.edge_input_dims.get(et) if config.edge_feat_names.get(et) else None,
+                                          all_required=True)) is not None}
         self.target_kind = config.target_kind()
         # A relation the payload lacks: shared empty index tensors (nothing writes to them).
         empty = torch.zeros(0, dtype=torch.int64)
@@ -195,13 +210,21 @@ class GraphBuilder:
             RealtimeError: 411 (graph), 404 (model feature, target id), 403 (target type),
                 402 (empty node id), 500 (learnable embeddings missing, as GraphStorm).
         """
-        transformed = self.transform(request)
+        # Types read as columns, their features done in one C call (error-free by then: a type
+        # with anything to report takes the Python path below, which reports it in order).
+        node_rows = {nt: rows for nt, group in request.nodes.items() if (plan := self._node_rows.get(nt))
+                     and (rows := plan.rows(group, f"node type {nt}", "node id", self._apply)) is not None}
+        edge_rows = {et: rows for et, group in request.edges.items() if (plan := self._edge_rows.get(et))
+                     and (rows := plan.rows(group, f"edge type {list(et)}", "edge", self._apply)) is not None}
+        transformed = self.transform(request, node_rows.keys(), edge_rows.keys())
         node_ids, edge_lists = transformed.node_ids, transformed.edge_lists
         node_features, edge_features = transformed.node_features, transformed.edge_features
         self._check_model_features(node_features, edge_features)
         positions = self.target_kind.locate(request.targets, transformed.node_index)
-        node_inputs = self._node_inputs(node_features, node_ids)
-        edge_inputs = self._edge_inputs(edge_features, edge_lists)
+        node_inputs = self._node_inputs(node_features, node_ids, node_rows)
+        if edge_rows and self.schema.add_reverse_edges and self.schema.is_homogeneous:
+            edge_rows = {et: np.concatenate([rows, rows]) for et, rows in edge_rows.items()}  # as _add_reverse_edges
+        edge_inputs = self._edge_inputs(edge_features, edge_lists, edge_rows)
         # A text feature's transform is tokenize_hf, whose value is TextTokens (typed np.ndarray above).
         text_inputs = {nt: cast(TextTokens, node_features[nt][name])
                        for nt, name in self._text_features.items() if nt in node_features}
@@ -219,17 +242,23 @@ class GraphBuilder:
             text_inputs=text_inputs,
         )
 
-    def transform(self, request: ParsedRequest) -> TransformedGraph:
+    def transform(self, request: ParsedRequest, done_nodes: Collection[str] = (),
+                  done_edges: Collection[CanonicalEtype] = ()) -> TransformedGraph:
         """The request's graph with transformed feature values (the first half of ``build``).
+
+        Args:
+            request: the output of ``parse``.
+            done_nodes, done_edges: types whose features ``build`` already made into model
+                input rows (``FeatureRows``): left out of ``node_features`` / ``edge_features``.
 
         Raises:
             RealtimeError: 411 (feature values, edge endpoints), 402 (empty node id).
         """
         node_groups, edge_groups = request.nodes, request.edges
         node_ids, node_index = index_nodes(node_groups)
-        node_features = {nt: self._transform_nodes(nt, g) for nt, g in node_groups.items()}
+        node_features = {nt: self._transform_nodes(nt, g) for nt, g in node_groups.items() if nt not in done_nodes}
         edge_lists = {et: self._map_edges(et, g, node_index) for et, g in edge_groups.items()}
-        edge_features = {et: self._transform_edges(et, g) for et, g in edge_groups.items()}
+        edge_features = {et: self._transform_edges(et, g) for et, g in edge_groups.items() if et not in done_edges}
         if self.schema.add_reverse_edges:
             self._add_reverse_edges(edge_lists, edge_features)
         return TransformedGraph(node_ids, node_index, edge_lists, node_features, edge_features)
@@ -283,7 +312,8 @@ class GraphBuilder:
         """
         if len(requests) < 2:
             return
-        for part, compiled_by_type in (("nodes", self._node_transforms), ("edges", self._edge_transforms)):
+        parts = (("nodes", self._node_transforms, self._node_rows), ("edges", self._edge_transforms, self._edge_rows))
+        for part, compiled_by_type, rows_by_type in parts:
             types: dict[Any, list[TypeGroup]] = {}
             for request in requests:
                 for key, group in getattr(request, part).items():
@@ -291,7 +321,10 @@ class GraphBuilder:
                         types.setdefault(key, []).append(group)
             for key, groups in types.items():
                 for name, (transform, _) in compiled_by_type.get(key, {}).items():
-                    with_feature = [g for g in groups if name in g.keys]  # type: ignore[operator]  # keys checked above
+                    # A column group's feature the C transforms: build writes it (FeatureRows).
+                    in_c = key in rows_by_type and native.fastpath is not None and transform.native_op() is not None
+                    with_feature = [g for g in groups if name in g.keys  # type: ignore[operator]  # keys checked above
+                                    and not (in_c and g.columns is not None)]
                     if len(with_feature) > 1:
                         if transform.row_wise:
                             _transform_together(transform, name, with_feature)
@@ -354,7 +387,8 @@ class GraphBuilder:
         if self.schema.is_homogeneous:
             for etype, (src, dst) in edge_lists.items():
                 edge_lists[etype] = (torch.cat([src, dst]), torch.cat([dst, src]))
-                edge_features[etype] = {name: np.concatenate([v, v]) for name, v in edge_features[etype].items()}
+                if etype in edge_features:  # else build doubles its rows
+                    edge_features[etype] = {name: np.concatenate([v, v]) for name, v in edge_features[etype].items()}
             return
         for reverse, forward in self.schema.reverse_of.items():
             if forward in edge_lists:
@@ -381,10 +415,15 @@ class GraphBuilder:
 
     # -- model inputs ------------------------------------------------------------------
 
-    def _node_inputs(self, node_features: dict[str, dict[str, np.ndarray]],
-                     node_ids: dict[str, list[Any]]) -> dict[str, torch.Tensor]:
+    def _node_inputs(self, node_features: dict[str, dict[str, np.ndarray]], node_ids: dict[str, list[Any]],
+                     node_rows: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         inputs = {}
-        for ntype, feats in node_features.items():
+        for ntype in node_ids:
+            rows = node_rows.get(ntype)
+            if rows is not None:
+                inputs[ntype] = torch.from_numpy(rows)
+                continue
+            feats = node_features[ntype]
             names = self.config.node_feat_names.get(ntype)
             if names:
                 arrays = [feats[name] for name in names]
@@ -420,10 +459,13 @@ class GraphBuilder:
 
     def _edge_inputs(self, edge_features: dict[CanonicalEtype, dict[str, np.ndarray]],
                      edge_lists: dict[CanonicalEtype, tuple[torch.Tensor, torch.Tensor]],
-                     ) -> dict[CanonicalEtype, torch.Tensor]:
+                     edge_rows: dict[CanonicalEtype, np.ndarray]) -> dict[CanonicalEtype, torch.Tensor]:
         inputs = {}
         for etype, names in self.config.edge_feat_names.items():
-            if etype in edge_features and names:
+            rows = edge_rows.get(etype)
+            if rows is not None and names:
+                inputs[etype] = torch.from_numpy(rows)
+            elif etype in edge_features and names:
                 arrays = [edge_features[etype][name] for name in names]
                 inputs[etype] = _checked_width(
                     np.concatenate(arrays, axis=1) if len(arrays) > 1 else arrays[0],

@@ -8,7 +8,7 @@ from functools import cache
 import numpy as np
 import pytest
 
-from handler import RealtimePredictor
+from handler import RealtimePredictor, native
 from tests.compare import artifacts_dir, load_cases
 
 VARIANT = "rgcn_nc"
@@ -43,6 +43,26 @@ def test_the_batch_path_is_taken_and_gives_each_requests_own_rows() -> None:
     for a, t in zip(alone, together, strict=True):
         for ntype, x in a.node_inputs.items():
             assert np.array_equal(x.numpy(), t.node_inputs[ntype].numpy()), ntype
+
+
+def test_features_the_c_writes_are_left_to_build() -> None:
+    """JSON read as columns: the features ``FeatureRows`` writes in C (numbers, max_min_norm,
+    buckets, categories) are not transformed by the batch, and each request answers as alone."""
+    if native.fastpath is None:
+        pytest.skip("the C extension is not built or is switched off")
+    p = _predictor()
+    bodies = (BODY, _edited(lambda nodes: _paper(nodes)["features"].update(citations=7.5)))
+    alone = [p.build(p.parse(p.decode(body, "application/json", json_columns_first=True))) for body in bodies]
+    requests = [p.parse(p.decode(body, "application/json", json_columns_first=True)) for body in bodies]
+    assert all(r.nodes["paper"].columns is not None for r in requests)
+    p.builder.transform_batch(requests)
+    # Every feature of rgcn_nc is native but rank_gauss's, which is not row-wise (not batched).
+    assert not any(g.transformed for r in requests for g in (*r.nodes.values(), *r.edges.values()))
+    for a, t in zip(alone, (p.build(r) for r in requests), strict=True):
+        for ntype, x in a.node_inputs.items():
+            assert np.array_equal(x.numpy(), t.node_inputs[ntype].numpy()), ntype
+        for etype, x in a.edge_inputs.items():
+            assert np.array_equal(x.numpy(), t.edge_inputs[etype].numpy()), etype
 
 
 @pytest.mark.parametrize("edit", [
@@ -85,9 +105,21 @@ def test_integers_beyond_int64_are_not_transformed_together() -> None:
             assert got.body == alone.body
 
 
+@pytest.fixture
+def python_rows():
+    """The C extension off: ``build`` transforms every feature in Python (no ``FeatureRows``)."""
+    saved = native.fastpath
+    native.fastpath = None
+    try:
+        yield
+    finally:
+        native.fastpath = saved
+
+
+@pytest.mark.usefixtures("python_rows")
 def test_numeric_columns_of_a_batch_are_transformed_together() -> None:
-    """Arrow (and targets-only) requests bring numbers as columns: one call over the batch's
-    columns of one dtype and width, each request's rows as alone."""
+    """Arrow (and targets-only) requests bring numbers as columns: without the C extension, one
+    call over the batch's columns of one dtype and width, each request's rows as alone."""
     from handler.contract.arrow_payload import payload_to_arrow
     from handler.contract.names import ARROW_STREAM_CONTENT_TYPE
 
