@@ -8,8 +8,9 @@ well-formed request only, what ``handler.request.decode`` + ``grouping`` (``json
 endpoint mapping and its arithmetic transforms: ``feature_rows``) do in Python, without a
 bytecode or a Python object per node, edge or value. Each of its functions returns None (False)
 the moment anything is unusual, and the caller then runs the Python path, which raises today's
-errors: the extension never decides an error, so every error envelope is the Python path's. This layer imports only ``handler.contract`` (``request``, ``transforms`` and
-``inputs`` use it).
+errors: the extension never decides an error, so every error envelope is the Python path's.
+This layer imports only ``handler.contract`` (``request``, ``transforms`` and ``inputs`` use
+it). ``json_columns`` parses without the GIL (``decode`` hashes a large body meanwhile).
 
 ``fastpath`` is the compiled module, or None when it is absent (an install without a
 compiler), fails to import (a .mar on another Python), is a stale build (its ``ABI`` differs
