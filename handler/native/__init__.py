@@ -10,7 +10,7 @@ bytecode or a Python object per node, edge or value. Each of its functions retur
 the moment anything is unusual, and the caller then runs the Python path, which raises today's
 errors: the extension never decides an error, so every error envelope is the Python path's.
 This layer imports only ``handler.contract`` (``request``, ``transforms`` and ``inputs`` use
-it). ``json_columns`` parses without the GIL (``decode`` hashes a large body meanwhile).
+it).
 
 ``fastpath`` is the compiled module, or None when it is absent (an install without a
 compiler), fails to import (a .mar on another Python), is a stale build (its ``ABI`` differs

@@ -849,12 +849,7 @@ PyObject *json_columns(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*:json_columns", &body)) {
         return NULL;
     }
-    /* The parse touches no Python object: other threads run meanwhile (the request id's sha256,
-     * handler/request/decode.py). The buffer export keeps the bytes alive. */
-    yyjson_doc *doc;
-    Py_BEGIN_ALLOW_THREADS
-    doc = yyjson_read((const char *)body.buf, (size_t)body.len, YYJSON_READ_NOFLAG);
-    Py_END_ALLOW_THREADS
+    yyjson_doc *doc = yyjson_read((const char *)body.buf, (size_t)body.len, YYJSON_READ_NOFLAG);
     PyBuffer_Release(&body);
     if (doc == NULL) {
         Py_RETURN_NONE;

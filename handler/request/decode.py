@@ -12,25 +12,17 @@ successes: where it fails (``parse`` finds the columns are not a clean graph:
 JSON document (``decode(..., json_columns_first=False)``), whose stages decide the error and its
 text. The predictor asks for columns first (``RawRequest.json_columns_first``); other callers of
 ``decode`` get the JSON document unless they ask.
-
-The request id is the sha256 of the bytes (~0.55 ms a MB, a quarter of reading a large body
-into columns): for a body of ``UID_BESIDE_PARSE_BYTES`` or more, one thread of the process
-hashes it while the C reader parses it without the GIL.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from handler import native
 from handler.contract.arrow_payload import ArrowConversionError, read_arrow
 from handler.contract.envelope import request_uid
 from handler.contract.errors import RealtimeError, RequestTooLargeError, UnreadableBodyError
@@ -38,11 +30,6 @@ from handler.contract.graph_columns import GraphColumns
 from handler.contract.limits import RequestLimits
 from handler.contract.names import ARROW_STREAM_CONTENT_TYPE, COMPLETE_FIELD, JSON_CONTENT_TYPE
 from handler.native import json_columns
-
-# From this body size on, a JSON body's request id (sha256, ~0.55 ms a MB) is computed in a
-# thread while the C reader parses the body, which it does without the GIL (``json_columns``):
-# below it the handoff (~20-40 us) costs about what the overlap saves.
-UID_BESIDE_PARSE_BYTES = 128 * 1024
 
 
 @dataclass(frozen=True)
@@ -120,35 +107,10 @@ def decode(body: bytes, content_type: str | None, limits: RequestLimits,
             f'Unsupported content type: {shown}. Supported content type: "application/json"'
         )
     if json_columns_first:
-        uid = _UID_THREAD.submit(body) if len(body) >= UID_BESIDE_PARSE_BYTES and native.fastpath else None
         columns = json_columns(body)
         if columns is not None and COMPLETE_FIELD not in columns.envelope:
-            return DecodedRequest(uid=request_uid(body) if uid is None else uid.result(), document=None,
-                                  columns=columns, from_json=True)
-        if uid is not None:
-            return DecodedRequest(uid=uid.result(), document=_decode_json(body))
+            return DecodedRequest(uid=request_uid(body), document=None, columns=columns, from_json=True)
     return DecodedRequest(uid=request_uid(body), document=_decode_json(body))
-
-
-class _UidThread:
-    """The process's thread that hashes a body while the caller's thread parses it (made on first
-    use, and again in a forked child, which inherits no threads)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pool: ThreadPoolExecutor | None = None
-        self._pid = 0
-
-    def submit(self, body: bytes) -> Future[str]:
-        """The future ``request_uid(body)``."""
-        with self._lock:
-            if self._pool is None or self._pid != os.getpid():
-                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gs-request-uid")
-                self._pid = os.getpid()
-            return self._pool.submit(request_uid, body)
-
-
-_UID_THREAD = _UidThread()
 
 
 def _media_type(content_type: str | None) -> str | None:

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 
 import pytest
 
-from handler import native
 from handler.contract.errors import RealtimeError, RequestTooLargeError, UnreadableBodyError
 from handler.contract.limits import RequestLimits
-from handler.contract.names import COMPLETE_FIELD
-from handler.request.decode import UID_BESIDE_PARSE_BYTES, decode, error_uid
+from handler.request.decode import decode, error_uid
 
 LIMITS = RequestLimits()
 BODY = b'{"gml_task": "node_classification", "targets": [{"node_type": "paper", "node_id": "p1"}]}'
@@ -33,48 +29,6 @@ def test_decoded_request_carries_the_sha256_uid():
     decoded = decode(BODY, "application/json", LIMITS)
     assert decoded.uid == _uid(BODY)
     assert decoded.document["targets"][0]["node_id"] == "p1"
-
-
-def _large_body(nodes: int, complete: bool = False) -> bytes:
-    """A well-formed request over ``UID_BESIDE_PARSE_BYTES`` (its id is hashed beside the parse)."""
-    doc = {"version": "gs-realtime-v0.1", "gml_task": "node_classification",
-           "graph": {"nodes": [{"node_type": "paper", "node_id": f"p{i}", "features": {"feat": [0.25] * 16}}
-                               for i in range(nodes)], "edges": []},
-           "targets": [{"node_type": "paper", "node_id": "p0"}]}
-    if complete:
-        doc[COMPLETE_FIELD] = True  # a targets-only request: read as a JSON document
-    body = json.dumps(doc).encode()
-    assert len(body) >= UID_BESIDE_PARSE_BYTES
-    return body
-
-
-@pytest.mark.parametrize("complete", [False, True], ids=["columns", "document"])
-def test_a_large_body_hashed_beside_its_parse_carries_its_uid(complete: bool) -> None:
-    for nodes in (1500, 1501):  # the thread's second body gets its own id
-        body = _large_body(nodes, complete)
-        decoded = decode(body, "application/json", LIMITS, json_columns_first=True)
-        assert decoded.uid == _uid(body)
-        assert (decoded.columns is None) == (complete or native.fastpath is None)
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork only")
-def test_a_forked_child_hashes_in_a_thread_of_its_own() -> None:
-    body = _large_body(1500)
-    assert decode(body, "application/json", LIMITS, json_columns_first=True).uid == _uid(body)  # thread made
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: the parent's thread is not there
-        try:
-            uid = decode(body, "application/json", LIMITS, json_columns_first=True).uid
-            os.write(write, uid.encode())
-        finally:
-            os._exit(0)
-    os.close(write)
-    try:
-        assert os.read(read, 64).decode() == _uid(body)
-    finally:
-        os.close(read)
-        os.waitpid(pid, 0)
 
 
 @pytest.mark.parametrize("content_type", ["text/csv", "application/jsonlines", "", None])
