@@ -10,14 +10,20 @@ lists the reverse edges explicitly.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
 
 import pytest
 
-from handler import RealtimePredictor
+from handler import RealtimePredictor, native
 from handler.contract.graph_schema import REVERSE_SUFFIX, GraphSchema
+from handler.contract.limits import RequestLimits
+from handler.contract.model_config import ModelConfig
+from handler.inputs.graph_builder import GraphBuilder
+from handler.request.decode import decode
+from handler.request.parse import RequestParser
 from tests.compare import artifacts_dir
 
 # Heterogeneous fixtures whose models read no features of the -rev relations (GConstruct's
@@ -155,3 +161,44 @@ def test_schema_reverse_relations_follow_gconstruct():
     conf["edges"] = [conf["edges"][2], conf["edges"][0]]
     with pytest.raises(ValueError, match="reverse"):
         GraphSchema.from_dict(conf)
+
+
+def test_homogeneous_reverse_edges_duplicate_the_edge_feature_rows(tmp_path):
+    """With edge features the model reads, the appended reverse edges carry their forward
+    edges' rows (GConstruct duplicates the features): the C rows (``FeatureRows``) as the
+    Python path's."""
+    art = _variant_with_reverse_edges("sage_homo_nc", tmp_path / "homo")
+    conf = json.loads((art / "data_transform_new.json").read_text())
+    conf["edges"][0]["features"] = [
+        {"feature_col": "order", "feature_name": "order", "feature_dim": [1],
+         "transform": {"name": "max_min_norm", "max_val": [5], "min_val": [1]}},
+        {"feature_col": "w", "feature_name": "w", "feature_dim": [2]}]
+    (art / "data_transform_new.json").write_text(json.dumps(conf))
+    schema = GraphSchema.from_file(art / "data_transform_new.json")
+    config = ModelConfig.from_yaml(art / "GRAPHSTORM_RUNTIME_UPDATED_TRAINING_CONFIG.yaml", schema.ntypes,
+                                   schema.canonical_etypes)
+    etype = ("_N", "_E", "_N")
+    builder = GraphBuilder(schema, dataclasses.replace(config, edge_feat_names={etype: ("order", "w")}),
+                           edge_input_dims={etype: 3})
+    parser = RequestParser(schema, config.task_type, RequestLimits())
+    payload = _payload("sage_homo_nc")
+    edges = [{**e, "features": {"order": i % 5 + 1, "w": [i / 4, -i / 8]}}
+             for i, e in enumerate(payload["graph"]["edges"])]
+    body = _with_edges(payload, edges)
+    built = {}
+    saved = native.fastpath
+    for in_c in (True, False):
+        native.fastpath = saved if in_c else None
+        try:
+            decoded = decode(body, "application/json", RequestLimits(), json_columns_first=in_c)
+            built[in_c] = builder.build(parser.parse(decoded))
+        finally:
+            native.fastpath = saved
+    n = len(edges)
+    rows = built[False].edge_inputs[etype]
+    assert rows.shape == (2 * n, 3) and rows[n:].tolist() == rows[:n].tolist()
+    assert rows[:, 0].tolist()[:n] == [((i % 5) / 4) for i in range(n)]
+    assert built[True].edge_inputs[etype].numpy().tobytes() == rows.numpy().tobytes()
+    if native.fastpath is not None:
+        group = parser.parse(decode(body, "application/json", RequestLimits(), json_columns_first=True)).edges[etype]
+        assert builder._edge_rows[etype].rows(group, "", "", builder._apply) is not None  # the C rows served it
