@@ -68,6 +68,8 @@ class FeatureRows:
         self.model_features = tuple(model_features)
         self.model_width = model_width
         self.all_required = all_required
+        # Each feature's C operation (None: its Python transform), asked once.
+        self._ops = {name: compiled[0].native_op() for name, compiled in self.transforms.items()}
         self._layouts: dict[frozenset[str], _Layout | None] = {}
 
     @classmethod
@@ -80,6 +82,10 @@ class FeatureRows:
         if any(dim is None or len(dim) != 1 for _, dim in transforms.values()):
             return None
         return cls(transforms, model_features, model_width, all_required)
+
+    def in_c(self, name: str) -> bool:
+        """Whether the rows compute feature ``name`` in C (``transform_batch`` leaves it to them)."""
+        return self._ops.get(name) is not None
 
     def layout(self, keys: frozenset[str]) -> _Layout | None:
         """The layout for payloads carrying ``keys`` (None: ``build``'s Python path decides)."""
@@ -102,7 +108,7 @@ class FeatureRows:
             assert compiled[1] is not None  # plan() takes fixed widths only
             width = compiled[1][0]
             at = offset if name in self.model_features else -1
-            op = compiled[0].native_op()
+            op = self._ops[name]
             if op is None:
                 python.append((name, compiled, at, width))
             else:

@@ -322,7 +322,7 @@ class GraphBuilder:
             for key, groups in types.items():
                 for name, (transform, _) in compiled_by_type.get(key, {}).items():
                     # A column group's feature the C transforms: build writes it (FeatureRows).
-                    in_c = key in rows_by_type and native.fastpath is not None and transform.native_op() is not None
+                    in_c = native.fastpath is not None and key in rows_by_type and rows_by_type[key].in_c(name)
                     with_feature = [g for g in groups if name in g.keys  # type: ignore[operator]  # keys checked above
                                     and not (in_c and g.columns is not None)]
                     if len(with_feature) > 1:
