@@ -12,6 +12,7 @@ import pytest
 from handler import RealtimePredictor, native
 from handler.serving.predictor import RawRequest
 from tests.compare import VARIANTS, artifacts_dir, lm_models, load_cases
+from tests.native_switch import extension
 
 pytestmark = pytest.mark.skipif(native.fastpath is None, reason="the C extension is not built or is switched off")
 
@@ -23,13 +24,9 @@ def _predictor(variant: str) -> RealtimePredictor:
 
 def _answers(variant: str, in_c: bool) -> list[bytes]:
     """The response bodies of every case of the fixture, asked as one batch."""
-    saved = native.fastpath
-    native.fastpath = saved if in_c else None
-    try:
+    with extension(in_c):
         requests = [RawRequest(case.body, case.content_type) for case in load_cases(variant)]
         return [outcome.body for outcome in _predictor(variant).answer(requests)]
-    finally:
-        native.fastpath = saved
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

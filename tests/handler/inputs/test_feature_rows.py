@@ -22,6 +22,7 @@ from handler.transforms.noop import NoopTransform
 from handler.transforms.rank_gauss import RankGaussTransform
 from handler.transforms.to_categorical import ToCategoricalTransform
 from tests.compare import FixtureCase, all_cases, arrow_case, artifacts_dir, lm_models
+from tests.native_switch import extension
 
 pytestmark = pytest.mark.skipif(native.fastpath is None, reason="the C extension is not built or is switched off")
 
@@ -46,14 +47,11 @@ def _build(p: RealtimePredictor, case: FixtureCase) -> PayloadGraph:
 
 
 def _built(case: FixtureCase, in_c: bool) -> PayloadGraph | tuple[int, str]:
-    saved = native.fastpath
-    native.fastpath = saved if in_c else None
     try:
-        return _build(_predictor(case.variant), case)
+        with extension(in_c):
+            return _build(_predictor(case.variant), case)
     except RealtimeError as err:
         return err.status_code, str(err)
-    finally:
-        native.fastpath = saved
 
 
 def _same_tensors(a: dict, b: dict) -> bool:

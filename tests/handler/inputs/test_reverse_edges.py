@@ -25,6 +25,7 @@ from handler.inputs.graph_builder import GraphBuilder
 from handler.request.decode import decode
 from handler.request.parse import RequestParser
 from tests.compare import artifacts_dir
+from tests.native_switch import extension
 
 # Heterogeneous fixtures whose models read no features of the -rev relations (GConstruct's
 # reverse edges have none).
@@ -186,14 +187,10 @@ def test_homogeneous_reverse_edges_duplicate_the_edge_feature_rows(tmp_path):
              for i, e in enumerate(payload["graph"]["edges"])]
     body = _with_edges(payload, edges)
     built = {}
-    saved = native.fastpath
     for in_c in (True, False):
-        native.fastpath = saved if in_c else None
-        try:
+        with extension(in_c):
             decoded = decode(body, "application/json", RequestLimits(), json_columns_first=in_c)
             built[in_c] = builder.build(parser.parse(decoded))
-        finally:
-            native.fastpath = saved
     n = len(edges)
     rows = built[False].edge_inputs[etype]
     assert rows.shape == (2 * n, 3) and rows[n:].tolist() == rows[:n].tolist()

@@ -10,6 +10,7 @@ import pytest
 
 from handler import RealtimePredictor, native
 from tests.compare import artifacts_dir, load_cases
+from tests.native_switch import extension
 
 VARIANT = "rgcn_nc"
 BODY = next(c.body for c in load_cases(VARIANT) if c.name == "v02_small")
@@ -108,12 +109,8 @@ def test_integers_beyond_int64_are_not_transformed_together() -> None:
 @pytest.fixture
 def python_rows():
     """The C extension off: ``build`` transforms every feature in Python (no ``FeatureRows``)."""
-    saved = native.fastpath
-    native.fastpath = None
-    try:
+    with extension(False):
         yield
-    finally:
-        native.fastpath = saved
 
 
 @pytest.mark.usefixtures("python_rows")

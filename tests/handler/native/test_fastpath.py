@@ -33,6 +33,7 @@ from handler.contract.errors import RealtimeError
 from handler.contract.graph_schema import GraphSchema
 from handler.contract.settings import NATIVE_ENV
 from handler.request.grouping import TypeGroup, group_edges, group_nodes, index_nodes
+from tests.native_switch import extension
 
 REPO = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.skipif(native.fastpath is None, reason="the C extension is not built (python setup.py "
@@ -105,14 +106,11 @@ def _members(draw: Any, kind: str) -> list[Any]:
 
 def _outcome(group: Any, members: list[Any], *, in_c: bool) -> Any:
     """The groups (every attribute the Python path sets) or the error, with the extension on or off."""
-    saved = native.fastpath
-    native.fastpath = saved if in_c else None
     try:
-        groups = group(members, SCHEMA)
+        with extension(in_c):
+            groups = group(members, SCHEMA)
     except RealtimeError as err:
         return type(err), err.status_code, str(err)
-    finally:
-        native.fastpath = saved
     return [(key, _fields(g)) for key, g in groups.items()]
 
 
@@ -261,14 +259,11 @@ def test_edge_index_steps_aside() -> None:
 
 
 def _indexed(groups: dict[str, TypeGroup], *, in_c: bool) -> Any:
-    saved = native.fastpath
-    native.fastpath = saved if in_c else None
     try:
-        ids, index = index_nodes(groups)
+        with extension(in_c):
+            ids, index = index_nodes(groups)
     except RealtimeError as err:
         return type(err), err.status_code, str(err)
-    finally:
-        native.fastpath = saved
     return ids, [(ntype, list(local.items())) for ntype, local in index.items()]  # the order too
 
 

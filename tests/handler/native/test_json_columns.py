@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from handler import native
 from handler.contract.graph_columns import GraphColumns
+from tests.native_switch import extension
 
 pytestmark = pytest.mark.skipif(native.fastpath is None, reason="the C extension is not built or is switched off")
 
@@ -236,13 +237,9 @@ def test_anything_unusual_is_left_to_the_json_path(body: str) -> None:
 
 
 def test_off_without_the_extension() -> None:
-    saved = native.fastpath
-    native.fastpath = None
-    try:
+    with extension(False):
         body = '{"targets": [], "graph": {"nodes": [' + NODE + '], "edges": []}}'
         assert native.json_columns(body.encode()) is None
-    finally:
-        native.fastpath = saved
 
 
 def test_calls_keep_memory() -> None:
