@@ -16,17 +16,14 @@ text. The predictor asks for columns first (``RawRequest.json_columns_first``); 
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass
 from typing import Any
-
-import orjson
 
 from handler.contract.arrow_payload import ArrowConversionError, read_arrow
 from handler.contract.envelope import request_uid
 from handler.contract.errors import RealtimeError, RequestTooLargeError, UnreadableBodyError
 from handler.contract.graph_columns import GraphColumns
+from handler.contract.json_text import read_json
 from handler.contract.limits import RequestLimits
 from handler.contract.names import ARROW_STREAM_CONTENT_TYPE, COMPLETE_FIELD, JSON_CONTENT_TYPE
 from handler.native import json_columns
@@ -110,7 +107,7 @@ def decode(body: bytes, content_type: str | None, limits: RequestLimits,
         columns = json_columns(body)
         if columns is not None and COMPLETE_FIELD not in columns.envelope:
             return DecodedRequest(uid=request_uid(body), document=None, columns=columns, from_json=True)
-    return DecodedRequest(uid=request_uid(body), document=_decode_json(body))
+    return DecodedRequest(uid=request_uid(body), document=read_json(body))
 
 
 def _media_type(content_type: str | None) -> str | None:
@@ -126,41 +123,3 @@ def _decode_arrow(body: bytes) -> GraphColumns:
         return read_arrow(body).columns()
     except ArrowConversionError as exc:
         raise UnreadableBodyError(str(exc)[:300]) from None
-
-
-def _decode_json(body: bytes) -> Any:
-    """Parses JSON as Python's ``json`` module does (GraphStorm's parser), orjson first for speed.
-
-    orjson refuses what ``json.loads`` accepts: the tokens NaN/Infinity and numbers beyond the
-    double range (``1e999`` -> inf). Those bodies are re-read with ``json`` so that such a
-    value reaches the feature check and gets the 411 naming its node and feature. Invalid
-    UTF-8 and nesting deeper than the parsers allow are 400s.
-    """
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        # Strict decoding: json.loads(bytes) would let UTF-8-encoded surrogates through.
-        text = body.decode(json.detect_encoding(body))
-    except UnicodeDecodeError as exc:
-        raise UnreadableBodyError(f"the body is not valid Unicode text ({exc})") from None
-    try:
-        return json.loads(text, parse_int=_parse_int)
-    except RecursionError:
-        raise UnreadableBodyError("the JSON text is nested too deeply") from None
-    except ValueError as exc:
-        raise UnreadableBodyError(str(exc)[:200]) from None
-
-
-def _parse_int(text: str) -> int | float:
-    """A JSON integer as orjson reads it: beyond the 64-bit range, a float (so both parsers
-    give the same value, and every integer in an envelope is serializable); beyond the double
-    range, an infinity (as ``1e999`` reads), which the feature checks answer with a 411."""
-    value = int(text)
-    if -(2**63) <= value < 2**64:
-        return value
-    try:
-        return float(value)
-    except OverflowError:
-        return math.inf if value > 0 else -math.inf
