@@ -79,14 +79,15 @@ def lm_models(variant: str) -> dict[str, Path]:
     return {p.name: p for p in sorted(root.iterdir()) if p.is_dir()} if root.is_dir() else {}
 
 
-def arrow_case(case: FixtureCase) -> FixtureCase | None:
+def arrow_case(case: FixtureCase, version: int = 2) -> FixtureCase | None:
     """The case sent as our Arrow content type: the body made from its JSON payload by
-    ``payload_to_arrow``, the target's ``request_uid`` that of the Arrow body (the id of the
-    exact bytes). None when the payload is not JSON or has no exact Arrow form."""
+    ``payload_to_arrow`` (format ``version``), the target's ``request_uid`` that of the Arrow
+    body (the id of the exact bytes). None when the payload is not JSON or has no exact Arrow
+    form."""
     if case.content_type != JSON_CONTENT_TYPE:
         return None
     try:
-        body = payload_to_arrow(json.loads(case.body))
+        body = payload_to_arrow(json.loads(case.body), version=version)
     except (ValueError, ArrowConversionError):
         return None
     target = dict(case.target, request_uid=request_uid(body) if case.target["request_uid"] else "")

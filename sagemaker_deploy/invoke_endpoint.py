@@ -2,7 +2,7 @@
 
 Exits 0 when the envelope's ``status_code`` is 200, 1 otherwise (also when the body is not an
 envelope or the call fails), 2 for bad flags. An Arrow response (``--accept
-application/vnd.apache.arrow.stream``, docs/schema/gs-realtime-arrow-v1.md) is printed as the JSON
+application/vnd.apache.arrow.stream``, docs/schema/gs-realtime-arrow.md) is printed as the JSON
 envelope it stands for; reading it needs pyarrow and orjson (``pip install .[arrow]``).
 """
 

@@ -1,6 +1,7 @@
 """Parity through the Arrow content type: every fixture case whose JSON payload has an exact
 Arrow form (``handler.contract.arrow_payload.payload_to_arrow``) is answered as ``target/`` says
-when sent as Arrow. The request id is that of the Arrow body (the id of the exact bytes)."""
+when sent as Arrow (the format written now, v2; and, for the valid payloads, the v1 format the
+server still reads). The request id is that of the Arrow body (the id of the exact bytes)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from handler.contract.names import JSON_CONTENT_TYPE
 from tests.compare import FixtureCase, all_cases, arrow_case, artifacts_dir, assert_matches_target, lm_models
 
 CASES = [a for a in map(arrow_case, all_cases()) if a is not None]
+V1_CASES = [a for a in (arrow_case(c, version=1) for c in all_cases() if c.kind == "valid") if a is not None]
 
 
 @cache
@@ -25,6 +27,12 @@ def _predictor(variant: str) -> RealtimePredictor:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_arrow_case_matches_target(case: FixtureCase) -> None:
+    raw = envelope.dumps(_predictor(case.variant).predict(case.body, case.content_type))
+    assert_matches_target(case, orjson.loads(raw), raw)
+
+
+@pytest.mark.parametrize("case", V1_CASES, ids=[c.id for c in V1_CASES])
+def test_v1_arrow_case_matches_target(case: FixtureCase) -> None:
     raw = envelope.dumps(_predictor(case.variant).predict(case.body, case.content_type))
     assert_matches_target(case, orjson.loads(raw), raw)
 

@@ -6,7 +6,7 @@ GraphStorm's JSON envelope, byte for byte as before (never a 406).
 
 The stream has one schema and one record batch:
 
-* **schema metadata**: ``gs_format`` = ``ARROW_FORMAT``, ``gs_part`` = ``response``, and the
+* **schema metadata**: ``gs_format`` = ``RESPONSE_FORMAT``, ``gs_part`` = ``response``, and the
   envelope fields ``status_code`` (decimal text), ``request_uid``, ``message``, ``error``.
 * **rows**: one per entry of ``data.results``, columns named and ordered as the entries' keys:
   ``node_type``, ``node_id`` (node tasks) or ``edge_type`` (``fixed_size_list<string>[3]``),
@@ -30,10 +30,12 @@ import json
 import re
 from typing import Any
 
-from handler.contract.arrow_payload import ARROW_FORMAT, ArrowConversionError, import_pyarrow
+from handler.contract.arrow_payload import ARROW_FORMAT_V1, ArrowConversionError, import_pyarrow
 from handler.contract.envelope import Envelope
 from handler.contract.names import ARROW_STREAM_CONTENT_TYPE, JSON_CONTENT_TYPE
 
+# The response layout has not changed since the first Arrow release: it keeps that name.
+RESPONSE_FORMAT = ARROW_FORMAT_V1
 RESPONSE_PART = "response"
 # Field metadata of a column holding each value's JSON text (values with no exact Arrow type).
 ENCODING_KEY = "gs_encoding"
@@ -103,7 +105,7 @@ def envelope_to_arrow(env: Envelope) -> bytes:
         One Arrow IPC stream (schema and one record batch).
     """
     pa = import_pyarrow("the Arrow response")
-    metadata = {"gs_format": ARROW_FORMAT, "gs_part": RESPONSE_PART, "status_code": str(env.status_code)}
+    metadata = {"gs_format": RESPONSE_FORMAT, "gs_part": RESPONSE_PART, "status_code": str(env.status_code)}
     meta_bytes = {k.encode(): v.encode() for k, v in metadata.items()}
     for name in _ENVELOPE_TEXT_FIELDS:
         meta_bytes[name.encode()] = getattr(env, name).encode("utf-8", "surrogatepass")
@@ -177,8 +179,8 @@ def arrow_response_to_envelope(body: bytes) -> dict[str, Any]:
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
         raise ArrowConversionError(f"the body is not an Arrow IPC stream ({str(exc)[:200]})") from None
     meta = table.schema.metadata or {}
-    if meta.get(b"gs_format") != ARROW_FORMAT.encode() or meta.get(b"gs_part") != RESPONSE_PART.encode():
-        raise ArrowConversionError(f"the body is not a {ARROW_FORMAT} response stream")
+    if meta.get(b"gs_format") != RESPONSE_FORMAT.encode() or meta.get(b"gs_part") != RESPONSE_PART.encode():
+        raise ArrowConversionError(f"the body is not a {RESPONSE_FORMAT} response stream")
     try:
         status_code = int(meta[b"status_code"])
         texts = {name: meta[name.encode()].decode("utf-8", "surrogatepass") for name in _ENVELOPE_TEXT_FIELDS}

@@ -76,7 +76,7 @@ def build_payload_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None, help="sampling seed (same seed, same bytes)")
     parser.add_argument("--format", choices=("json", "arrow"), default="json",
                         help="json (default): the gs-realtime-v0.1 document on stdout; arrow: the same "
-                             "request as our Arrow content type (docs/schema/gs-realtime-arrow-v1.md), "
+                             "request as our Arrow content type (docs/schema/gs-realtime-arrow.md), "
                              "bytes on stdout")
     args = parser.parse_args(argv)
     try:

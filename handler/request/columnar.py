@@ -16,12 +16,15 @@ values, as the JSON path has them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 from itertools import chain
 from typing import Any
 
 import numpy as np
 
+from handler.contract.arrow_payload import ENDPOINT_INDEX_COLUMNS
+from handler.contract.errors import UnreadableBodyError
 from handler.contract.graph_columns import GraphColumns, MemberColumns
 from handler.contract.graph_schema import GraphSchema
 from handler.contract.names import CanonicalEtype
@@ -52,11 +55,74 @@ def columnar_groups(columns: GraphColumns, schema: GraphSchema) -> tuple[
         nodes[ntype] = _group(f"node type {ntype}, node id", ids, members)
     edges: dict[CanonicalEtype, TypeGroup] = {}
     for etype, members in columns.edges.items():
-        src, dst = _ids(members.ids["src_node_id"], checked), _ids(members.ids["dest_node_id"], checked)
-        if etype not in schema.edge_features or etype in schema.reverse_of or src is None or dst is None:
+        if etype not in schema.edge_features or etype in schema.reverse_of:
             return None
-        edges[etype] = _group(f"edge type {list(etype)}, edge", list(zip(src, dst, strict=True)), members)
+        where = f"edge type {list(etype)}, edge"
+        if members.endpoints is not None and not checked:  # an Arrow body's positions (index_endpoints)
+            src_nodes, dst_nodes = nodes.get(etype[0]), nodes.get(etype[2])
+            if src_nodes is None or dst_nodes is None or not len(members.endpoints[0]):
+                return None
+            edges[etype] = _group(where, EndpointPairs(src_nodes.ids, dst_nodes.ids, *members.endpoints), members)
+            continue
+        src, dst = _ids(members.ids["src_node_id"], checked), _ids(members.ids["dest_node_id"], checked)
+        if src is None or dst is None:
+            return None
+        edges[etype] = _group(where, list(zip(src, dst, strict=True)), members)
     return nodes, edges
+
+
+def index_endpoints(columns: GraphColumns) -> None:
+    """Relations whose endpoints came as positions (an Arrow body's ``src_index`` and
+    ``dest_index``) get them as int64 arrays, each position checked against its node type's count.
+
+    Raises:
+        UnreadableBodyError: a position outside its node type's nodes (400, as a malformed body).
+    """
+    src_key, dst_key = ENDPOINT_INDEX_COLUMNS
+    sides = []
+    for (src_type, _, dst_type), members in columns.edges.items():
+        if members.endpoints is not None and not isinstance(members.endpoints[0], np.ndarray):
+            src, dst = members.endpoints
+            sides += [(members, src_type, src_key, src), (members, dst_type, dst_key, dst)]
+    if not sides:
+        return
+    # Every side at once (the per-call costs of numpy, not the positions, are what a request
+    # pays here): one writable int64 copy (torch takes writable arrays), one comparison. An
+    # unsigned position beyond int64 wraps to a negative one; a negative one is huge as uint64.
+    arrays = [column.to_numpy(zero_copy_only=False) for _, _, _, column in sides]
+    lengths = [len(a) for a in arrays]
+    flat = np.concatenate(arrays, dtype=np.int64, casting="unsafe")
+    counts = {ntype: columns.nodes[ntype].num_rows for _, ntype, _, _ in sides}
+    bounds = np.repeat(np.array([counts[ntype] for _, ntype, _, _ in sides], dtype=np.uint64), lengths)
+    if (flat.view(np.uint64) >= bounds).any():
+        start = 0
+        for (members, ntype, key, _), length in zip(sides, lengths, strict=True):
+            if (flat[start:start + length].view(np.uint64) >= counts[ntype]).any():
+                etype = next(et for et, m in columns.edges.items() if m is members)
+                raise UnreadableBodyError(f"edge type {list(etype)}: {key} holds a position outside node type "
+                                          f"{ntype}'s {counts[ntype]} nodes")
+            start += length
+    start = 0
+    for i in range(0, len(sides), 2):
+        middle, end = start + lengths[i], start + lengths[i] + lengths[i + 1]
+        sides[i][0].endpoints = (flat[start:middle], flat[middle:end])
+        start = end
+
+
+class EndpointPairs(Sequence[tuple[Any, Any]]):
+    """A relation's ``(src, dst)`` ids when its endpoints came as positions: looked up per edge
+    only where something reads one (an error text naming an edge)."""
+
+    def __init__(self, src_ids: list[Any], dst_ids: list[Any], src: np.ndarray, dst: np.ndarray) -> None:
+        self._src_ids, self._dst_ids, self._src, self._dst = src_ids, dst_ids, src, dst
+
+    def __len__(self) -> int:
+        return len(self._src)
+
+    def __getitem__(self, row: Any) -> Any:
+        if isinstance(row, slice):
+            return [self[i] for i in range(*row.indices(len(self)))]
+        return self._src_ids[self._src[row]], self._dst_ids[self._dst[row]]
 
 
 def _ids(column: Any, checked: bool = False) -> list[Any] | None:
@@ -76,9 +142,9 @@ def _ids(column: Any, checked: bool = False) -> list[Any] | None:
     return ids if ids and all(ids) else None
 
 
-def _group(where: str, ids: list[Any], members: MemberColumns) -> TypeGroup:
+def _group(where: str, ids: Sequence[Any], members: MemberColumns) -> TypeGroup:
     group = TypeGroup(where)
-    group.ids = ids
+    group.ids = ids  # type: ignore[assignment]  # EndpointPairs: read only, by len and position
     group.endpoints = members.endpoints
     if members.features is None:
         group.missing_features = ids[0]

@@ -27,6 +27,7 @@ from handler.contract.json_text import read_json
 from handler.contract.limits import RequestLimits
 from handler.contract.names import ARROW_STREAM_CONTENT_TYPE, COMPLETE_FIELD, JSON_CONTENT_TYPE
 from handler.native import json_columns
+from handler.request.columnar import index_endpoints
 
 
 @dataclass(frozen=True)
@@ -118,8 +119,11 @@ def _media_type(content_type: str | None) -> str | None:
 
 
 def _decode_arrow(body: bytes) -> GraphColumns:
-    """An Arrow request body's columns (400 when it is not an Arrow request)."""
+    """An Arrow request body's columns (400 when it is not an Arrow request, or an endpoint
+    position is outside its node type's nodes)."""
     try:
-        return read_arrow(body).columns()
+        columns = read_arrow(body).columns()
     except ArrowConversionError as exc:
         raise UnreadableBodyError(str(exc)[:300]) from None
+    index_endpoints(columns)
+    return columns

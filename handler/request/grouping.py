@@ -47,7 +47,8 @@ class TypeGroup:
     Attributes:
         where: how errors name a member, e.g. "node type paper, node id".
         keys: feature keys of the first member with a ``features`` field (None: none has).
-        ids: member ids (node id, or ``(src, dst)``) in payload order.
+        ids: member ids (node id, or ``(src, dst)``) in payload order (for a relation whose
+            endpoints came as positions, a read-only ``columnar.EndpointPairs``).
         features: each member's ``features`` object (``{}`` when absent); empty when the group
             came as columns.
         missing_features: id of the first member without a ``features`` field, if any.
