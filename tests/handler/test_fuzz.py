@@ -3,8 +3,8 @@
 Every request, however broken, must get an envelope: the right status (``Expect`` of the
 mutation, ``payload_mutations.py``), an error that names the problem, carries no stack trace
 and stays within a few KB, a body that is JSON without NaN/Infinity tokens, and nothing may
-escape ``answer``. Valid requests in a batch must get their solo answers whatever their
-neighbours are.
+escape ``answer``. A mutated payload with an exact Arrow form gets the same envelope as an Arrow
+body. Valid requests in a batch must get their solo answers whatever their neighbours are.
 
 The cost is fixed: each (fixture, mutation kind) pair runs ``EXAMPLES_PER_KIND`` seeded
 examples (more for the edge-target and hostile kinds), each fixture ``STACKED_PER_FIXTURE``
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
 from typing import Any
 
@@ -25,6 +26,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from handler.contract.arrow_payload import ArrowConversionError, payload_to_arrow
+from handler.contract.envelope import request_uid
+from handler.contract.names import ARROW_STREAM_CONTENT_TYPE
 from tests.handler.fuzz_support import (
     CLIENT_ERRORS,
     FIELDS,
@@ -58,6 +62,7 @@ EXAMPLES_PER_KIND_OVERRIDE = {
                      "lone_surrogate"), 3),
 }
 KINDS = [(v, kind) for v in FUZZ_FIXTURES for kind in sorted(mutations_for(has_edge_targets(v)))]
+MEMBER_POSITION = re.compile(r"graph\.(nodes|edges)\[\d+\]")
 STATS: Counter = Counter()  # (kind, status) -> cases
 
 
@@ -99,6 +104,24 @@ def _one_mutation(variant: str, kind: str, data) -> None:
     env, response = answer(variant, body, m.content_type)
     STATS[kind, env["status_code"]] += 1
     check_envelope(env, response, body, m.expect, base_answer(variant, name), f"{variant}/{name}/{kind}")
+    if m.content_type == "application/json":
+        _same_through_arrow(variant, body, env, kind)
+
+
+def _same_through_arrow(variant: str, body: bytes, env: dict[str, Any], kind: str) -> None:
+    """A mutated JSON payload with an exact Arrow form (``payload_to_arrow``) gets the same
+    envelope sent as Arrow: the request id is that of the Arrow bytes, and a member's position
+    an error cites is its position in the document read back (members grouped by type;
+    docs/schema/gs-realtime-arrow.md)."""
+    try:
+        arrow = payload_to_arrow(json.loads(body))
+    except (ValueError, RecursionError, ArrowConversionError):
+        return
+    got, _ = answer(variant, arrow, ARROW_STREAM_CONTENT_TYPE)
+    STATS[f"{kind} (as Arrow)", got["status_code"]] += 1
+    want = {**env, "request_uid": request_uid(arrow) if env["request_uid"] else ""}
+    got["error"], want["error"] = (MEMBER_POSITION.sub(r"graph.\1[_]", e) for e in (got["error"], want["error"]))
+    assert got == want, (kind, got, want)
 
 
 def _paths(value: Any, path: tuple = ()) -> list[tuple]:
@@ -150,6 +173,7 @@ def test_stacked_random_edits_never_escape(variant, data):
     if env["status_code"] == 500:
         assert "gs_learnable_embedding" in env["error"], env
     check_envelope(env, response, body, Expect(CLIENT_ERRORS | {200, 500}), None, f"{variant}/stacked")
+    _same_through_arrow(variant, body, env, "stacked_edits")
 
 
 @st.composite
