@@ -29,7 +29,8 @@ reads a body back into typed columns (``ArrowPayload``), ``ArrowPayload.columns`
 as the ``graph_columns.GraphColumns`` that ``parse`` groups, and ``ArrowPayload.to_document`` the
 JSON document the JSON path would have decoded.
 
-Torch- and numpy-free; ``pyarrow`` is imported when a function is called (the ``arrow`` extra).
+Torch- and numpy-free; ``pyarrow`` is imported when a function is called (the ``arrow`` extra),
+and ``orjson`` only by the reader (``gs-build-payload --format arrow`` writes without it).
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ from typing import Any
 
 from handler.contract.errors import UnreadableBodyError
 from handler.contract.graph_columns import EDGE_ID_COLUMNS, NODE_ID_COLUMNS, GraphColumns, MemberColumns
-from handler.contract.json_text import read_json
 
 ARROW_FORMAT = "gs-realtime-arrow-v2"
 ARROW_FORMAT_V1 = "gs-realtime-arrow-v1"
@@ -350,6 +350,9 @@ def read_arrow(body: bytes) -> ArrowPayload:
 def _read_v2(pa: Any, batch: Any, meta: dict[bytes, bytes]) -> ArrowPayload:
     """A ``gs-realtime-arrow-v2`` record batch as an ``ArrowPayload``. Error texts are built
     only on failure (this runs per request)."""
+    # Imported here: writing a body (gs-build-payload) needs only the standard library and pyarrow.
+    from handler.contract.json_text import read_json
+
     try:  # the request's values as the JSON path reads a JSON body's (NaN, integers beyond 64 bits)
         request = read_json(meta.get(b"gs_request", b"null"))
     except UnreadableBodyError as exc:  # the same 400 text as for the same JSON body
@@ -502,8 +505,9 @@ def _meta(metadata: dict[bytes, bytes], key: str) -> str | None:
 
 
 def _json_meta(metadata: dict[bytes, bytes], key: str) -> Any:
+    """A schema metadata value of this format's own JSON (types, layout)."""
     try:
-        return json.loads(_meta(metadata, key) or "null")
+        return json.loads(metadata.get(key.encode()) or b"null")
     except ValueError:
         raise ArrowConversionError(f"metadata {key!r} of an Arrow stream is not JSON") from None
 

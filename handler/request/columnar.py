@@ -92,7 +92,7 @@ def index_endpoints(columns: GraphColumns) -> None:
     arrays = [column.to_numpy(zero_copy_only=False) for _, _, _, column in sides]
     lengths = [len(a) for a in arrays]
     flat = np.concatenate(arrays, dtype=np.int64, casting="unsafe")
-    counts = {ntype: columns.nodes[ntype].num_rows for _, ntype, _, _ in sides}
+    counts = {ntype: columns.nodes[ntype].num_rows for ntype in {ntype for _, ntype, _, _ in sides}}
     bounds = np.repeat(np.array([counts[ntype] for _, ntype, _, _ in sides], dtype=np.uint64), lengths)
     if (flat.view(np.uint64) >= bounds).any():
         start = 0

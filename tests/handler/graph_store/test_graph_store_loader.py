@@ -1,6 +1,6 @@
 """gs-load-graph and gs-build-payload on small hand-made graphs: refusals that name the table
 and column and leave no store behind, hostile ids as data, reverse edges read as out-edges,
-learnable embeddings, and both commands running with torch and numpy blocked."""
+learnable embeddings, and both commands running with torch, numpy and orjson blocked (the store client needs none)."""
 
 from __future__ import annotations
 
@@ -163,7 +163,7 @@ BLOCKER = """
 import importlib.abc, sys
 class Block(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
-        if name.split(".")[0] in ("torch", "numpy", "pandas"):
+        if name.split(".")[0] in ("torch", "numpy", "pandas", "orjson"):
             raise ImportError("blocked: " + name)
 sys.meta_path.insert(0, Block())
 from handler.graph_store.cli import load_main, build_payload_main
@@ -206,7 +206,7 @@ def test_commands_run_without_torch_or_numpy(tmp_path):
 
 
 def test_build_payload_as_arrow_is_the_json_payload_as_columns(stores):
-    """--format arrow: the same request as our Arrow content type, still without torch or numpy."""
+    """--format arrow: the same request as our Arrow content type, still without torch, numpy or orjson."""
     art = artifacts_dir("rgcn_nc")
     store = stores.path("rgcn_nc")
     targets = json.dumps([{"node_type": "paper", "node_id": "p4995"}])
