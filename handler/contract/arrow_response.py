@@ -176,8 +176,9 @@ def arrow_response_to_envelope(body: bytes) -> dict[str, Any]:
     pa = import_pyarrow("the Arrow response")
     try:
         table = pa.ipc.open_stream(pa.py_buffer(body)).read_all()
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
-        raise ArrowConversionError(f"the body is not an Arrow IPC stream ({str(exc)[:200]})") from None
+        table.validate(full=True)  # before any value is read: pyarrow trusts a stream's offsets
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+        raise ArrowConversionError(f"the body is not a valid Arrow IPC stream ({str(exc)[:200]})") from None
     meta = table.schema.metadata or {}
     if meta.get(b"gs_format") != RESPONSE_FORMAT.encode() or meta.get(b"gs_part") != RESPONSE_PART.encode():
         raise ArrowConversionError(f"the body is not a {RESPONSE_FORMAT} response stream")
