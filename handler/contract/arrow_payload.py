@@ -210,13 +210,10 @@ def _v2_body(pa: Any, document: dict[str, Any], groups: dict[str, dict[str, list
         ntype = records[0]["node_type"]
         layout["nodes"].append({"node_type": ntype, "node_id": add(f"nodes[{k}].node_id", arrays["node_id"]),
                                 "features": features(f"nodes[{k}]", arrays, has_features)})
-        if isinstance(ntype, str):
-            positions[ntype] = _node_positions(records)
+        positions[ntype] = _node_positions(records)
     for k, (type_json, records) in enumerate(groups["edges"].items()):
         etype = records[0]["edge_type"]
-        indices = None
-        if isinstance(etype, list) and len(etype) == 3 and all(isinstance(p, str) for p in etype):
-            indices = _endpoint_indices(records, positions.get(etype[0]), positions.get(etype[2]))
+        indices = _endpoint_indices(records, positions.get(etype[0]), positions.get(etype[2]))
         entry: dict[str, Any] = {"edge_type": etype}
         if indices is None:
             arrays, has_features = _member_arrays(pa, records, EDGE_ID_COLUMNS, f"edges of type {type_json}")
@@ -229,9 +226,7 @@ def _v2_body(pa: Any, document: dict[str, Any], groups: dict[str, dict[str, list
         layout["edges"].append(entry)
     request = {key: value for key, value in document.items() if key != "graph"}
     metadata = {"gs_format": ARROW_FORMAT, "gs_request": json.dumps(request), "gs_layout": json.dumps(layout)}
-    batch = pa.RecordBatch.from_arrays(lists, names=names) if lists else \
-        pa.RecordBatch.from_pydict({"_": pa.array([None], pa.list_(pa.null()))})
-    batch = batch.replace_schema_metadata(metadata)
+    batch = pa.RecordBatch.from_arrays(lists, names=names).replace_schema_metadata(metadata)
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, batch.schema) as writer:
         writer.write_batch(batch)
