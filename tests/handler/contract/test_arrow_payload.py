@@ -192,7 +192,7 @@ def test_targets_of_any_json_form_are_carried_exactly() -> None:
 
 def _rewrite(body: bytes, edit: Callable[[dict, dict, list], None]) -> bytes:
     """A v2 body with its request, layout or columns changed by ``edit(request, layout, columns)``
-    (``columns``: name -> one-row list array, in order)."""
+    (``columns``: the one-row list arrays, in order)."""
     batch = pa.ipc.open_stream(body).read_next_batch()
     meta = batch.schema.metadata
     request, layout = json.loads(meta[b"gs_request"]), json.loads(meta[b"gs_layout"])
