@@ -178,16 +178,23 @@ def test_stacked_random_edits_never_escape(variant, data):
 
 @st.composite
 def mixed_batch(draw, variant: str) -> list[tuple[bytes, str]]:
-    """2-6 requests for one model: untouched base payloads and mutated ones, in any order."""
+    """2-6 requests for one model: untouched base payloads and mutated ones, in any order, each
+    JSON request sent as Arrow instead now and then (when it has an exact Arrow form)."""
     kinds = mutations_for(has_edge_targets(variant))
     items = []
     for _ in range(draw(st.integers(2, 6))):
         name, payload = _base(draw, variant)
         if draw(st.booleans()):
-            items.append((base_payload_text(variant, name).encode(), "application/json"))
+            item = (base_payload_text(variant, name).encode(), "application/json")
         else:
             m = kinds[draw(st.sampled_from(sorted(kinds)))](draw, payload, model_info(variant))
-            items.append((m.body(), m.content_type))
+            item = (m.body(), m.content_type)
+        if item[1] == "application/json" and draw(st.integers(0, 3)) == 0:
+            try:
+                item = (payload_to_arrow(json.loads(item[0])), ARROW_STREAM_CONTENT_TYPE)
+            except (ValueError, RecursionError, ArrowConversionError):
+                pass
+        items.append(item)
     return items
 
 
@@ -210,7 +217,10 @@ def test_batch_neighbours_do_not_change_answers(variant, data):
                 return {k: v for k, v in entry.items() if k != "prediction"}
 
             assert without_prediction(g) == without_prediction(a)
-            assert max(abs(x - y) for x, y in zip(g["prediction"], a["prediction"], strict=True)) <= 1e-6
+            # float32 sums in another order: relative (a feature near float32's edge gives
+            # predictions of 1e36, whose last bits differ by 1e30).
+            assert all(abs(x - y) <= 1e-6 * max(1.0, abs(y)) for x, y in zip(g["prediction"], a["prediction"],
+                                                                           strict=True)), (g, a)
 
 
 @pytest.mark.parametrize("variant", ["rgcn_nc", "hgt_nc"])
