@@ -48,6 +48,9 @@ ARROW_FORMAT = "gs-realtime-arrow-v2"
 ARROW_FORMAT_V1 = "gs-realtime-arrow-v1"
 FEATURE_PREFIX = "features."
 ENDPOINT_INDEX_COLUMNS = ("src_index", "dest_index")
+# Lists and objects in one column value, at most (Arrow IPC's limit is 64 levels of types,
+# the v2 layout's list around each column one of them).
+MAX_VALUE_NESTING = 32
 
 
 class ArrowConversionError(ValueError):
@@ -72,12 +75,33 @@ def import_pyarrow(needed_for: str = "the Arrow content type") -> Any:
 # -- writing ---------------------------------------------------------------------------------
 
 
+def _nesting_exceeds(values: list[Any], limit: int) -> bool:
+    """Whether JSON ``values`` nest lists or objects more than ``limit`` levels deep (walked
+    without recursion, stopping at the first value that does)."""
+    stack = [(value, 1) for value in values]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if children is not None:
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def _column(pa: Any, name: str, values: list[Any], where: str) -> Any:
     """One exact Arrow column of JSON ``values`` (a fixed-size list when every row is a list of
     the same length)."""
+    if _nesting_exceeds(values, MAX_VALUE_NESTING):
+        # Arrow IPC reads at most 64 levels of nested types; pyarrow builds deeper ones slowly
+        # and without bound in memory (990 levels took the whole machine's).
+        raise ArrowConversionError(f"{where}: column {name!r} nests values more than {MAX_VALUE_NESTING} levels "
+                                   "deep: send this payload as JSON")
     try:
         arr = pa.array(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, UnicodeEncodeError) as exc:
+        # UnicodeEncodeError: a string that is not valid Unicode (a lone surrogate), which
+        # Arrow's UTF-8 strings cannot hold
         raise ArrowConversionError(f"{where}: column {name!r} has no Arrow type ({exc})") from None
     if pa.types.is_list(arr.type) and len(arr) and arr.null_count == 0:
         lengths = {len(v) for v in values}
@@ -183,9 +207,13 @@ def payload_to_arrow(document: dict[str, Any], version: int = 2) -> bytes:
                 raise ArrowConversionError(f"graph.{part}[{pos}]: {type_key} {kind!r} is not "
                                            f"{'a string' if part == 'nodes' else 'a list of three strings'}")
             groups[part].setdefault(json.dumps(member[type_key]), []).append(member)
-    if version == 1:
-        return _v1_body(pa, document, groups)
-    return _v2_body(pa, document, groups)
+    try:
+        return (_v1_body if version == 1 else _v2_body)(pa, document, groups)
+    except RecursionError:  # the envelope or targets nested deeper than Python's json goes
+        raise ArrowConversionError("the payload is nested too deeply for its Arrow form: send it as JSON") from None
+    except (pa.ArrowException, UnicodeEncodeError) as exc:  # anything else pyarrow cannot write
+        # (UnicodeEncodeError: a name that is not valid Unicode, which a column name cannot hold)
+        raise ArrowConversionError(f"the payload has no Arrow form ({str(exc)[:200]}): send it as JSON") from None
 
 
 def _v2_body(pa: Any, document: dict[str, Any], groups: dict[str, dict[str, list[dict[str, Any]]]]) -> bytes:

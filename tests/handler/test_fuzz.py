@@ -28,6 +28,8 @@ from hypothesis import strategies as st
 
 from handler.contract.arrow_payload import ArrowConversionError, payload_to_arrow
 from handler.contract.envelope import request_uid
+from handler.contract.errors import UnreadableBodyError
+from handler.contract.json_text import read_json
 from handler.contract.names import ARROW_STREAM_CONTENT_TYPE
 from tests.handler.fuzz_support import (
     CLIENT_ERRORS,
@@ -113,9 +115,13 @@ def _same_through_arrow(variant: str, body: bytes, env: dict[str, Any], kind: st
     envelope sent as Arrow: the request id is that of the Arrow bytes, and a member's position
     an error cites is its position in the document read back (members grouped by type;
     docs/schema/gs-realtime-arrow.md)."""
-    try:
-        arrow = payload_to_arrow(json.loads(body))
-    except (ValueError, RecursionError, ArrowConversionError):
+    try:  # the document as the server reads the JSON body (strict UTF-8: not json.loads(bytes))
+        document = read_json(body)
+    except UnreadableBodyError:
+        return
+    try:  # the converter answers a body or ArrowConversionError, nothing else
+        arrow = payload_to_arrow(document)
+    except ArrowConversionError:
         return
     got, _ = answer(variant, arrow, ARROW_STREAM_CONTENT_TYPE)
     STATS[f"{kind} (as Arrow)", got["status_code"]] += 1
@@ -191,8 +197,8 @@ def mixed_batch(draw, variant: str) -> list[tuple[bytes, str]]:
             item = (m.body(), m.content_type)
         if item[1] == "application/json" and draw(st.integers(0, 3)) == 0:
             try:
-                item = (payload_to_arrow(json.loads(item[0])), ARROW_STREAM_CONTENT_TYPE)
-            except (ValueError, RecursionError, ArrowConversionError):
+                item = (payload_to_arrow(read_json(item[0])), ARROW_STREAM_CONTENT_TYPE)
+            except (UnreadableBodyError, ArrowConversionError):  # not JSON, or no exact Arrow form
                 pass
         items.append(item)
     return items

@@ -79,9 +79,21 @@ def test_payloads_without_an_exact_columnar_form_are_refused(nodes, reason) -> N
         payload_to_arrow(_payload(nodes=nodes))
 
 
+def _nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 @pytest.mark.parametrize("change, reason", [
     (lambda doc: doc["graph"]["nodes"][0].update(node_type=7), "node_type 7 is not a string"),
     (lambda doc: doc["graph"]["edges"][0].update(edge_type=["author", "paper"]), "is not a list of three strings"),
+    (lambda doc: doc["graph"]["nodes"][0].update(node_id="\ud800"), "column 'node_id' has no Arrow type"),
+    (lambda doc: doc["graph"]["nodes"][1]["features"].update(name=["x\udfff"]), "column 'features.name' has no Arrow"),
+    (lambda doc: doc["targets"][0].update(deep=_nested(5000)), "nested too deeply"),
+    (lambda doc: doc["graph"]["nodes"][1]["features"].update(deep=_nested(40)), "more than 32 levels deep"),
+    (lambda doc: doc["graph"]["nodes"][1].update(features={"\ud800": 1}), "has no Arrow form"),
 ])
 def test_what_the_format_cannot_carry_exactly_is_refused(change, reason) -> None:
     doc = _payload()
