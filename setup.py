@@ -1,5 +1,7 @@
 """gs-torchserve: real-time inference for GraphStorm models on TorchServe and SageMaker."""
 
+import sys
+
 from setuptools import Extension, find_packages, setup
 
 # The JSON request's happy path in C (handler/native/__init__.py). optional: an install without a
@@ -7,7 +9,9 @@ from setuptools import Extension, find_packages, setup
 NATIVE_EXTENSION = Extension(
     "handler.native._fastpath",
     sources=["handler/native/_fastpath.c", "handler/native/json_columns.c", "handler/native/feature_rows.c",
-             "handler/native/vendor/yyjson.c"],
+             "handler/native/body_hash.c", "handler/native/vendor/yyjson.c"],
+    # body_hash.c: its helper thread, and libcrypto's SHA256 found at run time (dlopen).
+    libraries=["pthread", "dl"] if sys.platform.startswith("linux") else [],
     # yyjson (handler/native/vendor/README.md): its reader only, strict JSON only.
     define_macros=[("YYJSON_DISABLE_WRITER", "1"), ("YYJSON_DISABLE_UTILS", "1"),
                    ("YYJSON_DISABLE_NON_STANDARD", "1")],

@@ -51,6 +51,7 @@ from handler.graph_store.ladybug_store import open_ladybug
 from handler.graph_store.loader import load_graph
 from handler.graph_store.payload import PayloadBuilder
 from handler.request.decode import DecodedRequest
+from handler.request.request_uid import RequestUid
 
 FANOUTS = ("full", "10,10", "25,25")
 
@@ -174,10 +175,10 @@ def route_rows(predictor: Any, papers: list[str], runs: int) -> list[dict[str, A
             for route in (("columns", "document") if run % 2 else ("document", "columns")):
                 start = time.perf_counter()
                 if route == "columns":
-                    decoded = DecodedRequest("bench", None, builder.columns(found, {
+                    decoded = DecodedRequest(RequestUid("bench"), None, builder.columns(found, {
                         k: v for k, v in doc.items() if k != "targets"}, doc["targets"]))
                 else:
-                    decoded = DecodedRequest("bench", {**doc, "graph": builder.graph(found)})
+                    decoded = DecodedRequest(RequestUid("bench"), {**doc, "graph": builder.graph(found)})
                 handed = time.perf_counter()
                 parsed = predictor.parse(decoded)
                 parse_end = time.perf_counter()

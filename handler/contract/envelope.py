@@ -26,7 +26,12 @@ SUCCESS_MESSAGE = "Request processed successfully."
 
 def request_uid(body: bytes) -> str:
     """The request id GraphStorm derives from the body: the last 16 hex digits of its sha256."""
-    return hashlib.sha256(body).hexdigest()[-16:]
+    return uid_of_sha256(hashlib.sha256(body).hexdigest())
+
+
+def uid_of_sha256(hexdigest: str) -> str:
+    """The request id of a body whose sha256, in hex, is ``hexdigest``."""
+    return hexdigest[-16:]
 
 
 @dataclass(frozen=True)

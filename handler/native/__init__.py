@@ -1,8 +1,8 @@
 """The JSON request in C: the body straight to columns, grouping, node indices, number columns,
-edge endpoints, feature rows (issue 22).
+edge endpoints, feature rows (issue 22); and the body's sha256 on a helper thread.
 
 ``_fastpath`` (``_fastpath.c``, ``json_columns.c`` over the vendored yyjson reader in
-``vendor/`` and ``feature_rows.c``, built by ``setup.py`` as an optional extension) does, for a
+``vendor/``, ``feature_rows.c`` and ``body_hash.c``, built by ``setup.py`` as an optional extension) does, for a
 well-formed request only, what ``handler.request.decode`` + ``grouping`` (``json_columns``),
 ``grouping`` and ``handler.transforms.base`` (and ``handler.inputs.graph_builder``'s edge
 endpoint mapping and its arithmetic transforms: ``feature_rows``) do in Python, without a
@@ -34,7 +34,7 @@ from handler.contract.graph_columns import GraphColumns, MemberColumns
 from handler.contract.settings import NATIVE_ENV, env_flag
 
 # The interface version the Python side expects of _fastpath.c (its FASTPATH_ABI).
-ABI = 6
+ABI = 7
 
 
 def load() -> ModuleType | None:
@@ -189,3 +189,18 @@ def feature_rows(out: np.ndarray, ops: list[RowsOp]) -> bool:
     """
     module = fastpath
     return module is not None and bool(module.feature_rows(out, ops))
+
+
+def start_sha256(body: bytes) -> Any | None:
+    """The body's sha256, started on the extension's helper thread (``body_hash.c``).
+
+    Args:
+        body: the exact request bytes (a ``bytes`` object: it is kept, unchanged, until hashed).
+
+    Returns:
+        A job whose ``hexdigest()`` gives the digest in lower-case hex (waiting for the helper
+        if it has not finished); None with the extension off, for a body that is not ``bytes``,
+        or when the process has no libcrypto ``SHA256`` (the caller hashes it itself).
+    """
+    module = fastpath
+    return None if module is None else module.sha256_start(body)

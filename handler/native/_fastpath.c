@@ -15,12 +15,13 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "body_hash.h"
 #include "feature_rows.h"
 #include "json_columns.h"
 
 /* Bumped on any change of a function's arguments or result; handler/native/__init__.py ignores
  * a module whose constant differs (a stale build). */
-#define FASTPATH_ABI 6
+#define FASTPATH_ABI 7
 
 /* More types than any model has: beyond it the Python path groups the payload. */
 #define MAX_GROUPS 256
@@ -602,6 +603,9 @@ static PyMethodDef methods[] = {
     {"feature_rows", feature_rows, METH_VARARGS,
      "feature_rows(out, ops) -> bool: feature columns transformed into the float32 rows `out` "
      "(feature_rows.c); False: declined."},
+    {"sha256_start", sha256_start, METH_VARARGS,
+     "sha256_start(body) -> Sha256Job | None: the body's SHA-256, started on the helper thread "
+     "(body_hash.c); None: no libcrypto SHA256 in the process, or not exact bytes."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -623,7 +627,7 @@ PyMODINIT_FUNC PyInit__fastpath(void) {
     if (mod == NULL) {
         return NULL;
     }
-    if (PyModule_AddIntConstant(mod, "ABI", FASTPATH_ABI) < 0) {
+    if (PyModule_AddIntConstant(mod, "ABI", FASTPATH_ABI) < 0 || body_hash_init(mod) < 0) {
         Py_DECREF(mod);
         return NULL;
     }

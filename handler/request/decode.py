@@ -28,6 +28,7 @@ from handler.contract.limits import RequestLimits
 from handler.contract.names import ARROW_STREAM_CONTENT_TYPE, COMPLETE_FIELD, JSON_CONTENT_TYPE
 from handler.native import json_columns
 from handler.request.columnar import index_endpoints
+from handler.request.request_uid import RequestUid
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,8 @@ class DecodedRequest:
     from the graph store by ``expand``).
 
     Attributes:
-        uid: ``request_uid``: the last 16 hex digits of the body's sha256.
+        uid: ``request_uid``: the last 16 hex digits of the body's sha256 (being hashed on a
+            helper thread for a large body: ``RequestUid``).
         document: the decoded JSON value (any JSON type; ``parse`` checks it); None when the
             request comes as ``columns``.
         columns: an Arrow body's typed columns, a graph-store extraction's (``parse`` groups
@@ -46,7 +48,7 @@ class DecodedRequest:
             later stage fails, the body is read again as a JSON document (the module docstring).
     """
 
-    uid: str
+    uid: RequestUid
     document: Any
     columns: GraphColumns | None = None
     from_json: bool = False
@@ -98,7 +100,7 @@ def decode(body: bytes, content_type: str | None, limits: RequestLimits,
         )
     media_type = _media_type(content_type)
     if media_type == ARROW_STREAM_CONTENT_TYPE:
-        return DecodedRequest(uid=request_uid(body), document=None, columns=_decode_arrow(body))
+        return DecodedRequest(uid=RequestUid.of_body(body), document=None, columns=_decode_arrow(body))
     if media_type != JSON_CONTENT_TYPE:
         shown = content_type if content_type is None else content_type[:100]
         raise UnreadableBodyError(
@@ -107,8 +109,8 @@ def decode(body: bytes, content_type: str | None, limits: RequestLimits,
     if json_columns_first:
         columns = json_columns(body)
         if columns is not None and COMPLETE_FIELD not in columns.envelope:
-            return DecodedRequest(uid=request_uid(body), document=None, columns=columns, from_json=True)
-    return DecodedRequest(uid=request_uid(body), document=read_json(body))
+            return DecodedRequest(uid=RequestUid.of_body(body), document=None, columns=columns, from_json=True)
+    return DecodedRequest(uid=RequestUid.of_body(body), document=read_json(body))
 
 
 def _media_type(content_type: str | None) -> str | None:

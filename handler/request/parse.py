@@ -28,6 +28,7 @@ from handler.request.columnar import columnar_groups
 from handler.request.decode import DecodedRequest, JsonColumnsDeclined
 from handler.request.grouping import graph_lists, group_edges, group_nodes
 from handler.request.parsed import ParsedRequest
+from handler.request.request_uid import RequestUid
 
 logger = logging.getLogger(__name__)
 # GraphStorm's text for the node tasks in a task-mismatch error: ["node_classification", "node_regression"].
@@ -112,7 +113,7 @@ class RequestParser:
                 f"{self.model_task} model."
             )
 
-    def _check_counts(self, document: dict[str, Any], targets: list[Any], uid: str) -> None:
+    def _check_counts(self, document: dict[str, Any], targets: list[Any], uid: RequestUid) -> None:
         """413 for targets, nodes or edges over their limits (before walking them)."""
         graph = document.get("graph")
         counts: dict[str, Any] = {"targets": targets, "nodes": None, "edges": None}

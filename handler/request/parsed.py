@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from handler.contract.names import CanonicalEtype
 from handler.contract.targets import EdgeTarget, NodeTarget, Target
 from handler.request.grouping import TypeGroup
+from handler.request.request_uid import RequestUid
 
 __all__ = ["EdgeTarget", "NodeTarget", "ParsedRequest", "Target"]
 
@@ -21,14 +22,14 @@ class ParsedRequest:
     """A request whose fields passed the structural checks and count limits.
 
     Attributes:
-        uid: ``request_uid``.
+        uid: ``request_uid`` (``RequestUid``: read when the answer is built).
         targets: the targets in request order (duplicates kept); all ``NodeTarget`` for a
             node task, all ``EdgeTarget`` for an edge task.
         nodes: node type -> the payload's nodes of that type, in order of first appearance.
         edges: relation -> the payload's edges of that relation (ids are raw ``(src, dst)``).
     """
 
-    uid: str
+    uid: RequestUid
     targets: tuple[Target, ...]
     nodes: dict[str, TypeGroup]
     edges: dict[CanonicalEtype, TypeGroup]

@@ -4,7 +4,8 @@ The request path is ``PIPELINE``, an explicit list of typed stages (name, input 
 type), each run under the one timer (``_timed``) and the one error boundary (``error_envelope``):
 
     decode   RawRequest     -> DecodedRequest  (JSON: columns, or a document;  handler/request/decode.py
-                                                request_uid)
+                                                request_uid, hashed on a helper thread for a large
+                                                body until the envelope reads it)
     expand   DecodedRequest -> DecodedRequest  (targets-only requests completed from the graph
                                                 store, when the model has one)  handler/serving/expand.py
     parse    DecodedRequest -> ParsedRequest   (targets, groups)          handler/request/parse.py
@@ -67,6 +68,7 @@ from handler.nn.relational_graph import RelationalGraph
 from handler.request.decode import DecodedRequest, decode, error_uid
 from handler.request.parse import RequestParser
 from handler.request.parsed import ParsedRequest
+from handler.request.request_uid import RequestUid
 from handler.serving.expand import GraphExpander
 from handler.transforms import TextTokens
 
@@ -193,7 +195,7 @@ class _InFlight:
     value: Any
     raw: RawRequest
     media_type: str
-    uid: str | None = None
+    uid: RequestUid | None = None
     from_json_columns: bool = False
     timings_ms: dict[str, float] = field(default_factory=dict)
     graph: PayloadGraph | None = None
@@ -201,7 +203,7 @@ class _InFlight:
 
     @property
     def request_uid(self) -> str:
-        return self.uid or ""
+        return "" if self.uid is None else self.uid.text
 
 
 @dataclass(frozen=True)
@@ -447,12 +449,12 @@ class RealtimePredictor:
                 self._read_again(flight, stage)
                 return
             if flight.uid is None and isinstance(exc, RealtimeError):
-                flight.uid = error_uid(flight.value.body, exc)  # GraphStorm's rule for decode errors
+                flight.uid = RequestUid(error_uid(flight.value.body, exc))  # GraphStorm's rule for decode errors
             flight.envelope = error_envelope(flight.request_uid, exc, stage.name)
             return
         flight.value = value
         uid = getattr(value, "uid", None)
-        if isinstance(uid, str):
+        if isinstance(uid, RequestUid):
             flight.uid = uid
         if isinstance(value, DecodedRequest):
             flight.from_json_columns = value.from_json

@@ -20,6 +20,7 @@ from handler.graph_store.payload import dumps
 from handler.graph_store.sampling import sample_positions
 from handler.request.decode import DecodedRequest
 from handler.request.parse import RequestParser
+from handler.request.request_uid import RequestUid
 from tests.compare import artifacts_dir, assert_matches_target, lm_models, load_cases
 from tests.handler.graph_store.stores import STORE_FIXTURES
 
@@ -112,8 +113,8 @@ def test_columns_stand_for_the_payload_graph_and_group_as_it_does(stores, varian
     document = {**envelope, "graph": builder.graph(found), "targets": sent["targets"]}
     assert columns.to_document() == document
     parser = RequestParser(builder.schema, builder.config.task_type, RequestLimits())
-    by_columns = parser.parse(DecodedRequest("u", None, columns))
-    by_json = parser.parse(DecodedRequest("u", document))
+    by_columns = parser.parse(DecodedRequest(RequestUid("u"), None, columns))
+    by_json = parser.parse(DecodedRequest(RequestUid("u"), document))
     assert by_columns.targets == by_json.targets
     for part in ("nodes", "edges"):
         got, want = getattr(by_columns, part), getattr(by_json, part)

@@ -15,6 +15,7 @@ from handler.contract.limits import RequestLimits
 from handler.request.columnar import columnar_groups
 from handler.request.decode import DecodedRequest
 from handler.request.parse import RequestParser
+from handler.request.request_uid import RequestUid
 from tests.compare import artifacts_dir
 
 SCHEMA = GraphSchema.from_file(artifacts_dir("rgcn_nc") / "data_transform_new.json")
@@ -76,8 +77,8 @@ def test_unclean_ids_are_not_grouped_as_columns(ids):
 def test_an_unclean_graph_is_parsed_as_its_document():
     parser = RequestParser(SCHEMA, "node_classification", RequestLimits())
     with pytest.raises(MissingFieldDataError, match="node_id"):  # the JSON path's 402
-        parser.parse(DecodedRequest("u", None, _columns(["p1", ""])))
-    parsed = parser.parse(DecodedRequest("u", None, _columns(["p1", 2], {"x": [1.0, 2.0]})))
+        parser.parse(DecodedRequest(RequestUid("u"), None, _columns(["p1", ""])))
+    parsed = parser.parse(DecodedRequest(RequestUid("u"), None, _columns(["p1", 2], {"x": [1.0, 2.0]})))
     group = parsed.nodes["paper"]  # a number id is the JSON path's business: grouped from the document
     assert group.ids == ["p1", 2] and group.columns is None and group.values("x") == [1.0, 2.0]
 
@@ -86,7 +87,8 @@ def test_unknown_types_are_read_as_the_document():
     columns = GraphColumns(ENVELOPE, TARGETS, nodes={"nope": MemberColumns({"node_id": ["x"]})})
     assert columnar_groups(columns, SCHEMA) is None
     with pytest.raises(GraphConstructionError, match="not a node type"):
-        RequestParser(SCHEMA, "node_classification", RequestLimits()).parse(DecodedRequest("u", None, columns))
+        parser = RequestParser(SCHEMA, "node_classification", RequestLimits())
+        parser.parse(DecodedRequest(RequestUid("u"), None, columns))
 
 
 def test_to_document_lists_members_in_column_order():

@@ -27,7 +27,7 @@ def _reject(body: bytes, content_type: str | None = "application/json",
 
 def test_decoded_request_carries_the_sha256_uid():
     decoded = decode(BODY, "application/json", LIMITS)
-    assert decoded.uid == _uid(BODY)
+    assert decoded.uid.text == _uid(BODY)
     assert decoded.document["targets"][0]["node_id"] == "p1"
 
 

@@ -107,7 +107,7 @@ class _Faulty(RealtimePredictor):
 
     def build(self, parsed):
         graph = super().build(parsed)
-        if parsed.uid in self.faulty_uids:
+        if parsed.uid.text in self.faulty_uids:
             graph = dataclasses.replace(graph, node_inputs=self.corrupt(graph.node_inputs))
         return graph
 
