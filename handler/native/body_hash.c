@@ -6,7 +6,7 @@
  * plain pthread that never touches Python: a job holds a reference to its bytes object (immutable,
  * so the buffer is stable) and the thread only reads the buffer and writes the 32-byte digest.
  * A Python thread on a job would need the GIL to start and to finish, and those hand-offs cost
- * more than the hash (docs/performance.md, round 2, seventh session).
+ * about what the hash does (docs/performance.md, round 2, seventh session).
  *
  * Fork: the helper does not exist in a child; jobs queued or running at the fork are hashed by
  * the caller of hexdigest() in the child, and the next job starts a new helper there.
