@@ -268,7 +268,8 @@ class GraphBuilder:
     def _transform_nodes(self, ntype: str, group: TypeGroup) -> dict[str, np.ndarray]:
         transforms = self._node_transforms.get(ntype, {})
         if transforms and not group.keys:
-            raise GraphConstructionError(f"node type {ntype}: the nodes carry no features")
+            reads = ", ".join(f"'{name}'" for name in self._model_reads(ntype))
+            raise GraphConstructionError(f"node type {ntype}: the nodes carry no features (the model reads {reads})")
         feats = {}
         for name in group.keys or ():
             compiled = transforms.get(name)
@@ -277,6 +278,13 @@ class GraphBuilder:
             if compiled is not None:
                 feats[name] = self._apply(compiled, group, f"node type {ntype}", "node id")
         return feats
+
+    def _model_reads(self, ntype: str) -> tuple[str, ...]:
+        """The features the model reads of a node type's nodes (``_node_inputs``), for error texts."""
+        names = tuple(self.config.node_feat_names.get(ntype) or ())
+        text = self._text_features.get(ntype)
+        learnable = self.config.use_node_embeddings or (not names and text is None)
+        return (*names, *((text,) if text else ()), *((LEARNABLE_EMBEDDING_KEY,) if learnable else ()))
 
     def _transform_edges(self, etype: CanonicalEtype, group: TypeGroup) -> dict[str, np.ndarray]:
         transforms = self._edge_transforms.get(etype, {})

@@ -328,3 +328,17 @@ def test_learnable_embedding_of_the_wrong_width_is_411():
                 n["features"]["gs_learnable_embedding"] = n["features"]["gs_learnable_embedding"][:-1]
     err = _reject("rgcn_nc_learnable", _mutate("rgcn_nc_learnable", change))
     assert err.status_code == 411 and "gs_learnable_embedding" in err.detail
+
+
+@pytest.mark.parametrize(("variant", "ntype", "reads"), [
+    ("rgcn_nc", "author", "'feat', 'h_index', 'country'"),
+    ("rgcn_nc_learnable", "subject", "'gs_learnable_embedding'"),
+])
+def test_nodes_without_features_name_what_the_model_reads(variant, ntype, reads):
+    def change(p):
+        for n in p["graph"]["nodes"]:
+            if n["node_type"] == ntype:
+                n["features"] = {}
+    err = _reject(variant, _mutate(variant, change))
+    assert err.status_code == 411
+    assert f"node type {ntype}: the nodes carry no features (the model reads {reads})" in err.detail
