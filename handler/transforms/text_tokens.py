@@ -81,7 +81,8 @@ def text_values(raw_values: Sequence[Any]) -> list[str]:
     """The payload's text values as strings: a string, or a one-element list of one (T6).
 
     Args:
-        raw_values: one raw value per row, as decoded from JSON.
+        raw_values: one raw value per row, as decoded from JSON (or a numpy array of a columnar
+            request's numbers or booleans: read as the JSON values it holds).
 
     Returns:
         One string per row.
@@ -89,6 +90,8 @@ def text_values(raw_values: Sequence[Any]) -> list[str]:
     Raises:
         FeatureValueError: a value is not a string (number, null, other lists: rule T16).
     """
+    if isinstance(raw_values, np.ndarray):  # never text: its error names the JSON value's kind
+        raw_values = raw_values.tolist()
     texts = []
     for row, value in enumerate(raw_values):
         if isinstance(value, list) and len(value) == 1:

@@ -13,6 +13,7 @@ from handler.transforms import TextTokens, TokenizeHFTransform, build_transform
 from handler.transforms.base import FeatureValueError
 from handler.transforms.bert_hf import BertHFTransform
 from handler.transforms.lm_loading import load_tokenizer
+from handler.transforms.text_tokens import text_values
 from tests.handler.npz_graph import fixture_path, npz_cases
 
 LM = "rgcn_nc_lm"  # tokenize_hf on paper.title
@@ -113,3 +114,15 @@ def test_bert_hf_out_dtype_is_applied_before_float32():
     full = BertHFTransform("t", lm_dir, 16, infer_batch_size=1).apply(["a title"])
     assert half.dtype == np.float32
     np.testing.assert_array_equal(half, full.astype(np.float16).astype(np.float32))
+
+
+@pytest.mark.parametrize("values", [[False], [3], [2.5], [[1.0, 2.0]], [[7]]],
+                         ids=["bool", "int", "float", "vector", "one-element-vector"])
+def test_a_columnar_requests_non_text_column_is_described_as_its_json_values(values):
+    # A columnar request (Arrow, the JSON reader's columns) gives numbers and booleans as a
+    # numpy array: the error names the JSON value's kind, as for the JSON document.
+    with pytest.raises(FeatureValueError) as by_json:
+        text_values(values)
+    with pytest.raises(FeatureValueError) as by_array:
+        text_values(np.array(values))
+    assert str(by_array.value) == str(by_json.value)
