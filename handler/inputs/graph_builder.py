@@ -197,6 +197,13 @@ class GraphBuilder:
                     raise
         return compiled
 
+    @property
+    def transformed_node_features(self) -> dict[str, frozenset[str]]:
+        """Node type -> the features whose payload values are transformed; the payload values of
+        the type's other configured features are ignored (features the model does not read,
+        whose transform this server lacks: ``_compile``)."""
+        return {ntype: frozenset(compiled) for ntype, compiled in self._node_transforms.items()}
+
     def build(self, request: ParsedRequest) -> PayloadGraph:
         """Checks the payload graph against the model and builds its inputs.
 

@@ -75,7 +75,7 @@ class ModelInfo:
     ntypes: tuple[str, ...]
     target_ntypes: tuple[str, ...]  # empty for edge models
     etypes: tuple[tuple[str, str, str], ...]  # relations a payload may carry (not derived ones)
-    transforms: dict[str, dict[str, str]]  # node type -> feature -> transform name
+    transforms: dict[str, dict[str, str]]  # node type -> feature -> transform name (features transformed)
     target_etypes: tuple[tuple[str, str, str], ...] = ()  # relations an edge model predicts
     edge_transforms: dict[tuple[str, str, str], dict[str, str]] = field(default_factory=dict)
 
@@ -87,12 +87,13 @@ class ModelInfo:
     @classmethod
     def of(cls, predictor: RealtimePredictor) -> ModelInfo:
         schema, config = predictor.schema, predictor.config
+        applied = predictor.builder.transformed_node_features  # the rest are ignored (not transformed)
         return cls(
             task=config.task_type,
             ntypes=tuple(schema.ntypes),
             target_ntypes=tuple(config.target_ntypes),
             etypes=tuple(et for et in schema.canonical_etypes if et not in schema.reverse_of),
-            transforms={nt: {s.name: s.transform_name for s in specs}
+            transforms={nt: {s.name: s.transform_name for s in specs if s.name in applied.get(nt, ())}
                         for nt, specs in schema.node_features.items()},
             target_etypes=tuple(config.edge_task.target_etypes) if config.edge_task is not None else (),
             edge_transforms={et: {s.name: s.transform_name for s in specs}
