@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from hypothesis import strategies as st
 
 from handler.contract.graph_schema import LEARNABLE_EMBEDDING_KEY
@@ -62,6 +64,8 @@ def set_target_field(draw, p, info):
         return Mutated(p, expect(402, words=("node_id",)))
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         return Mutated(p, expect(400, words=("node_id",)))
+    if isinstance(value, float) and not math.isfinite(value):  # an id is a finite number (or a string)
+        return Mutated(p, expect(400, words=("node_id", "finite")))
     if value in ids_of(p, ntype):
         return Mutated(p, expect(OK))
     return Mutated(p, expect(404, words=(str(value),)))
