@@ -290,7 +290,8 @@ class GraphBuilder:
         """The features the model reads of a node type's nodes (``_node_inputs``), for error texts."""
         names = tuple(self.config.node_feat_names.get(ntype) or ())
         text = self._text_features.get(ntype)
-        learnable = self.config.use_node_embeddings or (not names and text is None)
+        # As _node_inputs decides: an embedding after the features, or as the only input
+        learnable = (bool(names) and self.config.use_node_embeddings) or (not names and text is None)
         return (*names, *((text,) if text else ()), *((LEARNABLE_EMBEDDING_KEY,) if learnable else ()))
 
     def _transform_edges(self, etype: CanonicalEtype, group: TypeGroup) -> dict[str, np.ndarray]:
