@@ -110,18 +110,25 @@ def _one_mutation(variant: str, kind: str, data) -> None:
         _same_through_arrow(variant, body, env, kind)
 
 
+def _arrow_form(body: bytes) -> bytes | None:
+    """The Arrow body of a JSON body, or None: not JSON, or no exact Arrow form."""
+    try:  # the document as the server reads the JSON body (strict UTF-8: not json.loads(bytes))
+        document = read_json(body)
+    except UnreadableBodyError:
+        return None
+    try:  # the converter answers a body or ArrowConversionError, nothing else
+        return payload_to_arrow(document)
+    except ArrowConversionError:
+        return None
+
+
 def _same_through_arrow(variant: str, body: bytes, env: dict[str, Any], kind: str) -> None:
     """A mutated JSON payload with an exact Arrow form (``payload_to_arrow``) gets the same
     envelope sent as Arrow: the request id is that of the Arrow bytes, and a member's position
     an error cites is its position in the document read back (members grouped by type;
     docs/schema/gs-realtime-arrow.md)."""
-    try:  # the document as the server reads the JSON body (strict UTF-8: not json.loads(bytes))
-        document = read_json(body)
-    except UnreadableBodyError:
-        return
-    try:  # the converter answers a body or ArrowConversionError, nothing else
-        arrow = payload_to_arrow(document)
-    except ArrowConversionError:
+    arrow = _arrow_form(body)
+    if arrow is None:
         return
     got, _ = answer(variant, arrow, ARROW_STREAM_CONTENT_TYPE)
     STATS[f"{kind} (as Arrow)", got["status_code"]] += 1
@@ -196,10 +203,9 @@ def mixed_batch(draw, variant: str) -> list[tuple[bytes, str]]:
             m = kinds[draw(st.sampled_from(sorted(kinds)))](draw, payload, model_info(variant))
             item = (m.body(), m.content_type)
         if item[1] == "application/json" and draw(st.integers(0, 3)) == 0:
-            try:
-                item = (payload_to_arrow(read_json(item[0])), ARROW_STREAM_CONTENT_TYPE)
-            except (UnreadableBodyError, ArrowConversionError):  # not JSON, or no exact Arrow form
-                pass
+            arrow = _arrow_form(item[0])
+            if arrow is not None:
+                item = (arrow, ARROW_STREAM_CONTENT_TYPE)
         items.append(item)
     return items
 
