@@ -8,7 +8,8 @@ from setuptools import Extension, find_packages, setup
 # compiler or Python headers (the deploy tools on a client) succeeds and runs the pure-Python path.
 NATIVE_EXTENSION = Extension(
     "handler.native._fastpath",
-    sources=["handler/native/_fastpath.c", "handler/native/json_columns.c", "handler/native/feature_rows.c",
+    sources=["handler/native/_fastpath.c", "handler/native/json_columns.c",
+             "handler/native/arrow_columns.c", "handler/native/feature_rows.c",
              "handler/native/body_hash.c", "handler/native/vendor/yyjson.c"],
     # body_hash.c: its helper thread, and libcrypto's SHA256 found at run time (dlopen).
     libraries=["pthread", "dl"] if sys.platform.startswith("linux") else [],

@@ -34,7 +34,7 @@ from handler.contract.graph_columns import GraphColumns, MemberColumns
 from handler.contract.settings import NATIVE_ENV, env_flag
 
 # The interface version the Python side expects of _fastpath.c (its FASTPATH_ABI).
-ABI = 7
+ABI = 8
 
 
 def load() -> ModuleType | None:
@@ -141,8 +141,36 @@ def json_columns(body: bytes) -> GraphColumns | None:
     if module is None:
         return None
     found = module.json_columns(body)
-    if found is None:
+    return None if found is None else _graph_columns(found)
+
+
+def arrow_columns(body: bytes) -> GraphColumns | None:
+    """An Arrow request body (``gs-realtime-arrow-v2``) as the columns ``json_columns`` gives,
+    read straight from its IPC messages without pyarrow, when it is in the form pyarrow's writer
+    gives (``arrow_columns.c``; else None, also with the extension off).
+
+    Args:
+        body: the exact request bytes.
+
+    Returns:
+        The request as ``GraphColumns`` (``json_columns``' forms: ids as non-empty strs, none
+        twice in a type; numeric features as writable float64 or int64 arrays, text features as
+        strs; every relation with its endpoints' local indices). None: anything else (a body
+        pyarrow may read differently or refuse, an edge to a node the body lacks, ...): the
+        caller reads the body with pyarrow (``arrow_payload.read_arrow``), which decides.
+
+    Shapes:
+        a numeric feature column: [members] or [members, width].
+    """
+    module = fastpath
+    if module is None:
         return None
+    found = module.arrow_columns(body)
+    return None if found is None else _graph_columns(found)
+
+
+def _graph_columns(found: tuple[Any, Any, Any, Any]) -> GraphColumns:
+    """The columns ``json_columns.c`` or ``arrow_columns.c`` returned, as ``GraphColumns``."""
     fields, targets, node_groups, edge_groups = found
     nodes = {ntype: MemberColumns({"node_id": ids}, _feature_columns(features))
              for ntype, ids, features in node_groups}

@@ -15,13 +15,14 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "arrow_columns.h"
 #include "body_hash.h"
 #include "feature_rows.h"
 #include "json_columns.h"
 
 /* Bumped on any change of a function's arguments or result; handler/native/__init__.py ignores
  * a module whose constant differs (a stale build). */
-#define FASTPATH_ABI 7
+#define FASTPATH_ABI 8
 
 /* More types than any model has: beyond it the Python path groups the payload. */
 #define MAX_GROUPS 256
@@ -600,6 +601,9 @@ static PyMethodDef methods[] = {
     {"json_columns", json_columns, METH_VARARGS,
      "json_columns(body) -> (fields, targets, node groups, edge groups) | None: a well-formed JSON "
      "request body as typed columns (json_columns.c)."},
+    {"arrow_columns", arrow_columns, METH_VARARGS,
+     "arrow_columns(body) -> (fields, targets, node groups, edge groups) | None: an Arrow request body "
+     "(gs-realtime-arrow-v2) as the columns json_columns gives (arrow_columns.c)."},
     {"feature_rows", feature_rows, METH_VARARGS,
      "feature_rows(out, ops) -> bool: feature columns transformed into the float32 rows `out` "
      "(feature_rows.c); False: declined."},

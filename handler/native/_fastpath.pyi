@@ -12,4 +12,9 @@ def json_columns(body: bytes) -> tuple[dict[str, Any], Any, list[tuple[str, list
                                        list[tuple[tuple[str, str, str], list[str], list[str],
                                                   list[tuple[str, Any]] | None,
                                                   tuple[bytearray, bytearray] | None]]] | None: ...
+def arrow_columns(body: bytes) -> tuple[dict[str, Any], list[Any],
+                                        list[tuple[str, list[str], list[tuple[str, Any]] | None]],
+                                        list[tuple[tuple[str, str, str], list[str], list[str],
+                                                   list[tuple[str, Any]] | None,
+                                                   tuple[bytearray, bytearray]]]] | None: ...
 def feature_rows(out: Any, ops: list[tuple[int, Any, int, int, Any]]) -> bool: ...

@@ -44,8 +44,6 @@
 /* |x| < 2**63: the floats the JSON path's number columns take (handler.native.number_column). */
 #define INT64_SPAN 9223372036854775808.0
 
-/* Walk results: OK; DECLINE (not a well-formed request: return None); FAILED (a Python error is set). */
-enum { OK = 0, DECLINE = 1, FAILED = 2 };
 
 /* A column's values: float64s or int64s (``values``), strs or any JSON values (``objects``). */
 enum { KIND_UNSET = 0, KIND_FLOAT, KIND_INT, KIND_STR, KIND_OBJECT };
@@ -807,26 +805,18 @@ static PyObject *groups_result(Groups *groups, int parts) {
     return list;
 }
 
-/* The top level: other fields and targets as Python values, "graph" as the two group sets. */
-static int walk_root(yyjson_val *root, PyObject *fields, PyObject **targets, Groups *nodes, Groups *edges) {
+int json_request_fields(yyjson_val *root, PyObject *fields, PyObject **targets, yyjson_val **graph) {
     if (!yyjson_is_obj(root)) {
         return DECLINE;
     }
-    yyjson_val *graph = yyjson_obj_get(root, "graph");
-    if (!yyjson_is_obj(graph) || yyjson_obj_size(graph) != 2) {
-        return DECLINE;
-    }
-    yyjson_val *node_list = yyjson_obj_get(graph, "nodes"), *edge_list = yyjson_obj_get(graph, "edges");
-    if (!yyjson_is_arr(node_list) || !yyjson_is_arr(edge_list) || yyjson_arr_size(node_list) == 0) {
-        return DECLINE;
-    }
+    *graph = NULL;
     size_t index, max;
     yyjson_val *key, *value;
-    int has_graph = 0;
     yyjson_obj_foreach(root, index, max, key, value) {
         int status;
         if (yyjson_equals_str(key, "graph")) {
-            status = has_graph++ ? DECLINE : OK;
+            status = *graph != NULL ? DECLINE : OK;
+            *graph = value;
         } else if (yyjson_equals_str(key, "targets")) {
             status = *targets != NULL ? DECLINE : to_python(value, 0, targets);
         } else {
@@ -836,10 +826,24 @@ static int walk_root(yyjson_val *root, PyObject *fields, PyObject **targets, Gro
             return status;
         }
     }
-    if (*targets == NULL) {
+    return *targets == NULL ? DECLINE : OK;
+}
+
+/* The top level: other fields and targets as Python values, "graph" as the two group sets. */
+static int walk_root(yyjson_val *root, PyObject *fields, PyObject **targets, Groups *nodes, Groups *edges) {
+    yyjson_val *graph;
+    int status = json_request_fields(root, fields, targets, &graph);
+    if (status != OK) {
+        return status;
+    }
+    if (!yyjson_is_obj(graph) || yyjson_obj_size(graph) != 2) {
         return DECLINE;
     }
-    int status = walk_nodes(node_list, nodes);
+    yyjson_val *node_list = yyjson_obj_get(graph, "nodes"), *edge_list = yyjson_obj_get(graph, "edges");
+    if (!yyjson_is_arr(node_list) || !yyjson_is_arr(edge_list) || yyjson_arr_size(node_list) == 0) {
+        return DECLINE;
+    }
+    status = walk_nodes(node_list, nodes);
     return status == OK ? walk_edges(edge_list, edges, nodes) : status;
 }
 

@@ -4,14 +4,16 @@ GraphStorm 0.5.1's order (``node_prediction_entry.transform_fn``): content type 
 (400); both answer with ``request_uid`` "" (the body was never read as a request). Before
 either, a body over ``max_request_bytes`` is a 413 carrying the id of its exact bytes.
 
-A well-formed JSON request with a graph is read straight from the bytes into columns
-(``handler.native.json_columns``: per type, ids and one array per feature; no Python object per
-value) and takes the Arrow request's route through ``parse``. That route only ever answers
-successes: where it fails (``parse`` finds the columns are not a clean graph:
-``JsonColumnsDeclined``; or any later stage raises), the predictor reads the same body again as a
-JSON document (``decode(..., json_columns_first=False)``), whose stages decide the error and its
-text. The predictor asks for columns first (``RawRequest.json_columns_first``); other callers of
-``decode`` get the JSON document unless they ask.
+A well-formed JSON request with a graph, and an Arrow request in the form pyarrow's writer gives
+it, are read straight from the bytes into columns by the C extension
+(``handler.native.json_columns``, ``handler.native.arrow_columns``: per type, ids and one array
+per feature; no Python object per value, no pyarrow) and take the columns' route through
+``parse``. That route only ever answers successes: where it fails (``parse`` finds the columns
+are not a clean graph: ``ColumnsDeclined``; or any later stage raises), the predictor reads the
+same body again the reference way (``decode(..., columns_first=False)``: a JSON document, or
+pyarrow's reading of the Arrow body), whose stages decide the error and its text. The predictor
+asks for columns first (``RawRequest.columns_first``); other callers of ``decode`` get the
+reference reading unless they ask.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from handler.contract.graph_columns import GraphColumns
 from handler.contract.json_text import read_json
 from handler.contract.limits import RequestLimits
 from handler.contract.names import ARROW_STREAM_CONTENT_TYPE, COMPLETE_FIELD, JSON_CONTENT_TYPE
-from handler.native import json_columns
+from handler.native import arrow_columns, json_columns
 from handler.request.columnar import index_endpoints
 from handler.request.request_uid import RequestUid
 
@@ -42,20 +44,22 @@ class DecodedRequest:
         document: the decoded JSON value (any JSON type; ``parse`` checks it); None when the
             request comes as ``columns``.
         columns: an Arrow body's typed columns, a graph-store extraction's (``parse`` groups
-            them, or reads them as the JSON document they stand for), or a JSON body's
-            (``from_json``); None for a JSON document.
-        from_json: the columns were read from a JSON body: if they are not a clean graph, or a
-            later stage fails, the body is read again as a JSON document (the module docstring).
+            them, or reads them as the JSON document they stand for), or the extension's of a
+            JSON or Arrow body (``native_columns``); None for a JSON document.
+        native_columns: the extension read the columns from the body: if they are not a clean
+            graph, or a later stage fails, the body is read again the reference way (the module
+            docstring).
     """
 
     uid: RequestUid
     document: Any
     columns: GraphColumns | None = None
-    from_json: bool = False
+    native_columns: bool = False
 
 
-class JsonColumnsDeclined(Exception):
-    """A JSON body read as columns is not a clean graph (``parse``): read it as a JSON document."""
+class ColumnsDeclined(Exception):
+    """A body the extension read as columns is not a clean graph (``parse``): read it again the
+    reference way (a JSON document, or pyarrow's reading of an Arrow body)."""
 
 
 def error_uid(body: bytes, err: RealtimeError) -> str:
@@ -72,7 +76,7 @@ def error_uid(body: bytes, err: RealtimeError) -> str:
 
 
 def decode(body: bytes, content_type: str | None, limits: RequestLimits,
-           json_columns_first: bool = False) -> DecodedRequest:
+           columns_first: bool = False) -> DecodedRequest:
     """Reads a request body.
 
     Args:
@@ -81,9 +85,10 @@ def decode(body: bytes, content_type: str | None, limits: RequestLimits,
             ``; charset=utf-8`` allowed), or our Arrow request format
             ``application/vnd.apache.arrow.stream`` (``handler.contract.arrow_payload``).
         limits: the endpoint's request limits (``max_request_bytes``).
-        json_columns_first: a JSON body that is a well-formed request with a graph comes as
-            columns (``from_json``; the caller reads it again as a document when a later stage
-            fails); False (default): as a JSON document, always.
+        columns_first: a JSON body that is a well-formed request with a graph, or an Arrow body
+            in pyarrow's writer's form, comes as the extension's columns (``native_columns``; the
+            caller reads it again with ``columns_first=False`` when a later stage fails); False
+            (default): a JSON document, or pyarrow's reading of an Arrow body, always.
 
     Returns:
         The decoded request.
@@ -100,16 +105,19 @@ def decode(body: bytes, content_type: str | None, limits: RequestLimits,
         )
     media_type = _media_type(content_type)
     if media_type == ARROW_STREAM_CONTENT_TYPE:
+        columns = arrow_columns(body) if columns_first else None
+        if columns is not None:
+            return DecodedRequest(uid=RequestUid.of_body(body), document=None, columns=columns, native_columns=True)
         return DecodedRequest(uid=RequestUid.of_body(body), document=None, columns=_decode_arrow(body))
     if media_type != JSON_CONTENT_TYPE:
         shown = content_type if content_type is None else content_type[:100]
         raise UnreadableBodyError(
             f'Unsupported content type: {shown}. Supported content type: "application/json"'
         )
-    if json_columns_first:
+    if columns_first:
         columns = json_columns(body)
         if columns is not None and COMPLETE_FIELD not in columns.envelope:
-            return DecodedRequest(uid=RequestUid.of_body(body), document=None, columns=columns, from_json=True)
+            return DecodedRequest(uid=RequestUid.of_body(body), document=None, columns=columns, native_columns=True)
     return DecodedRequest(uid=RequestUid.of_body(body), document=read_json(body))
 
 

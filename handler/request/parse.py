@@ -25,7 +25,7 @@ from handler.contract.limits import WARN_TARGETS, RequestLimits
 from handler.contract.names import NODE_TASKS, TASKS
 from handler.contract.targets import kind_of_task
 from handler.request.columnar import columnar_groups
-from handler.request.decode import DecodedRequest, JsonColumnsDeclined
+from handler.request.decode import ColumnsDeclined, DecodedRequest
 from handler.request.grouping import graph_lists, group_edges, group_nodes
 from handler.request.parsed import ParsedRequest
 from handler.request.request_uid import RequestUid
@@ -63,13 +63,13 @@ class RequestParser:
 
         Raises:
             RealtimeError: 400, 401, 402, 411, 413 or 421 (see the module docstring).
-            JsonColumnsDeclined: a JSON body read as columns is not a clean graph.
+            ColumnsDeclined: a body the extension read as columns is not a clean graph.
         """
         document, grouped = decoded.document, None
         if decoded.columns is not None:  # Arrow, a JSON body's columns, a store extraction: groups from columns
             grouped = columnar_groups(decoded.columns, self.schema)
-            if grouped is None and decoded.from_json:
-                raise JsonColumnsDeclined("the JSON body's graph is not a clean columnar graph")
+            if grouped is None and decoded.native_columns:
+                raise ColumnsDeclined("the body's graph is not a clean columnar graph")
             document = decoded.columns.to_document(graph=grouped is None)
         if not isinstance(document, dict):
             raise PayloadFormatError(

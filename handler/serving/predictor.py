@@ -20,13 +20,13 @@ type), each run under the one timer (``_timed``) and the one error boundary (``e
 
 A new stage is one entry of ``PIPELINE`` (its input type must be the previous stage's output
 type, its output type the next one's input type; ``check_pipeline`` says so at import). A
-request that fails skips to ``envelope`` with its error envelope; one whose JSON body was read
-straight into columns is read again as a JSON document first (``_read_again``), so the JSON
-path decides every error. ``answer`` runs a batch through the stages and returns, per request,
-the envelope bytes plus the stage timings and graph sizes; servers (the TorchServe handler,
-``bench/``, ``gs-predict``) call it and nothing else. SageMaker's hooks, for readers who know
-them: ``input_fn`` = decode + parse + transform + build, ``predict_fn`` = forward,
-``output_fn`` = envelope (docs/architecture.md).
+request that fails skips to ``envelope`` with its error envelope; one whose body the extension
+read straight into columns is read again the reference way first (``_read_again``: a JSON
+document, pyarrow for an Arrow body), so the reference path decides every error. ``answer``
+runs a batch through the stages and returns, per request, the envelope bytes plus the stage
+timings and graph sizes; servers (the TorchServe handler, ``bench/``, ``gs-predict``) call it and
+nothing else. SageMaker's hooks, for readers who know them: ``input_fn`` = decode + parse +
+transform + build, ``predict_fn`` = forward, ``output_fn`` = envelope (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -84,14 +84,14 @@ class RawRequest:
         content_type: the request's Content-Type (None: absent).
         accept: the request's Accept header (None: absent): the response's format
             (``negotiate_response_type``).
-        json_columns_first: a well-formed JSON request is read straight into columns (False: as
-            a JSON document; ``handler.request.decode``).
+        columns_first: a well-formed JSON or Arrow request is read straight into columns by
+            the extension (False: as a JSON document, or by pyarrow; ``handler.request.decode``).
     """
 
     body: bytes
     content_type: str | None
     accept: str | None = None
-    json_columns_first: bool = True
+    columns_first: bool = True
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ class Stage:
 
 PIPELINE: tuple[Stage, ...] = (
     Stage("decode", RawRequest, DecodedRequest,
-          lambda p, raw: p.decode(raw.body, raw.content_type, raw.json_columns_first)),
+          lambda p, raw: p.decode(raw.body, raw.content_type, raw.columns_first)),
     Stage("expand", DecodedRequest, DecodedRequest, lambda p, decoded: p.expand(decoded)),
     Stage("parse", DecodedRequest, ParsedRequest, lambda p, decoded: p.parse(decoded)),
     Stage("transform", ParsedRequest, ParsedRequest, lambda p, flights: p._transform_batch(flights), batched=True),
@@ -188,15 +188,15 @@ class _InFlight:
         graph: its payload graph, once built (sizes for the outcome; ``forward``'s input).
         envelope: its answer, once it has one (an error skips the stages left before ``envelope``).
         media_type: the format its answer is serialised to (negotiated from its Accept header).
-        from_json_columns: its JSON body was read as columns (a failure reads it again as a
-            JSON document: ``RealtimePredictor._read_again``).
+        native_columns: the extension read its body as columns (a failure reads it again the
+            reference way: ``RealtimePredictor._read_again``).
     """
 
     value: Any
     raw: RawRequest
     media_type: str
     uid: RequestUid | None = None
-    from_json_columns: bool = False
+    native_columns: bool = False
     timings_ms: dict[str, float] = field(default_factory=dict)
     graph: PayloadGraph | None = None
     envelope: Envelope | None = None
@@ -384,9 +384,9 @@ class RealtimePredictor:
 
     # -- stages --------------------------------------------------------------------------
 
-    def decode(self, body: bytes, content_type: str | None, json_columns_first: bool = False) -> DecodedRequest:
+    def decode(self, body: bytes, content_type: str | None, columns_first: bool = False) -> DecodedRequest:
         """Stage ``decode`` (see ``handler.request.decode.decode``)."""
-        return decode(body, content_type, self.limits, json_columns_first)
+        return decode(body, content_type, self.limits, columns_first)
 
     def expand(self, decoded: DecodedRequest) -> DecodedRequest:
         """Stage ``expand`` (see ``handler.serving.expand.GraphExpander``)."""
@@ -445,7 +445,7 @@ class RealtimePredictor:
         try:
             value = self._timed(stage.name, (flight.timings_ms,), stage.run, self, flight.value)
         except Exception as exc:  # noqa: BLE001 (the exception boundary)
-            if flight.from_json_columns:
+            if flight.native_columns:
                 self._read_again(flight, stage)
                 return
             if flight.uid is None and isinstance(exc, RealtimeError):
@@ -457,19 +457,20 @@ class RealtimePredictor:
         if isinstance(uid, RequestUid):
             flight.uid = uid
         if isinstance(value, DecodedRequest):
-            flight.from_json_columns = value.from_json
+            flight.native_columns = value.native_columns
         elif isinstance(value, PayloadGraph):
             flight.graph = value
         elif isinstance(value, Envelope):
             flight.envelope = value
 
     def _read_again(self, flight: _InFlight, failed: Stage) -> None:
-        """A request whose JSON body was read as columns failed at ``failed``: its body is read
-        again as a JSON document and its per-request stages run again up to ``failed``, so the
-        JSON path decides its error (or answers it: the columns route declines what it does not
-        take as it is). The batched ``transform`` is skipped (``build`` transforms alone)."""
-        flight.from_json_columns = False
-        flight.value = dataclasses.replace(flight.raw, json_columns_first=False)
+        """A request whose body the extension read as columns failed at ``failed``: its body is
+        read again the reference way (a JSON document; pyarrow for an Arrow body) and its
+        per-request stages run again up to ``failed``, so the reference path decides its error (or
+        answers it: the columns route declines what it does not take as it is). The batched
+        ``transform`` is skipped (``build`` transforms alone)."""
+        flight.native_columns = False
+        flight.value = dataclasses.replace(flight.raw, columns_first=False)
         for stage in self.stages:
             if not stage.batched:
                 self._run(stage, flight)

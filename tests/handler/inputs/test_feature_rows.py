@@ -11,10 +11,9 @@ import pytest
 
 from handler import RealtimePredictor, native
 from handler.contract.errors import RealtimeError
-from handler.contract.names import JSON_CONTENT_TYPE
 from handler.inputs.feature_rows import FeatureRows
 from handler.inputs.graph_builder import GraphBuilder, PayloadGraph
-from handler.request.decode import JsonColumnsDeclined
+from handler.request.decode import ColumnsDeclined
 from handler.request.grouping import TypeGroup
 from handler.transforms.bucket_numerical import BucketNumericalTransform
 from handler.transforms.max_min_norm import MaxMinNormTransform
@@ -36,13 +35,13 @@ def _predictor(variant: str) -> RealtimePredictor:
 
 
 def _build(p: RealtimePredictor, case: FixtureCase) -> PayloadGraph:
-    """As the predictor builds a body: a JSON body as columns first, as a JSON document when
-    the columns route declines or fails (the document route decides every JSON error)."""
+    """As the predictor builds a body: as the extension's columns first, the reference way (a
+    JSON document, pyarrow's reading) when the columns route declines or fails (the reference
+    route decides every error)."""
     try:
-        return p.build(p.parse(p.decode(case.body, case.content_type, json_columns_first=True)))
-    except (JsonColumnsDeclined, RealtimeError):
-        if case.content_type != JSON_CONTENT_TYPE:
-            raise
+        return p.build(p.parse(p.decode(case.body, case.content_type, columns_first=True)))
+    except (ColumnsDeclined, RealtimeError):
+        pass
     return p.build(p.parse(p.decode(case.body, case.content_type)))
 
 
@@ -80,8 +79,8 @@ def test_the_c_rows_serve_the_fixtures() -> None:
             continue
         p = _predictor(case.variant)
         try:
-            request = p.parse(p.decode(case.body, case.content_type, json_columns_first=True))
-        except JsonColumnsDeclined:
+            request = p.parse(p.decode(case.body, case.content_type, columns_first=True))
+        except ColumnsDeclined:
             continue
         builder = p.builder
         served.setdefault(case.variant, False)

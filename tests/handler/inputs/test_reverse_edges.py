@@ -189,7 +189,7 @@ def test_homogeneous_reverse_edges_duplicate_the_edge_feature_rows(tmp_path):
     built = {}
     for in_c in (True, False):
         with extension(in_c):
-            decoded = decode(body, "application/json", RequestLimits(), json_columns_first=in_c)
+            decoded = decode(body, "application/json", RequestLimits(), columns_first=in_c)
             built[in_c] = builder.build(parser.parse(decoded))
     n = len(edges)
     rows = built[False].edge_inputs[etype]
@@ -197,5 +197,5 @@ def test_homogeneous_reverse_edges_duplicate_the_edge_feature_rows(tmp_path):
     assert rows[:, 0].tolist()[:n] == [((i % 5) / 4) for i in range(n)]
     assert built[True].edge_inputs[etype].numpy().tobytes() == rows.numpy().tobytes()
     if native.fastpath is not None:
-        group = parser.parse(decode(body, "application/json", RequestLimits(), json_columns_first=True)).edges[etype]
+        group = parser.parse(decode(body, "application/json", RequestLimits(), columns_first=True)).edges[etype]
         assert builder._edge_rows[etype].rows(group, "", "", builder._apply) is not None  # the C rows served it

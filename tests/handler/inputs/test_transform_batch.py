@@ -53,8 +53,8 @@ def test_features_the_c_writes_are_left_to_build() -> None:
         pytest.skip("the C extension is not built or is switched off")
     p = _predictor()
     bodies = (BODY, _edited(lambda nodes: _paper(nodes)["features"].update(citations=7.5)))
-    alone = [p.build(p.parse(p.decode(body, "application/json", json_columns_first=True))) for body in bodies]
-    requests = [p.parse(p.decode(body, "application/json", json_columns_first=True)) for body in bodies]
+    alone = [p.build(p.parse(p.decode(body, "application/json", columns_first=True))) for body in bodies]
+    requests = [p.parse(p.decode(body, "application/json", columns_first=True)) for body in bodies]
     assert all(r.nodes["paper"].columns is not None for r in requests)
     p.builder.transform_batch(requests)
     # Every feature of rgcn_nc is native but rank_gauss's, which is not row-wise (not batched).
