@@ -295,7 +295,7 @@ static int read_message(const uint8_t *data, size_t size, size_t *at, Message *o
     return OK;
 }
 
-/* A field's type: the union's type and table, and its children (none allowed beyond ``max_children``). */
+/* A field's type: the union's type and table, and its children (a vector of Field tables). */
 static int field_type(const Table *field, int64_t *type, Table *type_table, size_t *children, size_t *first_child) {
     /* Field: name, nullable, type (type, table), children (dictionary, custom_metadata: DECLINE). */
     const uint8_t *name;
