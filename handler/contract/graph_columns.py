@@ -1,8 +1,9 @@
 """A request's graph as columns: what ``parse`` groups without a per-member loop.
 
 Three producers make the same ``GraphColumns``: an Arrow request body
-(``arrow_payload.ArrowPayload.columns``: pyarrow columns), a JSON request body read straight
-into columns (``handler.native.json_columns``: numpy arrays for numbers) and a graph-store
+(``arrow_payload.ArrowPayload.columns``: pyarrow columns), a JSON or Arrow request body read
+straight into columns by the C extension (``handler.native.json_columns`` / ``arrow_columns``:
+numpy arrays for numbers) and a graph-store
 extraction for a targets-only request (``handler.graph_store.payload.PayloadBuilder.columns``:
 lists of the values the store returned). ``handler.request.columnar`` turns each into typed
 groups; ``GraphColumns.to_document`` gives the JSON document the columns stand for, which

@@ -369,7 +369,7 @@ class GraphBuilder:
 
     def _map_edges(self, etype: CanonicalEtype, group: TypeGroup,
                    node_index: dict[str, dict[Any, int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        if group.endpoints is not None:  # a JSON body's columns: indexed while it was read (json_columns)
+        if group.endpoints is not None:  # indexed while the body was read (json_columns, or an Arrow body's positions)
             return torch.from_numpy(group.endpoints[0]), torch.from_numpy(group.endpoints[1])
         src_type, _, dst_type = etype
         src_map, dst_map = node_index.get(src_type, {}), node_index.get(dst_type, {})

@@ -1,17 +1,17 @@
 """A graph that comes as columns grouped straight from them (the JSON path's ``TypeGroup``s).
 
-Columns come from an Arrow request body, a JSON request body read straight into columns
-(``handler.native.json_columns``) or from a graph-store extraction for a targets-only
-request (``handler.contract.graph_columns``), one set per node type and relation, so the
-grouping is already done; what is left is what ``grouping`` checks per member. Here those
-checks run over whole columns, and only a clean graph is grouped this way: every type known to
-the model, every id a non-empty string (or, read from a JSON body, an int), at least one member
-per type. Anything else returns None and the caller reads the columns as the JSON document
-they stand for (or, for a JSON body's, the body itself), whose checks (and error texts) are the
-JSON path's. Numeric feature columns become numpy arrays of the dtype
-``np.array`` gives the same JSON values (an Arrow column without passing through Python
-objects); other columns (strings, ragged lists, columns with nulls, mixed types) stay the JSON
-values, as the JSON path has them.
+Columns come from an Arrow request body (pyarrow's reading), a JSON or Arrow request body read
+straight into columns by the C extension (``handler.native.json_columns`` / ``arrow_columns``)
+or from a graph-store extraction for a targets-only request (``handler.contract.graph_columns``),
+one set per node type and relation, so the grouping is already done; what is left is what
+``grouping`` checks per member. Here those checks run over whole columns, and only a clean graph
+is grouped this way: every type known to the model, every id a non-empty string (or, read from
+a JSON body, an int), at least one member per type. Anything else returns None and the caller
+reads the columns as the JSON document they stand for (or, for the extension's, the body again
+the reference way), whose checks (and error texts) are the JSON path's. Numeric feature
+columns become numpy arrays of the dtype ``np.array`` gives the same JSON values (an Arrow
+column without passing through Python objects); other columns (strings, ragged lists, columns
+with nulls, mixed types) stay the JSON values, as the JSON path has them.
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def _values(column: Any) -> Any:
     same."""
     if isinstance(column, list):
         return _list_values(column)
-    if isinstance(column, np.ndarray):  # a JSON body's number column (handler.native.json_columns)
+    if isinstance(column, np.ndarray):  # the extension's number column (handler.native.json_columns / arrow_columns)
         return column
     array = column if not hasattr(column, "combine_chunks") else column.combine_chunks()
     if array.null_count:
