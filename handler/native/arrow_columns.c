@@ -7,11 +7,12 @@
  * (payload_to_arrow): metadata version V5, little-endian, no dictionaries, no compression, no
  * nulls, every column a ``list`` of int64, double or utf8 values or of fixed-size lists of int64
  * or double, every buffer 8-byte aligned inside the body, the one list row spanning its whole
- * child. It then reads the layout and request metadata with yyjson and returns the request as
- * json_columns does: per node type the ids (non-empty strs, none twice) and the feature columns
- * (the values' bytes in a bytearray, or a list of strs); per relation given as positions
- * (``src_index``/``dest_index``, each inside its node type) the endpoint ids, their local indices
- * and its feature columns.
+ * child, every column named once by the layout (each name is a copy of its values: a column named
+ * a thousand times would ask for a thousand times the body). It then reads the layout and request
+ * metadata with yyjson and returns the request as json_columns does: per node type the ids
+ * (non-empty strs, none twice) and the feature columns (the values' bytes in a bytearray, or a
+ * list of strs); per relation given as positions (``src_index``/``dest_index``, each inside its
+ * node type) the endpoint ids, their local indices and its feature columns.
  *
  * Anything else returns None and the caller reads the body with pyarrow (read_arrow), which
  * decides every error. So this reader accepts a subset of what pyarrow accepts, and reads the
@@ -57,6 +58,7 @@ typedef struct {
     int64_t rows;            /* values (lists, for a fixed-size list column) in the row */
     const uint8_t *values;   /* LEAF_INT / LEAF_FLOAT: rows * max(width, 1) little-endian 8-byte values; LEAF_STR: the data */
     const uint8_t *offsets;  /* LEAF_STR: rows + 1 int32 offsets into ``values`` */
+    int used;                /* the layout names it (once at most: each name is a copy) */
 } ArrowColumn;
 
 typedef struct {
@@ -562,17 +564,20 @@ static int feature_column(const ArrowColumn *column, PyObject **out) {
     return *out == NULL ? FAILED : OK;
 }
 
-/* The layout's column position ``value`` (DECLINE: not a position of the batch). */
-static int position(yyjson_val *value, size_t num_columns, size_t *out) {
-    if (!yyjson_is_uint(value) || yyjson_get_uint(value) >= num_columns) {
+/* The layout's column position ``value`` (DECLINE: not a position of the batch, or one the layout
+ * named before: each name gets its own copy of the values, so a body naming one column many
+ * times would ask for many times its size; payload_to_arrow writes a column per name). */
+static int position(yyjson_val *value, ArrowColumn *columns, size_t num_columns, size_t *out) {
+    if (!yyjson_is_uint(value) || yyjson_get_uint(value) >= num_columns || columns[yyjson_get_uint(value)].used) {
         return DECLINE;
     }
     *out = (size_t)yyjson_get_uint(value);
+    columns[*out].used = 1;
     return OK;
 }
 
 /* A layout entry's features: None (null), or [(name, column)] of ``rows`` values each. */
-static int features_result(yyjson_val *spec, const ArrowColumn *columns, size_t num_columns, int64_t rows,
+static int features_result(yyjson_val *spec, ArrowColumn *columns, size_t num_columns, int64_t rows,
                            PyObject **out) {
     if (yyjson_is_null(spec)) {
         Py_INCREF(Py_None);
@@ -589,7 +594,7 @@ static int features_result(yyjson_val *spec, const ArrowColumn *columns, size_t 
     yyjson_obj_foreach(spec, index, max, key, value) {
         PyObject *name = NULL, *column = NULL;
         if (status == OK) {
-            status = position(value, num_columns, &at) == OK && columns[at].rows == rows ? OK : DECLINE;
+            status = position(value, columns, num_columns, &at) == OK && columns[at].rows == rows ? OK : DECLINE;
         }
         if (status == OK) {
             name = PyUnicode_DecodeUTF8(yyjson_get_str(key), (Py_ssize_t)yyjson_get_len(key), "strict");
@@ -650,7 +655,7 @@ static int name_str(yyjson_val *value, PyObject **out) {
 
 /* The node groups: (type, ids, features) per layout entry; ``types`` and ``ids`` keep each type's
  * name and ids (borrowed from the result) for the relations. */
-static int node_groups(yyjson_val *entries, const ArrowColumn *columns, size_t num_columns, PyObject *result,
+static int node_groups(yyjson_val *entries, ArrowColumn *columns, size_t num_columns, PyObject *result,
                        PyObject **types, PyObject **ids, size_t *count) {
     static const char *const names[] = {"node_type", "node_id", "features"};
     size_t index, max;
@@ -660,7 +665,7 @@ static int node_groups(yyjson_val *entries, const ArrowColumn *columns, size_t n
         yyjson_val *values[3];
         size_t at;
         PyObject *type = NULL, *id_list = NULL, *features = NULL;
-        int status = entry_keys(entry, names, 3, values) == OK && position(values[1], num_columns, &at) == OK &&
+        int status = entry_keys(entry, names, 3, values) == OK && position(values[1], columns, num_columns, &at) == OK &&
             columns[at].leaf == LEAF_STR && columns[at].width == 0 && columns[at].rows > 0 && *count < MAX_GROUPS ?
             name_str(values[0], &type) : DECLINE;
         for (size_t g = 0; status == OK && g < *count; g++) {
@@ -729,7 +734,7 @@ static int node_type_index(PyObject *name, PyObject **types, size_t count) {
 }
 
 /* The edge groups: ((src, rel, dst), src ids, dst ids, features, (src local, dst local)). */
-static int edge_groups(yyjson_val *entries, const ArrowColumn *columns, size_t num_columns, PyObject *result,
+static int edge_groups(yyjson_val *entries, ArrowColumn *columns, size_t num_columns, PyObject *result,
                        PyObject **types, PyObject **ids, size_t num_types) {
     static const char *const names[] = {"edge_type", "src_index", "dest_index", "features"};
     size_t index, max;
@@ -744,8 +749,8 @@ static int edge_groups(yyjson_val *entries, const ArrowColumn *columns, size_t n
         size_t src_at, dst_at;
         PyObject *etype = NULL, *src = NULL, *dst = NULL, *src_local = NULL, *dst_local = NULL, *features = NULL;
         status = entry_keys(entry, names, 4, values) == OK && yyjson_is_arr(values[0]) &&
-            yyjson_arr_size(values[0]) == 3 && position(values[1], num_columns, &src_at) == OK &&
-            position(values[2], num_columns, &dst_at) == OK && columns[src_at].rows > 0 &&
+            yyjson_arr_size(values[0]) == 3 && position(values[1], columns, num_columns, &src_at) == OK &&
+            position(values[2], columns, num_columns, &dst_at) == OK && columns[src_at].rows > 0 &&
             columns[src_at].rows == columns[dst_at].rows && PySet_GET_SIZE(seen) < MAX_GROUPS ? OK : DECLINE;
         if (status == OK) {
             status = (etype = PyTuple_New(3)) == NULL ? FAILED : OK;
@@ -796,7 +801,7 @@ static int edge_groups(yyjson_val *entries, const ArrowColumn *columns, size_t n
 }
 
 /* The request's groups from its layout (``{"nodes": [...], "edges": [...]}``). */
-static int layout_groups(yyjson_val *root, const ArrowColumn *columns, size_t num_columns, PyObject *nodes,
+static int layout_groups(yyjson_val *root, ArrowColumn *columns, size_t num_columns, PyObject *nodes,
                          PyObject *edges) {
     static const char *const names[] = {"nodes", "edges"};
     yyjson_val *values[2];
@@ -867,17 +872,19 @@ static int read_body(const uint8_t *data, size_t size, PyObject **result) {
 
 PyObject *arrow_columns(PyObject *self, PyObject *args) {
     (void)self;
-    Py_buffer body;
-    if (!PyArg_ParseTuple(args, "y*:arrow_columns", &body)) {
+    PyObject *body;
+    if (!PyArg_ParseTuple(args, "O:arrow_columns", &body)) {
         return NULL;
     }
     PyObject *result = NULL;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
     int status = DECLINE;  /* the values are read as the little-endian bytes the format has */
 #else
-    int status = read_body((const uint8_t *)body.buf, (size_t)body.len, &result);
+    /* Immutable bytes only: the checks are made before the values are read, and Python code
+     * (a finaliser run by an allocation) could change a writable buffer in between. */
+    int status = !PyBytes_CheckExact(body) ? DECLINE :
+        read_body((const uint8_t *)PyBytes_AS_STRING(body), (size_t)PyBytes_GET_SIZE(body), &result);
 #endif
-    PyBuffer_Release(&body);
     if (status == DECLINE) {
         Py_RETURN_NONE;
     }

@@ -179,6 +179,9 @@ DECLINED = {
     "no node types": _graph(nodes=[], edges=[]),
     "a layout key of another format": _graph(more=1),
     "a column position past the batch": _graph(nodes=[{"node_type": "paper", "node_id": 9, "features": None}]),
+    # Each name would be a copy of the values: a small body naming one column many times would
+    # ask for many times its size (pyarrow's reading gives views).
+    "a column named twice": _graph(nodes=[{"node_type": "paper", "node_id": 0, "features": {"feat": 1, "again": 1}}]),
 }
 
 
@@ -214,6 +217,13 @@ def test_a_stream_of_two_batches_or_trailing_bytes_is_left_to_pyarrow() -> None:
         writer.write_batch(batch)
         writer.write_batch(batch)
     assert native.arrow_columns(sink.getvalue().to_pybytes()) is None
+
+
+def test_only_exact_bytes_are_read() -> None:
+    """A writable buffer could change between the checks and the reading."""
+    body = _body(*_graph())
+    assert native.arrow_columns(body) is not None
+    assert native.arrow_columns(bytearray(body)) is None  # type: ignore[arg-type]
 
 
 def test_invalid_utf8_in_a_column_no_layout_names_is_left_to_pyarrow() -> None:
