@@ -44,7 +44,6 @@
 /* |x| < 2**63: the floats the JSON path's number columns take (handler.native.number_column). */
 #define INT64_SPAN 9223372036854775808.0
 
-
 /* A column's values: float64s or int64s (``values``), strs or any JSON values (``objects``). */
 enum { KIND_UNSET = 0, KIND_FLOAT, KIND_INT, KIND_STR, KIND_OBJECT };
 
@@ -805,6 +804,8 @@ static PyObject *groups_result(Groups *groups, int parts) {
     return list;
 }
 
+/* The request object's fields, targets and graph (json_columns.h; arrow_columns.c reads an Arrow
+ * body's gs_request with it). */
 int json_request_fields(yyjson_val *root, PyObject *fields, PyObject **targets, yyjson_val **graph) {
     if (!yyjson_is_obj(root)) {
         return DECLINE;

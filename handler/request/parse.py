@@ -66,7 +66,7 @@ class RequestParser:
             ColumnsDeclined: a body the extension read as columns is not a clean graph.
         """
         document, grouped = decoded.document, None
-        if decoded.columns is not None:  # Arrow, a JSON body's columns, a store extraction: groups from columns
+        if decoded.columns is not None:  # pyarrow's, the extension's (JSON, Arrow), a store extraction's
             grouped = columnar_groups(decoded.columns, self.schema)
             if grouped is None and decoded.native_columns:
                 raise ColumnsDeclined("the body's graph is not a clean columnar graph")
