@@ -24,6 +24,9 @@ import yaml
 
 from handler import RealtimePredictor
 from handler.contract import envelope
+from handler.contract.arrow_payload import ArrowConversionError, payload_to_arrow
+from handler.contract.errors import UnreadableBodyError
+from handler.contract.json_text import read_json
 from handler.contract.names import EDGE_TARGET_TASKS, TRAINING_CONFIG_FILE
 from tests.compare import (
     VARIANTS,
@@ -60,6 +63,19 @@ def one_torch_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(threads)
+
+
+def arrow_form(body: bytes) -> bytes | None:
+    """The Arrow body of a JSON body, or None: not JSON, or no exact Arrow form."""
+    try:  # the document as the server reads the JSON body (strict UTF-8: not json.loads(bytes))
+        document = read_json(body)
+    except UnreadableBodyError:
+        return None
+    try:  # the converter answers a body or ArrowConversionError, nothing else
+        return payload_to_arrow(document)
+    except ArrowConversionError:
+        return None
+
 
 @cache
 def has_edge_targets(variant: str) -> bool:

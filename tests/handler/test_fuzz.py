@@ -26,16 +26,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from handler.contract.arrow_payload import ArrowConversionError, payload_to_arrow
 from handler.contract.envelope import request_uid
-from handler.contract.errors import UnreadableBodyError
-from handler.contract.json_text import read_json
 from handler.contract.names import ARROW_STREAM_CONTENT_TYPE
 from tests.handler.fuzz_support import (
     CLIENT_ERRORS,
     FIELDS,
     FUZZ_FIXTURES,
     answer,
+    arrow_form,
     as_served,
     base_answer,
     base_cases,
@@ -110,24 +108,12 @@ def _one_mutation(variant: str, kind: str, data) -> None:
         _same_through_arrow(variant, body, env, kind)
 
 
-def _arrow_form(body: bytes) -> bytes | None:
-    """The Arrow body of a JSON body, or None: not JSON, or no exact Arrow form."""
-    try:  # the document as the server reads the JSON body (strict UTF-8: not json.loads(bytes))
-        document = read_json(body)
-    except UnreadableBodyError:
-        return None
-    try:  # the converter answers a body or ArrowConversionError, nothing else
-        return payload_to_arrow(document)
-    except ArrowConversionError:
-        return None
-
-
 def _same_through_arrow(variant: str, body: bytes, env: dict[str, Any], kind: str) -> None:
     """A mutated JSON payload with an exact Arrow form (``payload_to_arrow``) gets the same
     envelope sent as Arrow: the request id is that of the Arrow bytes, and a member's position
     an error cites is its position in the document read back (members grouped by type;
     docs/schema/gs-realtime-arrow.md)."""
-    arrow = _arrow_form(body)
+    arrow = arrow_form(body)
     if arrow is None:
         return
     got, _ = answer(variant, arrow, ARROW_STREAM_CONTENT_TYPE)
@@ -203,7 +189,7 @@ def mixed_batch(draw, variant: str) -> list[tuple[bytes, str]]:
             m = kinds[draw(st.sampled_from(sorted(kinds)))](draw, payload, model_info(variant))
             item = (m.body(), m.content_type)
         if item[1] == "application/json" and draw(st.integers(0, 3)) == 0:
-            arrow = _arrow_form(item[0])
+            arrow = arrow_form(item[0])
             if arrow is not None:
                 item = (arrow, ARROW_STREAM_CONTENT_TYPE)
         items.append(item)

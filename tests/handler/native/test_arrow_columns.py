@@ -4,7 +4,7 @@ pyarrow, holds exactly the values pyarrow's reading of it holds (``read_arrow``)
 It must never take a body pyarrow refuses or reads otherwise: every fixture body, every single-
 byte change and every cut of small bodies are read both ways and compared. The route through the
 predictor (the extension's columns first, pyarrow's reading when they fail) is checked in
-``tests/handler/serving/test_arrow_columns_route.py``.
+``tests/handler/serving/test_columns_route.py``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 orjson reads, value for value and type for type, or None.
 
 The route through the predictor (columns first, the JSON document when they fail) is checked
-against the document route in ``tests/handler/serving/test_json_columns_route.py``.
+against the document route in ``tests/handler/serving/test_columns_route.py``.
 """
 
 from __future__ import annotations
