@@ -597,8 +597,10 @@ static int features_result(yyjson_val *spec, ArrowColumn *columns, size_t num_co
             status = position(value, columns, num_columns, &at) == OK && columns[at].rows == rows ? OK : DECLINE;
         }
         if (status == OK) {
-            name = PyUnicode_DecodeUTF8(yyjson_get_str(key), (Py_ssize_t)yyjson_get_len(key), "strict");
-            int known = name == NULL ? -1 : PySet_Contains(seen, name);
+            status = str_object(key, &name);
+        }
+        if (status == OK) {
+            int known = PySet_Contains(seen, name);
             status = known < 0 ? FAILED : known ? DECLINE : PySet_Add(seen, name) < 0 ? FAILED : OK;
         }
         if (status == OK) {
@@ -615,10 +617,6 @@ static int features_result(yyjson_val *spec, ArrowColumn *columns, size_t num_co
     Py_XDECREF(seen);
     if (status != OK) {
         Py_XDECREF(list);
-        if (status == FAILED && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
-            PyErr_Clear();  /* a feature name yyjson read but Python refuses (a lone surrogate) */
-            status = DECLINE;
-        }
         return status;
     }
     *out = list;
@@ -641,16 +639,7 @@ static int entry_keys(yyjson_val *entry, const char *const *names, int count, yy
 
 /* A str of a yyjson string (DECLINE: not a string, or one Python refuses). */
 static int name_str(yyjson_val *value, PyObject **out) {
-    *out = yyjson_is_str(value) ?
-        PyUnicode_DecodeUTF8(yyjson_get_str(value), (Py_ssize_t)yyjson_get_len(value), "strict") : NULL;
-    if (*out != NULL) {
-        return OK;
-    }
-    if (PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
-        return FAILED;
-    }
-    PyErr_Clear();
-    return DECLINE;
+    return yyjson_is_str(value) ? str_object(value, out) : DECLINE;
 }
 
 /* The node groups: (type, ids, features) per layout entry; ``types`` and ``ids`` keep each type's

@@ -203,8 +203,8 @@ static inline PyObject *to_str(yyjson_val *value) {
 }
 
 /* A string value as a new str in ``out``: DECLINE when it is not valid UTF-8 for Python (a lone
- * surrogate: the JSON path decides). */
-static int str_object(yyjson_val *value, PyObject **out) {
+ * surrogate: the JSON path decides). json_columns.h. */
+int str_object(yyjson_val *value, PyObject **out) {
     *out = to_str(value);
     if (*out != NULL) {
         return OK;

@@ -14,6 +14,10 @@ enum { OK = 0, DECLINE = 1, FAILED = 2 };
 /* json_columns(body: bytes) -> (fields, targets, node_groups, edge_groups) | None */
 PyObject *json_columns(PyObject *self, PyObject *args);
 
+/* A yyjson string value as a new str in ``*out``: DECLINE when Python refuses it (a lone surrogate
+ * escape), FAILED with the Python error for anything else. */
+int str_object(yyjson_val *value, PyObject **out);
+
 /* A request object's top-level fields other than "graph" and "targets" into the dict ``fields``
  * and its "targets" as a new reference in ``*targets`` (``*targets`` NULL on entry), each value
  * as orjson gives it; ``*graph``: the "graph" value (borrowed), NULL when there is none.
