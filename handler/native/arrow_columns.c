@@ -473,13 +473,12 @@ static int read_column(BatchCursor *cursor, ArrowColumn *column) {
         }
         for (int64_t i = 1; i <= rows; i++) {
             int32_t offset = (int32_t)load_u32(column->offsets + 4 * i);
-            if (offset < previous || offset > size ||
-                !valid_utf8(column->values + previous, (size_t)(offset - previous))) {
-                return DECLINE;  /* full validation checks every value, read or not */
+            if (offset < previous || offset > size) {
+                return DECLINE;
             }
             previous = offset;
         }
-        return OK;
+        return OK;  /* the values' UTF-8: unread_strings_valid, or Python's decoding of the read ones */
     }
     int64_t values = rows;
     if (column->width > 0) {
@@ -492,6 +491,22 @@ static int read_column(BatchCursor *cursor, ArrowColumn *column) {
         return DECLINE;
     }
     return next_buffer(cursor, 8 * values, &column->values, &size);
+}
+
+/* Full validation checks every str of every column, read or not: the string columns the layout
+ * does not name (Python's strict decoding checks the others, by the same rules). */
+static int unread_strings_valid(const ArrowColumn *columns, size_t num_columns) {
+    for (size_t c = 0; c < num_columns; c++) {
+        const ArrowColumn *column = &columns[c];
+        for (int64_t i = 0; column->leaf == LEAF_STR && !column->used && i < column->rows; i++) {
+            int32_t start = (int32_t)load_u32(column->offsets + 4 * i);
+            int32_t end = (int32_t)load_u32(column->offsets + 4 * i + 4);
+            if (!valid_utf8(column->values + start, (size_t)(end - start))) {
+                return DECLINE;
+            }
+        }
+    }
+    return OK;
 }
 
 static int read_batch(const Message *message, ArrowColumn *columns, size_t num_columns) {
@@ -845,6 +860,9 @@ static int read_body(const uint8_t *data, size_t size, PyObject **result) {
     }
     if (status == OK) {
         status = layout_groups(yyjson_doc_get_root(layout_doc), columns, num_columns, nodes, edges);
+    }
+    if (status == OK) {
+        status = unread_strings_valid(columns, num_columns);
     }
     if (status == OK && (*result = PyTuple_Pack(4, fields, targets, nodes, edges)) == NULL) {
         status = FAILED;
