@@ -111,12 +111,15 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
         meter = LoadMeter()
         cases = run_inprocess(args.variants, args.cases, runs, args.warmup)
-        results["inprocess"] = {"runs": runs, "warmup": args.warmup, "machine_load": meter.stop(),
-                                "cases": [asdict(c) for c in cases]}
+        machine_load = meter.stop()
+        quiet, quality = report.run_quality(cases, machine_load)
+        results["inprocess"] = {"runs": runs, "warmup": args.warmup, "machine_load": machine_load,
+                                "quiet": quiet, "cases": [asdict(c) for c in cases]}
         out.append("In-process predict (ms; stages are medians; floor = JSON parse + one forward)\n"
                    + report.inprocess_table(cases))
         out.append("Goals (issue 22), per payload\n" + report.goals_table(cases))
         out.append(report.goals_summary(cases))
+        out.append(quality)
     if not args.skip_serving:
         settings = [Setting(1, 1, 0), Setting(8, 1, args.batch_delay_ms),
                     Setting(1, 2, 0), Setting(8, 2, args.batch_delay_ms)]
