@@ -32,7 +32,7 @@ from handler.contract.errors import (
 from handler.contract.graph_schema import LEARNABLE_EMBEDDING_KEY, FeatureSpec, GraphSchema
 from handler.contract.lm_resolution import LMNotFoundError, LMResolver
 from handler.contract.model_config import ModelConfig
-from handler.contract.names import TOKENIZE_HF, CanonicalEtype
+from handler.contract.names import TOKENIZE_HF, CanonicalEtype, relation_label
 from handler.contract.targets import Position, Target, TargetKind
 from handler.inputs.edge_targets import message_passing_graph
 from handler.inputs.feature_rows import FeatureRows
@@ -222,7 +222,7 @@ class GraphBuilder:
         node_rows = {nt: rows for nt, group in request.nodes.items() if (plan := self._node_rows.get(nt))
                      and (rows := plan.rows(group, f"node type {nt}", "node id", self._apply)) is not None}
         edge_rows = {et: rows for et, group in request.edges.items() if (plan := self._edge_rows.get(et))
-                     and (rows := plan.rows(group, f"edge type {list(et)}", "edge", self._apply)) is not None}
+                     and (rows := plan.rows(group, relation_label(et), "edge", self._apply)) is not None}
         transformed = self.transform(request, node_rows.keys(), edge_rows.keys())
         node_ids, edge_lists = transformed.node_ids, transformed.edge_lists
         node_features, edge_features = transformed.node_features, transformed.edge_features
@@ -306,7 +306,7 @@ class GraphBuilder:
                     f"edge type {list(etype)}: the edges lack feature '{name}' of the graph "
                     "construction config"
                 )
-        return {name: self._apply(compiled, group, f"edge type {list(etype)}", "edge")
+        return {name: self._apply(compiled, group, relation_label(etype), "edge")
                 for name, compiled in transforms.items()}
 
     def transform_batch(self, requests: Sequence[ParsedRequest]) -> None:
@@ -485,7 +485,7 @@ class GraphBuilder:
                 arrays = [edge_features[etype][name] for name in names]
                 inputs[etype] = _checked_width(
                     np.concatenate(arrays, axis=1) if len(arrays) > 1 else arrays[0],
-                    self.edge_input_dims.get(etype), f"edge type {list(etype)}", names)
+                    self.edge_input_dims.get(etype), relation_label(etype), names)
         return inputs
 
 

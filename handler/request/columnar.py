@@ -27,7 +27,7 @@ from handler.contract.arrow_payload import ENDPOINT_INDEX_COLUMNS
 from handler.contract.errors import UnreadableBodyError
 from handler.contract.graph_columns import GraphColumns, MemberColumns
 from handler.contract.graph_schema import GraphSchema
-from handler.contract.names import CanonicalEtype
+from handler.contract.names import CanonicalEtype, relation_label
 from handler.request.grouping import TypeGroup
 
 # The Python type of every value (or every vector element) of a column -> the dtype np.array
@@ -57,7 +57,7 @@ def columnar_groups(columns: GraphColumns, schema: GraphSchema) -> tuple[
     for etype, members in columns.edges.items():
         if etype not in schema.edge_features or etype in schema.reverse_of:
             return None
-        where = f"edge type {list(etype)}, edge"
+        where = f"{relation_label(etype)}, edge"
         if members.endpoints is not None and not checked:  # an Arrow body's positions (index_endpoints)
             src_nodes, dst_nodes = nodes.get(etype[0]), nodes.get(etype[2])
             if src_nodes is None or dst_nodes is None or not len(members.endpoints[0]):

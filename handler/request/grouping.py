@@ -19,7 +19,7 @@ from typing import Any
 from handler import native
 from handler.contract.errors import MAX_ECHO_CHARS, GraphConstructionError, MissingFieldDataError, echo
 from handler.contract.graph_schema import GraphSchema
-from handler.contract.names import CanonicalEtype
+from handler.contract.names import CanonicalEtype, relation_label
 from handler.native import number_column
 
 # ``features`` absent from a member (unlike ``{}``, which is an empty features object).
@@ -233,7 +233,7 @@ def group_edges(edges: list[Any], schema: GraphSchema) -> dict[CanonicalEtype, T
     in_c = native.fastpath
     found = None if in_c is None else in_c.group_edges(edges, schema.edge_features, schema.reverse_of)
     if found is not None:
-        return {etype: _native_group(f"edge type {list(etype)}, edge", *entry) for etype, entry in found.items()}
+        return {etype: _native_group(f"{relation_label(etype)}, edge", *entry) for etype, entry in found.items()}
     groups: dict[CanonicalEtype, TypeGroup] = {}
     fast: dict[Any, _Slot] = {}
     for pos, edge in enumerate(edges):
