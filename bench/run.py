@@ -26,6 +26,8 @@ from bench import report
 from bench.inprocess import VALID_CASES, run_inprocess
 from bench.loadgen import wrk_available
 from bench.serving import Setting, run_serving
+from handler.contract.settings import DEFAULT_HEAP_RETAIN_MB
+from handler.serving.heap import retain_freed_heap
 
 RESULTS = Path(__file__).with_name("results")
 DEFAULT_VARIANTS = ("rgcn_nc", "hgt_nc", "rgat_nc", "sage_homo_nc", "rgcn_ec", "hgt_er", "rgcn_lp")
@@ -41,6 +43,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--torch-threads", type=int, default=1,
                    help="torch.set_num_threads for in-process runs (default 1, as the TorchServe handler)")
+    p.add_argument("--heap-retain-mb", type=int, default=DEFAULT_HEAP_RETAIN_MB,
+                   help="MiB of freed C heap kept for the next request in in-process runs (handler option "
+                        f"heap_retain_mb; default {DEFAULT_HEAP_RETAIN_MB}, as the TorchServe handler; "
+                        "0: glibc's policy)")
     p.add_argument("--skip-inprocess", action="store_true")
     p.add_argument("--skip-serving", action="store_true")
     p.add_argument("--serve-variant", default="rgcn_nc", help="fixture served through TorchServe")
@@ -103,8 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     seconds = args.seconds or (2.0 if args.quick else 5.0)
     memory_requests = args.memory_requests or (1000 if args.quick else 10000)
     torch.set_num_threads(args.torch_threads)
-    results: dict = {"environment": environment(), "quick": args.quick,
-                     "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    heap_retained = retain_freed_heap(args.heap_retain_mb)
+    results: dict = {"environment": {**environment(), "heap_retain_mb": args.heap_retain_mb if heap_retained else 0},
+                     "quick": args.quick, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     out = []
     if not args.skip_inprocess:
         print(f"in-process: {len(args.variants)} models x {len(args.cases)} payloads, {runs} runs each",

@@ -134,6 +134,10 @@ def env_flag(environ: Mapping[str, str], name: str, default: bool) -> bool:
 # torch intra-op threads per worker unless the handler section sets torch_threads: payload
 # graphs are small, so ops gain nothing from a second thread (docs/performance.md).
 DEFAULT_TORCH_THREADS = 1
+# MiB of freed C heap a worker keeps for its next request unless the handler section sets
+# heap_retain_mb (0: glibc's own policy; handler.serving.heap). Below c_int's 2 GiB.
+DEFAULT_HEAP_RETAIN_MB = 64
+MAX_HEAP_RETAIN_MB = 2047
 
 
 @dataclass(frozen=True)
@@ -147,6 +151,9 @@ class ServingOptions:
             with the status in the body, as GraphStorm's SageMaker endpoint). ``GS_HTTP_STATUS``.
         emf_metrics: one CloudWatch EMF line per batch on the worker's stdout. ``GS_EMF_METRICS``.
         torch_threads: torch intra-op threads per worker.
+        heap_retain_mb: MiB of freed C heap (numpy and torch buffers) the worker keeps for its
+            next request instead of returning it to the kernel (``handler.serving.heap``; 0:
+            glibc's own policy).
         warm_up: one synthetic forward before the worker reports ready.
         profile_stages: each stage runs under ``torch.profiler.record_function("gs.<stage>")``
             (visible in a ``torch.profiler`` trace). ``GS_PROFILE_STAGES``.
@@ -161,6 +168,7 @@ class ServingOptions:
     http_status: bool = False
     emf_metrics: bool = False
     torch_threads: int = DEFAULT_TORCH_THREADS
+    heap_retain_mb: int = DEFAULT_HEAP_RETAIN_MB
     warm_up: bool = True
     profile_stages: bool = False
     graph_store: str | None = None
@@ -175,6 +183,10 @@ class ServingOptions:
         threads = self.torch_threads
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise ValueError(f"handler option torch_threads must be a positive integer, got {threads!r}")
+        retain = self.heap_retain_mb
+        if isinstance(retain, bool) or not isinstance(retain, int) or not 0 <= retain <= MAX_HEAP_RETAIN_MB:
+            raise ValueError(f"handler option heap_retain_mb must be an integer from 0 to {MAX_HEAP_RETAIN_MB}, "
+                             f"got {retain!r}")
 
     @classmethod
     def from_sources(cls, section: Mapping[str, Any] | None,
@@ -215,8 +227,8 @@ class ServingOptions:
         except the limits and ``http_status``, written for the reader of the file)."""
         section: dict[str, Any] = {"http_status": self.http_status, **self.limits.as_options()}
         default = ServingOptions()
-        for name in ("emf_metrics", "torch_threads", "warm_up", "profile_stages", "graph_store",
-                     "graph_store_in_archive"):
+        for name in ("emf_metrics", "torch_threads", "heap_retain_mb", "warm_up", "profile_stages",
+                     "graph_store", "graph_store_in_archive"):
             if getattr(self, name) != getattr(default, name):
                 section[name] = getattr(self, name)
         return section

@@ -30,6 +30,7 @@ from handler.contract.names import ARTIFACTS_DIR, JSON_CONTENT_TYPE
 from handler.contract.settings import ServingOptions
 from handler.serving import emf, serving_metrics
 from handler.serving.expand import store_location
+from handler.serving.heap import retain_freed_heap
 from handler.serving.predictor import RawRequest, RealtimePredictor, RequestOutcome, error_outcome
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class GraphStormHandler(BaseHandler):
         # nothing from a second thread, and on a busy machine each parallel op waits for a
         # thread the other workers or the frontend hold (docs/performance.md).
         torch.set_num_threads(options.torch_threads)
+        retain_freed_heap(options.heap_retain_mb)
         self.options = options
         self.predictor = RealtimePredictor.from_artifacts(
             artifacts if artifacts.is_dir() else model_dir, device=device, options=options,

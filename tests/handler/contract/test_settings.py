@@ -16,7 +16,7 @@ from handler.contract.settings import (
 def test_defaults_and_round_trip_through_the_section():
     assert ServingOptions.from_sources(None) == ServingOptions()
     options = ServingOptions(limits=RequestLimits(max_nodes=5), http_status=True, torch_threads=2,
-                             warm_up=False, profile_stages=True)
+                             heap_retain_mb=0, warm_up=False, profile_stages=True)
     assert ServingOptions.from_sources(options.as_section()) == options
     assert ServingOptions.from_sources({"max_nodes": 5}).limits.max_nodes == 5
 
@@ -33,6 +33,9 @@ def test_the_environment_overrides_the_section():
     ({"max_node": 5}, {}, "'max_node' is unknown; did you mean max_nodes"),
     ({"http_status": "yes"}, {}, "http_status must be true or false"),
     ({"torch_threads": 0}, {}, "torch_threads must be a positive integer"),
+    ({"heap_retain_mb": -1}, {}, "heap_retain_mb must be an integer from 0 to 2047"),
+    ({"heap_retain_mb": 2048}, {}, "heap_retain_mb must be an integer from 0 to 2047"),
+    ({"heap_retain_mb": True}, {}, "heap_retain_mb must be an integer"),
     ({"max_edges": -1}, {}, "max_edges must be a positive integer"),
     ({}, {"GS_HTTP_STATUS": "maybe"}, "GS_HTTP_STATUS"),
 ])
