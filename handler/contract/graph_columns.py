@@ -99,21 +99,12 @@ class GraphColumns:
         """Edges of every relation."""
         return sum(m.num_rows for m in self.edges.values())
 
-    def to_document(self, graph: bool = True) -> dict[str, Any]:
-        """The JSON payload document these columns stand for.
-
-        Args:
-            graph: False: ``graph.nodes`` and ``graph.edges`` are lists of as many ``None`` as
-                there are members (for checks that count members, when the members are read as
-                columns instead).
-        """
+    def to_document(self) -> dict[str, Any]:
+        """The JSON payload document these columns stand for."""
         nodes: list[Any] = []
         edges: list[Any] = []
-        if not graph:
-            nodes, edges = [None] * self.num_nodes, [None] * self.num_edges
-        else:
-            for ntype, columns in self.nodes.items():
-                nodes += columns.members({"node_type": ntype})
-            for etype, columns in self.edges.items():
-                edges += columns.members({"edge_type": list(etype)})
+        for ntype, columns in self.nodes.items():
+            nodes += columns.members({"node_type": ntype})
+        for etype, columns in self.edges.items():
+            edges += columns.members({"edge_type": list(etype)})
         return {**self.envelope, "graph": {"nodes": nodes, "edges": edges}, "targets": self.targets}

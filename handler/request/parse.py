@@ -65,12 +65,13 @@ class RequestParser:
             RealtimeError: 400, 401, 402, 411, 413 or 421 (see the module docstring).
             ColumnsDeclined: a body the extension read as columns is not a clean graph.
         """
-        document, grouped = decoded.document, None
-        if decoded.columns is not None:  # pyarrow's, the extension's (JSON, Arrow), a store extraction's
-            grouped = columnar_groups(decoded.columns, self.schema)
+        document, grouped, columns = decoded.document, None, decoded.columns
+        if columns is not None:  # pyarrow's, the extension's (JSON, Arrow), a store extraction's
+            grouped = columnar_groups(columns, self.schema)
             if grouped is None and decoded.native_columns:
                 raise ColumnsDeclined("the body's graph is not a clean columnar graph")
-            document = decoded.columns.to_document(graph=grouped is None)
+            # A clean graph is read as columns: the document is the rest of the request.
+            document = columns.to_document() if grouped is None else {**columns.envelope, "targets": columns.targets}
         if not isinstance(document, dict):
             raise PayloadFormatError(
                 f"the payload must be a JSON object, but got a JSON {type(document).__name__}"
@@ -82,7 +83,10 @@ class RequestParser:
         if not isinstance(raw_targets, list):
             raise PayloadFormatError(f'The "targets" field should be a list of {self.target_kind.word} objects, '
                                      f'but got {echo(raw_targets)}')
-        self._check_counts(document, raw_targets, decoded.uid)
+        if grouped is not None and columns is not None:
+            self._check_counts(len(raw_targets), columns.num_nodes, columns.num_edges, decoded.uid)
+        else:
+            self._check_counts(len(raw_targets), *_graph_sizes(document), decoded.uid)
         read = self.target_kind.read
         targets = tuple(read(index, item) for index, item in enumerate(raw_targets))
         if grouped is None:
@@ -113,19 +117,25 @@ class RequestParser:
                 f"{self.model_task} model."
             )
 
-    def _check_counts(self, document: dict[str, Any], targets: list[Any], uid: RequestUid) -> None:
-        """413 for targets, nodes or edges over their limits (before walking them)."""
-        graph = document.get("graph")
-        counts: dict[str, Any] = {"targets": targets, "nodes": None, "edges": None}
-        if isinstance(graph, dict):
-            counts["nodes"], counts["edges"] = graph.get("nodes"), graph.get("edges")
-        for what, items in counts.items():
+    def _check_counts(self, targets: int, nodes: int | None, edges: int | None, uid: RequestUid) -> None:
+        """413 for targets, nodes or edges over their limits (before walking them; None: the
+        graph's list is missing or not a list, which the graph's checks report)."""
+        for what, count in (("targets", targets), ("nodes", nodes), ("edges", edges)):
             limit = getattr(self.limits, f"max_{what}")
-            if isinstance(items, list) and len(items) > limit:
+            if count is not None and count > limit:
                 raise RequestTooLargeError(
-                    f"the payload has {len(items)} {what}; this endpoint accepts at most {limit} "
+                    f"the payload has {count} {what}; this endpoint accepts at most {limit} "
                     f"(limit max_{what}). Split the request into smaller ones."
                 )
-        if len(targets) > WARN_TARGETS:
+        if targets > WARN_TARGETS:
             logger.warning("request %s: %d targets; GraphStorm advises at most %d per request",
-                           uid, len(targets), WARN_TARGETS)
+                           uid, targets, WARN_TARGETS)
+
+
+def _graph_sizes(document: dict[str, Any]) -> tuple[int | None, int | None]:
+    """How many ``graph.nodes`` and ``graph.edges`` a document holds (None: not a list)."""
+    graph = document.get("graph")
+    if not isinstance(graph, dict):
+        return None, None
+    nodes, edges = graph.get("nodes"), graph.get("edges")
+    return (len(nodes) if isinstance(nodes, list) else None, len(edges) if isinstance(edges, list) else None)

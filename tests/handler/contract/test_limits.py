@@ -11,6 +11,7 @@ import pytest
 
 from handler import RealtimePredictor
 from handler.contract import envelope
+from handler.contract.arrow_payload import payload_to_arrow
 from handler.contract.arrow_response import arrow_response_to_envelope
 from handler.contract.limits import WARN_TARGETS, RequestLimits
 from handler.contract.names import ARROW_STREAM_CONTENT_TYPE, JSON_CONTENT_TYPE
@@ -38,14 +39,16 @@ def test_defaults_are_documented_values():
     assert _predictor().limits == RequestLimits()
 
 
+@pytest.mark.parametrize("content_type", [JSON_CONTENT_TYPE, ARROW_STREAM_CONTENT_TYPE])
 @pytest.mark.parametrize("what", ["nodes", "edges", "targets", "request_bytes"])
-def test_a_request_at_the_limit_passes_one_over_gets_413(what):
-    count = _counts()[what]
-    at_limit = _predictor(**{f"max_{what}": count}).predict(BODY)
+def test_a_request_at_the_limit_passes_one_over_gets_413(what, content_type):
+    body = BODY if content_type == JSON_CONTENT_TYPE else payload_to_arrow(PAYLOAD)
+    count = len(body) if what == "request_bytes" else _counts()[what]
+    at_limit = _predictor(**{f"max_{what}": count}).predict(body, content_type)
     assert at_limit["status_code"] == 200, at_limit
-    over = _predictor(**{f"max_{what}": count - 1}).predict(BODY)
+    over = _predictor(**{f"max_{what}": count - 1}).predict(body, content_type)
     assert over["status_code"] == 413 and over["data"] == {}, over
-    assert over["request_uid"] == envelope.request_uid(BODY)
+    assert over["request_uid"] == envelope.request_uid(body)
     assert over["error"].startswith("Request Too Large: ")
     assert f"max_{what}" in over["error"] and str(count) in over["error"] and str(count - 1) in over["error"]
 
