@@ -58,7 +58,9 @@ def columnar_groups(columns: GraphColumns, schema: GraphSchema) -> tuple[
         if etype not in schema.edge_features or etype in schema.reverse_of:
             return None
         where = f"{relation_label(etype)}, edge"
-        if members.endpoints is not None and not checked:  # an Arrow body's positions (index_endpoints)
+        # Positions (an Arrow body's, index_endpoints; the extension's local indices): the
+        # (src, dst) ids are looked up only where an error text names an edge.
+        if members.endpoints is not None:
             src_nodes, dst_nodes = nodes.get(etype[0]), nodes.get(etype[2])
             if src_nodes is None or dst_nodes is None or not len(members.endpoints[0]):
                 return None
