@@ -46,11 +46,14 @@ class MemberColumns:
         endpoints: edges only, when the producer found every endpoint among the payload's nodes:
             the local indices (position in its node type's ids) of the sources and of the
             destinations, int64 arrays; None otherwise.
+        text_features: features whose column the producer read as strs only (a list taken as
+            it is, without a look at each value's type).
     """
 
     ids: dict[str, Any]
     features: dict[str, Any] | None = None
     endpoints: tuple[Any, Any] | None = None
+    text_features: frozenset[str] = frozenset()
 
     @property
     def num_rows(self) -> int:

@@ -34,7 +34,7 @@ from handler.contract.graph_columns import GraphColumns, MemberColumns
 from handler.contract.settings import NATIVE_ENV, env_flag
 
 # The interface version the Python side expects of _fastpath.c (its FASTPATH_ABI).
-ABI = 8
+ABI = 9
 
 
 def load() -> ModuleType | None:
@@ -172,20 +172,30 @@ def arrow_columns(body: bytes) -> GraphColumns | None:
 def _graph_columns(found: tuple[Any, Any, Any, Any]) -> GraphColumns:
     """The columns ``json_columns.c`` or ``arrow_columns.c`` returned, as ``GraphColumns``."""
     fields, targets, node_groups, edge_groups = found
-    nodes = {ntype: MemberColumns({"node_id": ids}, _feature_columns(features))
-             for ntype, ids, features in node_groups}
-    edges = {etype: MemberColumns({"src_node_id": src, "dest_node_id": dst}, _feature_columns(features),
-                                  None if local is None else _index_arrays(local))
+    nodes = {ntype: _members({"node_id": ids}, features) for ntype, ids, features in node_groups}
+    edges = {etype: _members({"src_node_id": src, "dest_node_id": dst}, features,
+                             None if local is None else _index_arrays(local))
              for etype, src, dst, features, local in edge_groups}
     return GraphColumns(fields, targets, nodes, edges, ids_checked=True)
 
 
-def _feature_columns(features: list[tuple[str, Any]] | None) -> dict[str, Any] | None:
-    """``json_columns``' features of a group as ``MemberColumns.features``."""
+def _members(ids: dict[str, Any], features: list[tuple[str, Any]] | None,
+             endpoints: tuple[np.ndarray, np.ndarray] | None = None) -> MemberColumns:
+    """A group's ``MemberColumns`` from the C readers' features: ``(strs,)`` (a text feature),
+    ``(values, width, is_int)`` (numbers) or a list (the JSON values of a mixed column)."""
     if features is None:
-        return None
-    # A list: a text feature's strs, or the JSON values of a mixed column.
-    return {name: column if isinstance(column, list) else _number_array(*column) for name, column in features}
+        return MemberColumns(ids, None, endpoints)
+    columns: dict[str, Any] = {}
+    text = []
+    for name, column in features:
+        if isinstance(column, list):
+            columns[name] = column
+        elif len(column) == 1:
+            columns[name] = column[0]
+            text.append(name)
+        else:
+            columns[name] = _number_array(*column)
+    return MemberColumns(ids, columns, endpoints, frozenset(text))
 
 
 # The operations of ``feature_rows`` (feature_rows.c): which transform a feature's values take.

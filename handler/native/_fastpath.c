@@ -22,7 +22,7 @@
 
 /* Bumped on any change of a function's arguments or result; handler/native/__init__.py ignores
  * a module whose constant differs (a stale build). */
-#define FASTPATH_ABI 8
+#define FASTPATH_ABI 9
 
 /* More types than any model has: beyond it the Python path groups the payload. */
 #define MAX_GROUPS 256

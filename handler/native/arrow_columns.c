@@ -11,7 +11,7 @@
  * a thousand times would ask for a thousand times the body). It then reads the layout and request
  * metadata with yyjson and returns the request as json_columns does: per node type the ids
  * (non-empty strs, none twice) and the feature columns (the values' bytes in a bytearray, or a
- * list of strs); per relation given as positions (``src_index``/``dest_index``, each inside its
+ * list of strs in a 1-tuple); per relation given as positions (``src_index``/``dest_index``, each inside its
  * node type) the endpoint ids, their local indices and its feature columns.
  *
  * Anything else returns None and the caller reads the body with pyarrow (read_arrow), which
@@ -567,10 +567,16 @@ static int str_list(const ArrowColumn *column, int ids, PyObject **out) {
     return OK;
 }
 
-/* A feature column as json_columns gives it: a list of strs, or (bytearray, width, is_int). */
+/* A feature column as json_columns gives it: (list of strs,), or (bytearray, width, is_int). */
 static int feature_column(const ArrowColumn *column, PyObject **out) {
     if (column->leaf == LEAF_STR) {
-        return str_list(column, 0, out);
+        PyObject *strs;
+        int status = str_list(column, 0, &strs);
+        if (status == OK) {
+            *out = Py_BuildValue("(N)", strs);
+            status = *out == NULL ? FAILED : OK;
+        }
+        return status;
     }
     int64_t count = column->rows * (column->width > 0 ? column->width : 1);
     PyObject *buffer = PyByteArray_FromStringAndSize((const char *)column->values, (Py_ssize_t)(8 * count));

@@ -5,7 +5,7 @@
  * type and per relation the member ids (strs or ints; an edge endpoint that names a payload node
  * is that node's id object, and a relation whose every endpoint does carries their local
  * indices) and every feature as one column (the float64 or int64 values in a bytearray, or the
- * strs of a text feature), plus the other top-level fields and the targets as the Python values
+ * strs of a text feature in a 1-tuple), plus the other top-level fields and the targets as the Python values
  * orjson gives. No Python object is made per feature value.
  *
  * A feature column whose values are not all one kind of number (or of number list of one
@@ -724,9 +724,13 @@ static PyObject *values_buffer(Column *column) {
     return PyByteArray_FromStringAndSize((const char *)column->values, column->count * (Py_ssize_t)sizeof(uint64_t));
 }
 
-/* A column as Python: a list of str, or (bytearray of the values, width, is_int). */
+/* A column as Python: (list of str,) for a text feature, the list of the values' Python objects
+ * for a column of mixed kinds, or (bytearray of the values, width, is_int). */
 static PyObject *column_result(Column *column) {
-    if (column->kind == KIND_STR || column->kind == KIND_OBJECT) {
+    if (column->kind == KIND_STR) {
+        return Py_BuildValue("(O)", column->objects);
+    }
+    if (column->kind == KIND_OBJECT) {
         Py_INCREF(column->objects);
         return column->objects;
     }

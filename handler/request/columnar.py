@@ -153,7 +153,8 @@ def _group(where: str, ids: Sequence[Any], members: MemberColumns) -> TypeGroup:
         group.features = [{}] * len(ids)  # read only, as the JSON path's empty objects
         return group
     group.keys = frozenset(members.features)
-    group.columns = {name: _values(column) for name, column in members.features.items()}
+    text = members.text_features
+    group.columns = {name: column if name in text else _values(column) for name, column in members.features.items()}
     return group
 
 

@@ -68,6 +68,9 @@ def _check(body: bytes) -> bool:
         return False
     assert found.ids_checked
     assert _comparable(found) == _pyarrow_reading(body)
+    for members in [*found.nodes.values(), *found.edges.values()]:  # every list column is a text feature's
+        lists = {name for name, values in (members.features or {}).items() if isinstance(values, list)}
+        assert members.text_features == lists
     return True
 
 

@@ -85,11 +85,14 @@ def check(body: bytes) -> GraphColumns | None:
             assert members.endpoints[0].tolist() == [position[src_type][s] for s in src]
             assert members.endpoints[1].tolist() == [position[dst_type][d] for d in dst]
     for members in [*columns.nodes.values(), *columns.edges.values()]:
-        for values in (members.features or {}).values():
+        for name, values in (members.features or {}).items():
             if isinstance(values, np.ndarray):  # exactly the array np.array makes of the values
                 assert values.flags.writeable
                 made = np.array(values.tolist())
                 assert made.dtype == values.dtype and made.shape == values.shape
+            # a text feature is marked (taken as it is by parse) exactly when every value is a str
+            texts = isinstance(values, list) and all(type(v) is str for v in values)
+            assert (name in members.text_features) == texts, name
     return columns
 
 
@@ -187,7 +190,7 @@ def test_a_fixture_payload_becomes_typed_columns() -> None:
     assert paper.ids == {"node_id": ["p1", "p2"]}
     assert paper.features is not None and paper.features["feat"].dtype == np.float64
     assert paper.features["feat"].shape == (2, 2) and paper.features["year"].dtype == np.int64
-    assert paper.features["venue"] == ["KDD", "WWW"]
+    assert paper.features["venue"] == ["KDD", "WWW"] and paper.text_features == {"venue"}
     assert columns.nodes["author"].features is None
     edge = columns.edges["author", "writing", "paper"]
     assert edge.ids == {"src_node_id": ["a1"], "dest_node_id": ["p2"]}
@@ -195,6 +198,7 @@ def test_a_fixture_payload_becomes_typed_columns() -> None:
     assert edge.ids["src_node_id"][0] is columns.nodes["author"].ids["node_id"][0]  # the node's own str
     assert edge.features is not None and edge.features["order"].shape == (1, 2)
     assert edge.features["weight"] == [None]  # a null: the column holds the JSON values
+    assert edge.text_features == frozenset()
     assert columns.envelope == {"version": "gs-realtime-v0.1", "gml_task": "node_classification",
                                 "extra": {"k": [1, None]}}
 
