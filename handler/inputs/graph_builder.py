@@ -37,7 +37,7 @@ from handler.contract.targets import Position, Target, TargetKind
 from handler.inputs.edge_targets import message_passing_graph
 from handler.inputs.feature_rows import FeatureRows
 from handler.native import edge_index
-from handler.request.grouping import TypeGroup, format_id, index_nodes
+from handler.request.grouping import NodeIndex, TypeGroup, format_id, index_nodes
 from handler.request.parsed import ParsedRequest
 from handler.transforms import (
     FeatureTransform,
@@ -72,7 +72,7 @@ class TransformedGraph:
     """
 
     node_ids: dict[str, list[Any]]
-    node_index: dict[str, dict[Any, int]]
+    node_index: NodeIndex
     edge_lists: dict[CanonicalEtype, tuple[torch.Tensor, torch.Tensor]]
     node_features: dict[str, dict[str, np.ndarray]] = field(repr=False)
     edge_features: dict[CanonicalEtype, dict[str, np.ndarray]] = field(repr=False)
@@ -368,7 +368,7 @@ class GraphBuilder:
         return out
 
     def _map_edges(self, etype: CanonicalEtype, group: TypeGroup,
-                   node_index: dict[str, dict[Any, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+                   node_index: Mapping[str, dict[Any, int]]) -> tuple[torch.Tensor, torch.Tensor]:
         if group.endpoints is not None:  # indexed while the body was read (json_columns, or an Arrow body's positions)
             return torch.from_numpy(group.endpoints[0]), torch.from_numpy(group.endpoints[1])
         src_type, _, dst_type = etype

@@ -53,6 +53,7 @@ def columnar_groups(columns: GraphColumns, schema: GraphSchema) -> tuple[
         if ntype not in schema.node_features or ids is None:
             return None
         nodes[ntype] = _group(f"node type {ntype}, node id", ids, members)
+        nodes[ntype].distinct_ids = checked  # the C readers decline an id listed twice
     edges: dict[CanonicalEtype, TypeGroup] = {}
     for etype, members in columns.edges.items():
         if etype not in schema.edge_features or etype in schema.reverse_of:

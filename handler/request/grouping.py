@@ -12,7 +12,7 @@ anything else takes these loops.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from operator import itemgetter
 from typing import Any
 
@@ -59,6 +59,8 @@ class TypeGroup:
             together (``GraphBuilder.transform_batch``).
         endpoints: a relation read from columns whose every endpoint is a payload node: the
             sources' and destinations' local indices (``MemberColumns.endpoints``); else None.
+        distinct_ids: node ids the reader found distinct (the C readers'): ``index_nodes``
+            makes their index only when something reads it.
     """
 
     def __init__(self, where: str) -> None:
@@ -70,6 +72,7 @@ class TypeGroup:
         self.columns: dict[str, Any] | None = None
         self.transformed: dict[str, Any] = {}
         self.endpoints: tuple[Any, Any] | None = None
+        self.distinct_ids = False
 
     def values(self, name: str, as_array: bool = False) -> Any:
         """Every member's value of feature ``name``, in member order (a list, or the column).
@@ -310,7 +313,7 @@ def _member_type(item: Any, key: str, where: str) -> Any:
     return item[key]
 
 
-def index_nodes(groups: dict[str, TypeGroup]) -> tuple[dict[str, list[Any]], dict[str, dict[Any, int]]]:
+def index_nodes(groups: dict[str, TypeGroup]) -> tuple[dict[str, list[Any]], NodeIndex]:
     """Local node indices: per node type, raw id -> position in the payload.
 
     Returns:
@@ -319,21 +322,60 @@ def index_nodes(groups: dict[str, TypeGroup]) -> tuple[dict[str, list[Any]], dic
     Raises:
         GraphConstructionError: a node id is listed twice for one type.
     """
-    ids, index = {}, {}
-    in_c = native.fastpath
+    ids: dict[str, list[Any]] = {}
+    index = NodeIndex()
     for ntype, group in groups.items():
-        # In C at its final size (None: an id listed twice or not a str); dict(zip) is C too, but grows.
-        local = None if in_c is None else in_c.index_ids(group.ids)
-        if local is None:
-            local = dict(zip(group.ids, range(len(group.ids)), strict=True))  # duplicates: the last wins, as before
+        ids[ntype] = group.ids
+        if group.distinct_ids:
+            index.defer(ntype, group.ids)
+            continue
+        local = _index_of(group.ids)
         if len(local) != len(group.ids):
             seen: set[Any] = set()
             for node_id in group.ids:
                 if node_id in seen:
                     raise GraphConstructionError(f"node type {ntype}: node id {format_id(node_id)} is listed twice")
                 seen.add(node_id)
-        ids[ntype], index[ntype] = group.ids, local
+        index.add(ntype, local)
     return ids, index
+
+
+class NodeIndex(Mapping[str, dict[Any, int]]):
+    """Node type -> raw id -> local index. The index of a type whose ids are known distinct is
+    made when first read: a request reads its target types' (and, for relations that did not
+    come as positions, their endpoint types'), so a large payload's other types cost nothing."""
+
+    def __init__(self) -> None:
+        self._index: dict[str, dict[Any, int]] = {}
+        self._deferred: dict[str, list[Any]] = {}
+
+    def add(self, ntype: str, local: dict[Any, int]) -> None:
+        """The index of ``ntype``, made."""
+        self._index[ntype] = local
+
+    def defer(self, ntype: str, ids: list[Any]) -> None:
+        """``ntype``'s distinct ``ids``, indexed when first read."""
+        self._deferred[ntype] = ids
+
+    def __getitem__(self, ntype: str) -> dict[Any, int]:
+        found = self._index.get(ntype)
+        if found is None:
+            found = self._index[ntype] = _index_of(self._deferred.pop(ntype))  # KeyError: no such type
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*self._index, *self._deferred])
+
+    def __len__(self) -> int:
+        return len(self._index) + len(self._deferred)
+
+
+def _index_of(ids: list[Any]) -> dict[Any, int]:
+    """raw id -> position (an id listed twice: its last position)."""
+    # In C at its final size (None: an id listed twice or not a str); dict(zip) is C too, but grows.
+    in_c = native.fastpath
+    local = None if in_c is None else in_c.index_ids(ids)
+    return local if local is not None else dict(zip(ids, range(len(ids)), strict=True))
 
 
 def format_id(member_id: Any) -> str:
