@@ -11,8 +11,8 @@
  * a thousand times would ask for a thousand times the body). It then reads the layout and request
  * metadata with yyjson and returns the request as json_columns does: per node type the ids
  * (non-empty strs, none twice) and the feature columns (the values' bytes in a bytearray, or a
- * list of strs in a 1-tuple); per relation given as positions (``src_index``/``dest_index``, each inside its
- * node type) the endpoint ids, their local indices and its feature columns.
+ * list of strs in a 1-tuple); per relation given as positions (``src_index``/``dest_index``,
+ * each inside its node type) the endpoint ids, their local indices and its feature columns.
  *
  * Anything else returns None and the caller reads the body with pyarrow (read_arrow), which
  * decides every error. So this reader accepts a subset of what pyarrow accepts, and reads the

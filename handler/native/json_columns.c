@@ -5,8 +5,8 @@
  * type and per relation the member ids (strs or ints; an edge endpoint that names a payload node
  * is that node's id object, and a relation whose every endpoint does carries their local
  * indices) and every feature as one column (the float64 or int64 values in a bytearray, or the
- * strs of a text feature in a 1-tuple), plus the other top-level fields and the targets as the Python values
- * orjson gives. No Python object is made per feature value.
+ * strs of a text feature in a 1-tuple), plus the other top-level fields and the targets as the
+ * Python values orjson gives. No Python object is made per feature value.
  *
  * A feature column whose values are not all one kind of number (or of number list of one
  * length), or all strs, holds every member's value as the Python value orjson gives (a null, a
