@@ -27,7 +27,8 @@ def test_run_quality_reads_the_spread_of_medians():
                                  arrow={**result.arrow, "median": result.arrow["min"] * 1.05})
     assert report.run_quality([steady], {"other_processes_cpu_share": 0.0}) == (
         True, "run quality: quiet (median within 1.1x of the fastest call on 2/2 measurements of payloads "
-              "up to 1200 nodes, quiet from 95%; widest 1.05x, rgcn_nc/v01_tiny as Arrow; other processes 0.0% of the CPUs)")
+              "up to 1200 nodes, quiet from 95%; widest 1.05x, rgcn_nc/v01_tiny as Arrow; other processes "
+              "0.0% of the CPUs)")
     noisy = dataclasses.replace(steady, total={**result.total, "median": result.total["min"] * 1.5})
     quiet, line = report.run_quality([noisy], None)
     assert not quiet and "on 1/2 measurements" in line and "widest 1.50x, rgcn_nc/v01_tiny;" not in line
