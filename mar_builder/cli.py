@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--torch-threads", type=int, default=None,
                    help="torch intra-op threads per worker (default: the handler's, 1; "
                         "see docs/performance.md)")
+    p.add_argument("--heap-retain-mb", type=int, default=None,
+                   help="freed C heap (MiB) a worker keeps for its next request (default: the "
+                        "handler's, 64; 0: glibc's own policy; see docs/architecture.md)")
     p.add_argument("--graph-store", default=None, metavar="PATH|URI",
                    help="graph store (gs-load-graph's PATH, or a store URI) from which the handler "
                         "completes requests that carry targets and no graph")
@@ -95,6 +98,7 @@ def build_mar(args: argparse.Namespace) -> Path:
         limits=RequestLimits(max_request_bytes=args.max_request_bytes, max_nodes=args.max_nodes,
                              max_edges=args.max_edges, max_targets=args.max_targets),
         torch_threads=args.torch_threads,
+        heap_retain_mb=args.heap_retain_mb,
         graph_store=_store_setting(args.graph_store, args.embed_graph_store),
         graph_store_in_archive=args.embed_graph_store,
     )

@@ -29,6 +29,8 @@ class ServingSettings:
             HTTP 200 with the status in the body, as GraphStorm's SageMaker endpoint).
         limits: the largest request the handler answers (413 envelope beyond).
         torch_threads: torch intra-op threads per worker (None: the handler's default, 1).
+        heap_retain_mb: freed C heap (MiB) a worker keeps for its next request (None: the
+            handler's default, 64; 0: glibc's own policy).
         graph_store: the graph store that completes targets-only requests: a path or URI, or
             the store's folder inside the archive when ``graph_store_in_archive`` (None: none).
         graph_store_in_archive: the store travels inside the archive.
@@ -42,16 +44,16 @@ class ServingSettings:
     http_status: bool = False
     limits: RequestLimits = RequestLimits()
     torch_threads: int | None = None
+    heap_retain_mb: int | None = None
     graph_store: str | None = None
     graph_store_in_archive: bool = False
 
     def handler_options(self) -> ServingOptions:
         """The handler section's options (the object the handler reads them back with)."""
-        store = {"graph_store": self.graph_store, "graph_store_in_archive": self.graph_store_in_archive}
-        if self.torch_threads is None:
-            return ServingOptions(limits=self.limits, http_status=self.http_status, **store)
-        return ServingOptions(limits=self.limits, http_status=self.http_status, torch_threads=self.torch_threads,
-                              **store)
+        given = {name: value for name in ("torch_threads", "heap_retain_mb")
+                 if (value := getattr(self, name)) is not None}
+        return ServingOptions(limits=self.limits, http_status=self.http_status, graph_store=self.graph_store,
+                              graph_store_in_archive=self.graph_store_in_archive, **given)
 
     def validate(self) -> None:
         """Raises ValueError when a setting is out of range."""

@@ -86,6 +86,14 @@ def test_torch_threads_goes_to_the_handler_section(tmp_path, capsys):
     assert "torch-threads must be >= 1" in capsys.readouterr().err
 
 
+def test_heap_retain_mb_goes_to_the_handler_section(tmp_path, capsys):
+    assert main(_argv(tmp_path, extra=("--heap-retain-mb", "0"))) == 0
+    config = yaml.safe_load(zipfile.ZipFile(tmp_path / "store" / "gsmodel.mar").read("model-config.yaml"))
+    assert config["handler"] == {"http_status": False, **RequestLimits().as_options(), "heap_retain_mb": 0}
+    assert main(_argv(tmp_path / "bad", extra=("--heap-retain-mb", "-1"))) == 2
+    assert "heap_retain_mb must be an integer from 0 to 2047" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("flag", ["--max-request-bytes", "--max-nodes", "--max-edges", "--max-targets"])
 def test_limits_must_be_positive(tmp_path, flag, capsys):
     assert main(_argv(tmp_path, extra=(flag, "0"))) == 2
