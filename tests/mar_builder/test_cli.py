@@ -78,20 +78,16 @@ def test_max_workers_defaults_to_min_workers(tmp_path):
     assert config["handler"] == {"http_status": False, **RequestLimits().as_options()}
 
 
-def test_torch_threads_goes_to_the_handler_section(tmp_path, capsys):
-    assert main(_argv(tmp_path, extra=("--torch-threads", "2"))) == 0
+@pytest.mark.parametrize(("flag", "key", "value", "bad", "refusal"), [
+    ("--torch-threads", "torch_threads", 2, "0", "torch-threads must be >= 1"),
+    ("--heap-retain-mb", "heap_retain_mb", 0, "-1", "heap_retain_mb must be an integer from 0 to 2047"),
+])
+def test_a_worker_option_goes_to_the_handler_section(tmp_path, capsys, flag, key, value, bad, refusal):
+    assert main(_argv(tmp_path, extra=(flag, str(value)))) == 0
     config = yaml.safe_load(zipfile.ZipFile(tmp_path / "store" / "gsmodel.mar").read("model-config.yaml"))
-    assert config["handler"] == {"http_status": False, **RequestLimits().as_options(), "torch_threads": 2}
-    assert main(_argv(tmp_path / "bad", extra=("--torch-threads", "0"))) == 2
-    assert "torch-threads must be >= 1" in capsys.readouterr().err
-
-
-def test_heap_retain_mb_goes_to_the_handler_section(tmp_path, capsys):
-    assert main(_argv(tmp_path, extra=("--heap-retain-mb", "0"))) == 0
-    config = yaml.safe_load(zipfile.ZipFile(tmp_path / "store" / "gsmodel.mar").read("model-config.yaml"))
-    assert config["handler"] == {"http_status": False, **RequestLimits().as_options(), "heap_retain_mb": 0}
-    assert main(_argv(tmp_path / "bad", extra=("--heap-retain-mb", "-1"))) == 2
-    assert "heap_retain_mb must be an integer from 0 to 2047" in capsys.readouterr().err
+    assert config["handler"] == {"http_status": False, **RequestLimits().as_options(), key: value}
+    assert main(_argv(tmp_path / "bad", extra=(flag, bad))) == 2
+    assert refusal in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("flag", ["--max-request-bytes", "--max-nodes", "--max-edges", "--max-targets"])
