@@ -8,12 +8,40 @@ nodes of its type in the same request.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 from scipy.special import erfinv
 
 from handler.transforms.base import FeatureTransform, require_finite, to_array, to_numeric
+
+# A row's output depends only on its rank, the row count n and epsilon: the n outputs of each
+# (n, epsilon) are computed once (erfinv and the clipping were ~3 us of a 4 us transform of a few
+# rows, 35 us of 87 at 3,000). Tables for up to this many rows are kept (8 bytes a row).
+TABLE_MAX_ROWS = 4096
+
+
+@lru_cache(maxsize=128)
+def _rank_outputs(num_rows: int, epsilon: float) -> np.ndarray:
+    """erfinv of each rank's scaled, clipped value; entry r is the output of the row ranked r.
+
+    Element by element the very operations ``_gauss`` applied to the ranks themselves, so the
+    same bits (the array is read-only: the cache shares it).
+
+    Shapes:
+        returns [num_rows].
+    """
+    outputs = _erfinv_of_ranks(np.arange(num_rows), num_rows, epsilon)
+    outputs.flags.writeable = False
+    return outputs
+
+
+def _erfinv_of_ranks(ranks: np.ndarray, num_rows: int, epsilon: float) -> np.ndarray:
+    scaled = (ranks / (num_rows - 1) - 0.5) * 2
+    # np.clip(scaled, low, high) as the two ufunc calls it is made of (half its cost): they
+    # differ only on ties of -0.0 and +0.0, and neither the bounds nor the values are -0.0.
+    return erfinv(np.minimum(np.maximum(scaled, -1 + epsilon), 1 - epsilon))
 
 
 class RankGaussTransform(FeatureTransform):
@@ -62,7 +90,6 @@ class RankGaussTransform(FeatureTransform):
     def _gauss(self, feats: np.ndarray) -> np.ndarray:
         # numpy's default (non-stable) argsort, as GConstruct: ties rank as it ranks them.
         ranks = feats.argsort(axis=0).argsort(axis=0)
-        scaled = (ranks / (len(ranks) - 1) - 0.5) * 2
-        # np.clip(scaled, low, high) as the two ufunc calls it is made of (half its cost): they
-        # differ only on ties of -0.0 and +0.0, and neither the bounds nor the values are -0.0.
-        return erfinv(np.minimum(np.maximum(scaled, -1 + self.epsilon), 1 - self.epsilon))
+        if len(ranks) > TABLE_MAX_ROWS:
+            return _erfinv_of_ranks(ranks, len(ranks), self.epsilon)
+        return _rank_outputs(len(ranks), self.epsilon)[ranks]

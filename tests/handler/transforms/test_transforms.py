@@ -18,7 +18,7 @@ from scipy.special import erfinv
 from handler.contract.errors import UnsupportedConfigError
 from handler.contract.graph_schema import FeatureSpec
 from handler.contract.lm_resolution import LMNotFoundError
-from handler.transforms import FeatureValueError, build_transform
+from handler.transforms import FeatureValueError, build_transform, rank_gauss
 from handler.transforms.bucket_numerical import BucketNumericalTransform
 from handler.transforms.max_min_norm import MaxMinNormTransform
 from handler.transforms.noop import NoopTransform
@@ -185,6 +185,20 @@ def test_rank_gauss_ties_rank_as_numpy_argsort():
     values = [3, 1, 3, 3, 2]
     ranks = np.array(values).reshape(-1, 1).argsort(axis=0).argsort(axis=0)[:, 0].tolist()
     np.testing.assert_array_equal(RankGaussTransform("f").apply(values), _rank_gauss(ranks))
+
+
+@pytest.mark.parametrize("num_rows", [2, 3, 17, 300, rank_gauss.TABLE_MAX_ROWS, rank_gauss.TABLE_MAX_ROWS + 1])
+@pytest.mark.parametrize("eps", [1e-6, 0.1])
+def test_rank_gauss_outputs_per_rank_are_the_formulas_bits(num_rows: int, eps: float):
+    """The per-(rows, epsilon) table of outputs, and the direct path above its size, give the
+    formula's bits for every row, ties and several columns included, call after call."""
+    values = np.random.default_rng(num_rows).integers(0, max(2, num_rows // 3), size=(num_rows, 2))
+    transform = RankGaussTransform("f", epsilon=eps)
+    for _ in range(2):  # the second call reads the cached table
+        out = transform.apply(values.tolist())
+        for column in range(2):
+            ranks = values[:, column].reshape(-1, 1).argsort(axis=0).argsort(axis=0)[:, 0].tolist()
+            np.testing.assert_array_equal(out[:, [column]], _rank_gauss(ranks, eps))
 
 
 def test_rank_gauss_one_element_lists_mean_the_scalar():  # rule T6
