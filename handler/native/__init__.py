@@ -79,11 +79,18 @@ def number_column(items: Sequence[Any], name: str | None = None) -> np.ndarray |
     return _number_array(*found)
 
 
+_INT64, _FLOAT64 = np.dtype(np.int64), np.dtype(np.float64)
+
+
 def _number_array(buffer: bytearray, width: int, integers: bool) -> np.ndarray:
     """A number column the extension filled: int64 or float64 values, rows of ``width`` (0:
-    scalars). A bytearray, so the array is writable, as np.array's is."""
-    column = np.frombuffer(buffer, np.int64 if integers else np.float64)
-    return column.reshape(-1, width) if width else column
+    scalars). A bytearray, so the array is writable, as np.array's is. The array is made on
+    the buffer at once (``frombuffer`` then ``reshape`` made two; a request has a column per
+    feature of each type)."""
+    dtype = _INT64 if integers else _FLOAT64
+    if not width:
+        return np.frombuffer(buffer, dtype)
+    return np.ndarray((len(buffer) // (8 * width), width), dtype, buffer)
 
 
 def edge_index(ids: list[Any], src_map: dict[Any, int],
@@ -113,7 +120,7 @@ def edge_index(ids: list[Any], src_map: dict[Any, int],
 
 def _index_arrays(buffers: tuple[bytearray, bytearray]) -> tuple[np.ndarray, np.ndarray]:
     """A relation's source and destination local indices the extension filled (int64)."""
-    return np.frombuffer(buffers[0], np.int64), np.frombuffer(buffers[1], np.int64)
+    return np.frombuffer(buffers[0], _INT64), np.frombuffer(buffers[1], _INT64)
 
 
 def json_columns(body: bytes) -> GraphColumns | None:
