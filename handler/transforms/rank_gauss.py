@@ -26,19 +26,20 @@ TABLE_MAX_ROWS = 4096
 def _rank_outputs(num_rows: int, epsilon: float) -> np.ndarray:
     """erfinv of each rank's scaled, clipped value; entry r is the output of the row ranked r.
 
-    Element by element the very operations ``_gauss`` applied to the ranks themselves, so the
-    same bits (the array is read-only: the cache shares it).
+    ``_erfinv_of_ranks`` of the ranks 0..num_rows-1: element by element what it gives a
+    request's ranks, so the same bits (the array is read-only: the cache shares it).
 
     Shapes:
         returns [num_rows].
     """
-    outputs = _erfinv_of_ranks(np.arange(num_rows), num_rows, epsilon)
+    outputs = _erfinv_of_ranks(np.arange(num_rows), epsilon)
     outputs.flags.writeable = False
     return outputs
 
 
-def _erfinv_of_ranks(ranks: np.ndarray, num_rows: int, epsilon: float) -> np.ndarray:
-    scaled = (ranks / (num_rows - 1) - 0.5) * 2
+def _erfinv_of_ranks(ranks: np.ndarray, epsilon: float) -> np.ndarray:
+    """GConstruct's output of each rank of ``len(ranks)`` rows (ranks along axis 0)."""
+    scaled = (ranks / (len(ranks) - 1) - 0.5) * 2
     # np.clip(scaled, low, high) as the two ufunc calls it is made of (half its cost): they
     # differ only on ties of -0.0 and +0.0, and neither the bounds nor the values are -0.0.
     return erfinv(np.minimum(np.maximum(scaled, -1 + epsilon), 1 - epsilon))
@@ -91,5 +92,5 @@ class RankGaussTransform(FeatureTransform):
         # numpy's default (non-stable) argsort, as GConstruct: ties rank as it ranks them.
         ranks = feats.argsort(axis=0).argsort(axis=0)
         if len(ranks) > TABLE_MAX_ROWS:
-            return _erfinv_of_ranks(ranks, len(ranks), self.epsilon)
+            return _erfinv_of_ranks(ranks, self.epsilon)
         return _rank_outputs(len(ranks), self.epsilon)[ranks]
